@@ -1,0 +1,141 @@
+// The DATETIME logical type: naive (zone-less) "YYYY-MM-DD HH:MM:SS" as whole
+// seconds since 1970-01-01 00:00:00 in the proleptic Gregorian calendar.
+// Conversions use Howard Hinnant's days_from_civil / civil_from_days.
+
+public enum CivilTime {
+    public static let minSeconds: Int64 = secondsFrom(year: 1, month: 1, day: 1, hour: 0, minute: 0, second: 0)
+    public static let maxSeconds: Int64 = secondsFrom(year: 9999, month: 12, day: 31, hour: 23, minute: 59, second: 59)
+    public static let secondsPerDay: Int64 = 86_400
+
+    public static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    public static func civilFromDays(_ z0: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+
+    public static func secondsFrom(year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64) -> Int64 {
+        daysFromCivil(year: year, month: month, day: day) * secondsPerDay + hour * 3600 + minute * 60 + second
+    }
+
+    public static func isLeap(_ y: Int64) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
+
+    public static func daysIn(year: Int64, month: Int64) -> Int64 {
+        switch month {
+        case 2: return isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Floor division of seconds into days.
+    @inline(__always)
+    public static func day(of seconds: Int64) -> Int64 {
+        seconds >= 0 ? seconds / secondsPerDay : (seconds - secondsPerDay + 1) / secondsPerDay
+    }
+
+    /// Month number (year * 12 + month - 1) of a time: the v1 partition key.
+    public static func monthIndex(of seconds: Int64) -> Int64 {
+        let (y, m, _) = civilFromDays(day(of: seconds))
+        return y * 12 + m - 1
+    }
+
+    /// First second of a month number.
+    public static func monthStart(_ monthIndex: Int64) -> Int64 {
+        let y = monthIndex >= 0 ? monthIndex / 12 : (monthIndex - 11) / 12
+        let m = monthIndex - y * 12 + 1
+        return daysFromCivil(year: y, month: m, day: 1) * secondsPerDay
+    }
+
+    // MARK: Parsing
+
+    /// Parses exactly "YYYY-MM-DD HH:MM:SS" (19 bytes). On failure returns a
+    /// message saying what is wrong. No allocation on success.
+    public static func parse(_ p: UnsafePointer<UInt8>, count n: Int) -> Result<Int64, DatetimeError> {
+        parse(p, count: n, allowDateOnly: false, allowT: false)
+    }
+
+    public struct DatetimeError: Error, Sendable { public let message: String }
+
+    static func parse(_ p: UnsafePointer<UInt8>, count n: Int, allowDateOnly: Bool, allowT: Bool) -> Result<Int64, DatetimeError> {
+        @inline(__always) func digits(_ at: Int, _ len: Int) -> Int64? {
+            var v: Int64 = 0
+            for k in at..<(at + len) {
+                let c = p[k] &- 48
+                if c > 9 { return nil }
+                v = v * 10 + Int64(c)
+            }
+            return v
+        }
+        let shape = allowDateOnly ? "expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS" : "expected YYYY-MM-DD HH:MM:SS"
+        guard n == 19 || (allowDateOnly && n == 10) else { return .failure(DatetimeError(message: shape)) }
+        guard let y = digits(0, 4), p[4] == UInt8(ascii: "-"), let mo = digits(5, 2), p[7] == UInt8(ascii: "-"), let d = digits(8, 2) else {
+            return .failure(DatetimeError(message: shape))
+        }
+        var h: Int64 = 0, mi: Int64 = 0, s: Int64 = 0
+        if n == 19 {
+            let sep = p[10]
+            guard sep == UInt8(ascii: " ") || (allowT && sep == UInt8(ascii: "T")),
+                  let hh = digits(11, 2), p[13] == UInt8(ascii: ":"), let mm = digits(14, 2), p[16] == UInt8(ascii: ":"),
+                  let ss = digits(17, 2) else {
+                return .failure(DatetimeError(message: shape))
+            }
+            (h, mi, s) = (hh, mm, ss)
+        }
+        guard y >= 1 else { return .failure(DatetimeError(message: "year 0000 out of range")) }
+        guard (1...12).contains(mo) else { return .failure(DatetimeError(message: "month \(mo) out of range")) }
+        guard d >= 1, d <= daysIn(year: y, month: mo) else { return .failure(DatetimeError(message: "day \(d) out of range for \(y)-\(mo < 10 ? "0" : "")\(mo)")) }
+        guard h <= 23 else { return .failure(DatetimeError(message: "hour \(h) out of range")) }
+        guard mi <= 59 else { return .failure(DatetimeError(message: "minute \(mi) out of range")) }
+        guard s <= 59 else { return .failure(DatetimeError(message: "second \(s) out of range")) }
+        return .success(secondsFrom(year: y, month: mo, day: d, hour: h, minute: mi, second: s))
+    }
+
+    /// Parses a query bound: a date (midnight) or a full datetime, with a space or a T.
+    public static func parseBound(_ text: String) -> Result<Int64, DatetimeError> {
+        var bytes = Array(text.utf8)
+        bytes.append(0)
+        return bytes.withUnsafeBufferPointer { parse($0.baseAddress!, count: $0.count - 1, allowDateOnly: true, allowT: true) }
+    }
+
+    // MARK: Formatting
+
+    /// Writes the 19-byte "YYYY-MM-DD HH:MM:SS" form of `seconds` at `out`.
+    /// - Precondition: `seconds` in minSeconds...maxSeconds; `out` has 19 bytes.
+    public static func format(_ seconds: Int64, into out: UnsafeMutablePointer<UInt8>) {
+        let dayNumber = day(of: seconds)
+        let sod = seconds - dayNumber * secondsPerDay
+        let (y, m, d) = civilFromDays(dayNumber)
+        @inline(__always) func put(_ v: Int64, _ at: Int, _ width: Int) {
+            var x = v
+            for k in stride(from: at + width - 1, through: at, by: -1) {
+                out[k] = UInt8(48 + x % 10)
+                x /= 10
+            }
+        }
+        put(y, 0, 4); out[4] = 45; put(m, 5, 2); out[7] = 45; put(d, 8, 2); out[10] = 32
+        put(sod / 3600, 11, 2); out[13] = 58; put(sod / 60 % 60, 14, 2); out[16] = 58; put(sod % 60, 17, 2)
+    }
+
+    public static func format(_ seconds: Int64) -> String {
+        var buf = [UInt8](repeating: 0, count: 19)
+        buf.withUnsafeMutableBufferPointer { format(seconds, into: $0.baseAddress!) }
+        return String(decoding: buf, as: UTF8.self)
+    }
+}

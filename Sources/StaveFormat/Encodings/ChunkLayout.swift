@@ -1,0 +1,164 @@
+// Dispatch over the encodings: choosing one when writing, parsing and
+// decoding a payload when reading.
+
+/// A parsed, validated chunk payload (after decompression).
+public enum ChunkLayout: Sendable {
+    case forBitpack(FORBlock)
+    case rle(RLEChunk)
+    case dictionary(DictionaryChunk)
+    case delta(DeltaChunk)
+
+    /// Parses `payload` (exactly the encoded bytes) of a chunk of `count` rows.
+    /// Every length is checked; the payload must be consumed exactly.
+    /// - Warning: the result points into `payload`; keep its owner alive.
+    public static func parse(_ payload: UnsafeRawBufferPointer, encoding: EncodingID, count: Int, file: String, what: String) throws -> ChunkLayout {
+        var r = ByteReader(payload, file: file, what: what)
+        let layout: ChunkLayout
+        switch encoding {
+        case .forBitpack: layout = .forBitpack(try FORBlock.parse(&r, count: count, file: file, what: what))
+        case .rle: layout = .rle(try RLEChunk.parse(&r, count: count, file: file, what: what))
+        case .dictionary: layout = .dictionary(try DictionaryChunk.parse(&r, count: count, file: file, what: what))
+        case .delta: layout = .delta(try DeltaChunk.parse(&r, count: count, file: file, what: what))
+        }
+        guard r.remaining == 0 else {
+            throw StaveError.corrupt(file: file, what: "\(what): \(r.remaining) unexpected bytes after the \(encoding.name) payload")
+        }
+        return layout
+    }
+
+    /// Decodes rows `range` as Int64 into `out[0..<range.count]`.
+    public func decode(_ range: Range<Int>, into out: UnsafeMutablePointer<Int64>, file: String, what: String) throws {
+        switch self {
+        case .forBitpack(let b): b.decode(range, into: out)
+        case .rle(let r):
+            var o = 0
+            r.forEachRun(in: range) { v, rows in
+                (out + o).update(repeating: v, count: rows.count)
+                o += rows.count
+            }
+        case .dictionary(let d): try d.decode(range, into: out, file: file, what: what)
+        case .delta(let d): d.decode(range, into: out)
+        }
+    }
+
+    public func decodeAll(count: Int, file: String, what: String) throws -> [Int64] {
+        try [Int64](unsafeUninitializedCapacity: count) { buf, n in
+            if count > 0 { try decode(0..<count, into: buf.baseAddress!, file: file, what: what) }
+            n = count
+        }
+    }
+
+    /// Decodes rows `range` as `value - base` into UInt32. Throws `corrupt`
+    /// if a value does not fit (only a damaged or hostile file can do that:
+    /// callers pick `base` from validated chunk statistics).
+    public func decode32(_ range: Range<Int>, base: Int64, into out: UnsafeMutablePointer<UInt32>, file: String, what: String) throws {
+        @inline(__always) func narrow(_ v: Int64) throws -> UInt32 {
+            let (d, o) = v.subtractingReportingOverflow(base)
+            guard !o, d >= 0, d <= Int64(UInt32.max) else {
+                throw StaveError.corrupt(file: file, what: "\(what): value \(v) outside the chunk's range")
+            }
+            return UInt32(d)
+        }
+        switch self {
+        case .forBitpack(let b):
+            if b.decode32IfFits(range, base: base, into: out) { return }
+        case .rle(let r):
+            var o = 0
+            try r.forEachRun(in: range) { v, rows in
+                (out + o).update(repeating: try narrow(v), count: rows.count)
+                o += rows.count
+            }
+            return
+        case .dictionary(let d):
+            let dict32 = try d.dictionary.map(narrow)
+            var idx = [UInt32](repeating: 0, count: range.count)
+            try idx.withUnsafeMutableBufferPointer { ib in
+                if !d.indices.decode32IfFits(range, base: 0, into: ib.baseAddress!) {
+                    throw StaveError.corrupt(file: file, what: "\(what): dictionary indices too wide")
+                }
+            }
+            let n = UInt32(dict32.count)
+            try dict32.withUnsafeBufferPointer { dict in
+                for i in 0..<range.count {
+                    let k = idx[i]
+                    guard k < n else { throw StaveError.corrupt(file: file, what: "\(what): dictionary index out of range") }
+                    out[i] = dict[Int(k)]
+                }
+            }
+            return
+        case .delta:
+            break
+        }
+        // General path: decode as Int64, then narrow with a check per value.
+        let wide = UnsafeMutablePointer<Int64>.allocate(capacity: max(range.count, 1))
+        defer { wide.deallocate() }
+        try decode(range, into: wide, file: file, what: what)
+        for i in 0..<range.count { out[i] = try narrow(wide[i]) }
+    }
+
+    /// True when rows can be decoded from any offset without touching earlier rows.
+    public var isRandomAccess: Bool {
+        if case .delta = self { return false }
+        return true
+    }
+}
+
+/// Picks the smallest encoding for a column chunk (ties go to FOR_BITPACK,
+/// the fastest to decode), and encodes it.
+public enum ChunkEncoder {
+    public struct Result: Sendable {
+        public var encoding: EncodingID
+        public var payload: [UInt8]
+        public var min: Int64
+        public var max: Int64
+    }
+
+    /// Estimated payload size of each candidate encoding (nil: not considered).
+    public static func analyze(_ values: UnsafeBufferPointer<Int64>) -> [EncodingID: Int] {
+        var lo = Int64.max, hi = Int64.min
+        for v in values { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+        if values.isEmpty { lo = 0; hi = 0 }
+        var sizes: [EncodingID: Int] = [:]
+        sizes[.forBitpack] = FORBlock.encodedSize(count: values.count, min: lo, max: hi)
+        let runs = RLEChunk.runCount(values)
+        if runs * 2 <= values.count {
+            // Run lengths are at most the row count; values keep the column's range.
+            sizes[.rle] = 8 + FORBlock.encodedSize(count: runs, min: lo, max: hi)
+                + FORBlock.encodedSize(count: runs, min: 1, max: Int64(values.count))
+        }
+        if let d = DictionaryChunk.distinctCount(values, min: lo, max: hi), d * 4 <= values.count {
+            sizes[.dictionary] = DictionaryChunk.encodedSize(count: values.count, distinct: d, min: lo, max: hi)
+        }
+        sizes[.delta] = DeltaChunk.encodedSize(values)
+        return sizes
+    }
+
+    /// Encodes `values` with the given encoding, or the smallest by `analyze`.
+    public static func encode(_ values: [Int64], forcing: EncodingID? = nil) -> Result {
+        values.withUnsafeBufferPointer { buf in
+            var lo = Int64.max, hi = Int64.min
+            for v in buf { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+            if buf.isEmpty { lo = 0; hi = 0 }
+            let choice: EncodingID
+            if let forcing {
+                choice = forcing
+            } else {
+                let sizes = analyze(buf)
+                var best = EncodingID.forBitpack
+                var bestSize = sizes[.forBitpack]!
+                for id in EncodingID.allCases {
+                    if let s = sizes[id], s < bestSize { best = id; bestSize = s }
+                }
+                choice = best
+            }
+            var out = ByteWriter(capacity: 64)
+            switch choice {
+            case .forBitpack: FORBlock.encode(buf, into: &out)
+            case .rle: RLEChunk.encode(buf, into: &out)
+            case .dictionary: DictionaryChunk.encode(buf, into: &out)
+            case .delta: DeltaChunk.encode(buf, into: &out)
+            }
+            return Result(encoding: choice, payload: out.bytes, min: lo, max: hi)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+// Encoding 4, DELTA: first value plus frame-of-reference packed differences.
+//
+//   offset size
+//   0      8    first value (i64; 0 when the chunk has 0 rows)
+//   8      ...  FOR_BITPACK block of the n-1 differences v[i] - v[i-1]
+//               (two's-complement wrapping), or of 0 values when n <= 1
+//
+// Pays on sorted or nearly sorted columns (event ids in file order).
+
+public struct DeltaChunk: Sendable {
+    public let first: Int64
+    public let deltas: FORBlock
+
+    // MARK: Analyze
+
+    public static func encodedSize(_ values: UnsafeBufferPointer<Int64>) -> Int {
+        guard values.count > 1 else { return 8 + FORBlock.encodedSize(count: 0, min: 0, max: 0) }
+        var lo = Int64.max, hi = Int64.min
+        var prev = values[0]
+        for v in values.dropFirst() {
+            let d = v &- prev
+            lo = min(lo, d); hi = max(hi, d)
+            prev = v
+        }
+        return 8 + FORBlock.encodedSize(count: values.count - 1, min: lo, max: hi)
+    }
+
+    // MARK: Encode
+
+    public static func encode(_ values: UnsafeBufferPointer<Int64>, into out: inout ByteWriter) {
+        out.append(values.first ?? 0)
+        var deltas: [Int64] = []
+        deltas.reserveCapacity(max(values.count - 1, 0))
+        if values.count > 1 {
+            for i in 1..<values.count { deltas.append(values[i] &- values[i - 1]) }
+        }
+        FORBlock.encode(deltas, into: &out)
+    }
+
+    // MARK: Decode
+
+    public static func parse(_ r: inout ByteReader, count: Int, file: String, what: String) throws -> DeltaChunk {
+        let first: Int64 = try r.read()
+        let deltas = try FORBlock.parse(&r, count: max(count - 1, 0), file: file, what: what)
+        return DeltaChunk(first: first, deltas: deltas)
+    }
+
+    /// Decodes `range` (a prefix sum from row 0).
+    public func decode(_ range: Range<Int>, into out: UnsafeMutablePointer<Int64>) {
+        guard !range.isEmpty else { return }
+        var acc = first
+        var scratch = [Int64](repeating: 0, count: 1024)
+        var i = 1
+        var o = 0
+        if range.lowerBound == 0 { out[0] = first; o = 1 }
+        while i < range.upperBound {
+            let n = min(1024, range.upperBound - i)
+            scratch.withUnsafeMutableBufferPointer { s in
+                deltas.decode((i - 1)..<(i - 1 + n), into: s.baseAddress!)
+                for k in 0..<n {
+                    acc = acc &+ s[k]
+                    if i + k >= range.lowerBound { out[o] = acc; o += 1 }
+                }
+            }
+            i += n
+        }
+    }
+}

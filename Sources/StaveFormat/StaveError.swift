@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Every failure stave reports. The CLI maps each case to one line on stderr
+/// and an exit code (see `exitCode`); tests assert the case, not the text.
+public enum StaveError: Error, Equatable, Sendable {
+    // MARK: Store (exit 66)
+    /// The file is shorter than its structures say.
+    case truncated(file: String, detail: String)
+    /// The first or last 8 bytes are not the expected magic.
+    case badMagic(file: String)
+    /// A version this reader does not know.
+    case unsupportedVersion(file: String, version: UInt32)
+    /// Stored bytes do not match their XXH64 checksum. `what` names the
+    /// structure: "footer", "manifest", "column track_id row group 3".
+    case checksumMismatch(file: String, what: String)
+    /// An offset or length from disk points outside the region it must lie in.
+    case outOfBounds(file: String, what: String)
+    /// An encoding or compression ID this reader does not know.
+    case unknownEncoding(file: String, what: String, id: UInt8)
+    /// Any other broken structural rule of the format.
+    case corrupt(file: String, what: String)
+    /// A store directory, or its manifest, is missing or malformed.
+    case badStore(path: String, detail: String)
+
+    // MARK: Input data (exit 65)
+    /// A malformed CSV row. `line` and `column` are 1-based; `field` is the
+    /// offending field text (possibly shortened).
+    case csv(file: String, line: Int, column: Int, message: String, field: String)
+    /// `--max-errors` was reached.
+    case tooManyBadRows(file: String, count: Int)
+
+    // MARK: Environment (exit 64, 73, 74)
+    case usage(String)
+    case outputExists(path: String)
+    case io(path: String, operation: String, errno: Int32)
+
+    /// sysexits(3) codes that scripts can rely on.
+    public var exitCode: Int32 {
+        switch self {
+        case .truncated, .badMagic, .unsupportedVersion, .checksumMismatch, .outOfBounds,
+             .unknownEncoding, .corrupt, .badStore:
+            return 66
+        case .csv, .tooManyBadRows:
+            return 65
+        case .usage:
+            return 64
+        case .outputExists:
+            return 73
+        case .io:
+            return 74
+        }
+    }
+}
+
+extension StaveError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case let .truncated(file, detail): return "\(file): truncated store file: \(detail)"
+        case let .badMagic(file): return "\(file): not a stave part file (bad magic)"
+        case let .unsupportedVersion(file, v): return "\(file): unsupported format version \(v) (this stave reads version \(FormatConstants.partVersion))"
+        case let .checksumMismatch(file, what): return "\(file): checksum mismatch in \(what)"
+        case let .outOfBounds(file, what): return "\(file): offset out of bounds: \(what)"
+        case let .unknownEncoding(file, what, id): return "\(file): unknown encoding id \(id) in \(what)"
+        case let .corrupt(file, what): return "\(file): corrupt store: \(what)"
+        case let .badStore(path, detail): return "\(path): \(detail)"
+        case let .csv(file, line, column, message, field): return "\(file):\(line):\(column): \(message) (\(field))"
+        case let .tooManyBadRows(file, count): return "\(file): stopped after \(count) bad rows (--max-errors)"
+        case let .usage(message): return message
+        case let .outputExists(path): return "\(path): already exists (use --force to replace it)"
+        case let .io(path, op, errno): return "\(path): \(op) failed: \(ErrnoText.describe(errno))"
+        }
+    }
+}
+
+/// The C library's text for an errno value.
+public enum ErrnoText {
+    public static func describe(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "errno \(code)" }
+        return String(cString: text)
+    }
+}

@@ -1,0 +1,180 @@
+import StaveFormat
+
+/// The synthetic data model (documented in README.md, "The generated data").
+///
+/// Customers: weight = 2.0 + exp(1.28 N(0,1)) (a shifted log-normal: every
+/// customer listens a little, a few listen a lot); level Free/Silver/Gold
+/// 57/33/10 %, with a mobile share of 50/73/80 % by level; a home zip (about
+/// 7 % with a leading zero). Events: customer drawn by weight; track from a
+/// mixture of 25 % Zipf(1) over a shuffled catalogue (a few very popular
+/// tracks) and 75 % uniform; time uniform over the period (so parts of the
+/// day come out 7:5:5:7 hours = 29/21/21/29 %); mobile by the customer's
+/// level; listening zip the home zip 80 % of the time, else another
+/// customer's home zip.
+public struct GeneratorConfig: Sendable {
+    public var rows: Int
+    public var customers: Int
+    public var seed: UInt64
+    public var tracks: Int = 1701
+    /// First second of the period and its length (default: 2014-10-01 .. 2014-12-31).
+    public var start: Int64 = CivilTime.secondsFrom(year: 2014, month: 10, day: 1, hour: 0, minute: 0, second: 0)
+    public var span: Int64 = 92 * 86_400
+
+    public init(rows: Int, customers: Int, seed: UInt64) {
+        self.rows = rows
+        self.customers = customers
+        self.seed = seed
+    }
+
+    public static let weightShift = 2.0
+    public static let weightSigma = 1.28
+    public static let zipfShare = 0.25
+    public static let homeZipShare = 0.8
+    public static let levelShares = [0.57, 0.33, 0.10]
+    public static let mobileShareByLevel = [0.50, 0.73, 0.80]
+    public static let campaignShares = [0.12, 0.58, 0.05, 0.10, 0.15]
+}
+
+public struct CustomerRecord: Sendable {
+    public var id: Int
+    public var name: String
+    public var gender: Int
+    public var address: String
+    public var zip: UInt32
+    public var signYear: Int, signMonth: Int, signDay: Int
+    public var status: Int
+    public var level: Int
+    public var campaign: Int
+    public var linkedWithApps: Int
+    public var weight: Double
+}
+
+public final class Generator {
+    public let config: GeneratorConfig
+    public private(set) var customers: [CustomerRecord] = []
+
+    public init(config: GeneratorConfig) {
+        precondition(config.customers > 0 && config.tracks > 0 && config.rows >= 0)
+        self.config = config
+        var rng = Xoshiro256(seed: config.seed ^ 0xC057_0000_0000_0001)
+        customers.reserveCapacity(config.customers)
+        let levels = AliasTable(weights: GeneratorConfig.levelShares)
+        let campaigns = AliasTable(weights: GeneratorConfig.campaignShares)
+        for id in 0..<config.customers {
+            let gender = rng.uniform() < 0.6 ? 0 : 1
+            let first = gender == 0 ? Names.female[Int(rng.below(UInt64(Names.female.count)))] : Names.male[Int(rng.below(UInt64(Names.male.count)))]
+            let last = Names.last[Int(rng.below(UInt64(Names.last.count)))]
+            let address = "\(1000 + rng.below(29_000)) \(Names.adjectives[Int(rng.below(UInt64(Names.adjectives.count)))]) \(Names.nouns[Int(rng.below(UInt64(Names.nouns.count)))]) \(Names.suffixes[Int(rng.below(UInt64(Names.suffixes.count)))])"
+            let zip: UInt32 = rng.uniform() < 0.07 ? UInt32(rng.below(10_000)) : UInt32(10_000 + rng.below(90_000))
+            let signDay = CivilTime.daysFromCivil(year: 2011, month: 1, day: 1) + Int64(rng.below(3 * 365 + 1))
+            let (y, m, d) = CivilTime.civilFromDays(signDay)
+            let status = rng.uniform() < 0.9 ? 1 : 0
+            let level = levels.sample(&rng)
+            let campaign = campaigns.sample(&rng)
+            let linked = rng.uniform() < 0.5 ? 1 : 0
+            let weight = GeneratorConfig.weightShift + _exp(GeneratorConfig.weightSigma * rng.normal())
+            customers.append(CustomerRecord(id: id, name: "\(first) \(last)", gender: gender, address: address, zip: zip,
+                                            signYear: Int(y), signMonth: Int(m), signDay: Int(d), status: status,
+                                            level: level, campaign: campaign, linkedWithApps: linked, weight: weight))
+        }
+    }
+
+    // MARK: cust.csv
+
+    /// cust.csv as the original export: header, CRLF, quoted strings.
+    public func writeCustomers(_ sink: (inout [UInt8]) throws -> Void) throws {
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 16)
+        out += Array("CustID,Name,Gender,Address,zip,SignDate,Status,Level,Campaign,LinkedWithApps\r\n".utf8)
+        for c in customers {
+            out += Array("\(c.id),\"\(c.name)\",\(c.gender),\"\(c.address)\",\"".utf8)
+            appendDigits(&out, UInt64(c.zip), width: 5)
+            out.append(UInt8(ascii: "\""))
+            out += Array(",\"".utf8)
+            appendDigits(&out, UInt64(c.signMonth), width: 2); out.append(UInt8(ascii: "/"))
+            appendDigits(&out, UInt64(c.signDay), width: 2); out.append(UInt8(ascii: "/"))
+            appendDigits(&out, UInt64(c.signYear), width: 4)
+            out += Array("\",\(c.status),\(c.level),\(c.campaign),\(c.linkedWithApps)\r\n".utf8)
+            if out.count >= 1 << 16 { try sink(&out); out.removeAll(keepingCapacity: true) }
+        }
+        try sink(&out)
+    }
+
+    // MARK: tracks.csv
+
+    /// tracks.csv as the original export: no header, LF, quoted datetime and
+    /// zip. Streams in blocks; memory is O(customers + tracks).
+    public func writeTracks(progress: ((Int) -> Void)? = nil, _ sink: (inout [UInt8]) throws -> Void) throws {
+        var rng = Xoshiro256(seed: config.seed ^ 0x7EAC_0000_0000_0002)
+        let byCustomer = AliasTable(weights: customers.map(\.weight))
+        // Track popularity: Zipf(1) over ranks, ranks shuffled onto ids.
+        let t = config.tracks
+        var ids = Array(0..<t)
+        for i in stride(from: t - 1, to: 0, by: -1) { ids.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
+        let zipf = AliasTable(weights: (1...t).map { 1.0 / Double($0) })
+        let mobileShare = customers.map { GeneratorConfig.mobileShareByLevel[$0.level] }
+        let zips = customers.map(\.zip)
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 20 + 256)
+        var stamp = [UInt8](repeating: 0, count: 19)
+        for i in 0..<config.rows {
+            let c = byCustomer.sample(&rng)
+            let track = rng.uniform() < GeneratorConfig.zipfShare ? ids[zipf.sample(&rng)] : Int(rng.below(UInt64(t)))
+            let when = config.start + Int64(rng.below(UInt64(config.span)))
+            let mobile = rng.uniform() < mobileShare[c] ? 1 : 0
+            let zip = rng.uniform() < GeneratorConfig.homeZipShare ? zips[c] : zips[Int(rng.below(UInt64(zips.count)))]
+            appendDigits(&out, UInt64(i)); out.append(44)
+            appendDigits(&out, UInt64(c)); out.append(44)
+            appendDigits(&out, UInt64(track)); out.append(44); out.append(34)
+            stamp.withUnsafeMutableBufferPointer { CivilTime.format(when, into: $0.baseAddress!) }
+            out += stamp
+            out.append(34); out.append(44)
+            out.append(UInt8(48 + mobile)); out.append(44); out.append(34)
+            appendDigits(&out, UInt64(zip), width: 5)
+            out.append(34); out.append(10)
+            if out.count >= 1 << 20 {
+                try sink(&out)
+                out.removeAll(keepingCapacity: true)
+                progress?(i + 1)
+            }
+        }
+        try sink(&out)
+        progress?(config.rows)
+    }
+}
+
+/// Appends decimal digits, left-padded with zeros to `width`.
+@inline(__always)
+func appendDigits(_ out: inout [UInt8], _ v: UInt64, width: Int = 1) {
+    var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes of scratch
+    withUnsafeMutableBytes(of: &tmp) { raw in
+        var x = v
+        var k = 24
+        repeat {
+            k -= 1
+            raw[k] = UInt8(48 + x % 10)
+            x /= 10
+        } while x > 0
+        while 24 - k < width { k -= 1; raw[k] = 48 }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[k..<24]))
+    }
+}
+
+enum Names {
+    static let female = ["Paula", "Mary", "Linda", "Susan", "Karen", "Nancy", "Betty", "Helen", "Sandra", "Donna", "Carol", "Ruth",
+                         "Sharon", "Michelle", "Laura", "Sarah", "Kimberly", "Deborah", "Jessica", "Shirley", "Cynthia", "Angela",
+                         "Melissa", "Brenda", "Amy", "Anna", "Rebecca", "Virginia", "Kathleen", "Pamela", "Martha", "Debra"]
+    static let male = ["Gregory", "James", "John", "Robert", "Michael", "William", "David", "Richard", "Charles", "Joseph",
+                       "Thomas", "Christopher", "Daniel", "Paul", "Mark", "Donald", "George", "Kenneth", "Steven", "Edward",
+                       "Brian", "Ronald", "Anthony", "Kevin", "Jason", "Matthew", "Gary", "Timothy", "Jose", "Larry"]
+    static let last = ["Koval", "Peltier", "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Garcia",
+                       "Rodriguez", "Wilson", "Martinez", "Anderson", "Taylor", "Thomas", "Hernandez", "Moore", "Martin",
+                       "Jackson", "Thompson", "White", "Lopez", "Lee", "Gonzalez", "Harris", "Clark", "Lewis", "Robinson",
+                       "Walker", "Perez", "Hall", "Young", "Allen", "Sanchez", "Wright", "King", "Scott", "Green", "Baker"]
+    static let adjectives = ["Easy", "Quiet", "Rustic", "Misty", "Golden", "Silent", "Sunny", "Hidden", "Lazy", "Shady",
+                             "Grand", "Pleasant", "Merry", "Noble", "Crystal", "Velvet", "Amber", "Cozy", "Dusty", "Emerald"]
+    static let nouns = ["Cider", "Gate", "Pine", "Oak", "Willow", "Brook", "Meadow", "Fox", "Pony", "Robin", "Maple",
+                        "Cedar", "Harbor", "Spring", "Timber", "Prairie", "Deer", "Bear", "Leaf", "Stone"]
+    static let suffixes = ["Point", "Bend", "Street", "Avenue", "Road", "Lane", "Way", "Court", "Trail", "Path",
+                           "Drive", "Circle", "Place", "Ridge", "Run", "Terrace"]
+}

@@ -1,0 +1,98 @@
+/// xoshiro256** seeded through splitmix64: a fixed algorithm, so the same
+/// seed gives the same data on every machine and Swift version (the standard
+/// library's random APIs promise no such thing).
+public struct Xoshiro256: Sendable {
+    var s0, s1, s2, s3: UInt64
+
+    public init(seed: UInt64) {
+        var x = seed
+        func splitmix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s0 = splitmix(); s1 = splitmix(); s2 = splitmix(); s3 = splitmix()
+    }
+
+    @inline(__always)
+    public mutating func next() -> UInt64 {
+        let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
+        let t = s1 << 17
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= t
+        s3 = (s3 << 45) | (s3 >> 19)
+        return result
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    @inline(__always)
+    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Uniform in 0..<n (Lemire's multiply-and-reject, unbiased).
+    @inline(__always)
+    public mutating func below(_ n: UInt64) -> UInt64 {
+        precondition(n > 0)
+        var m = next().multipliedFullWidth(by: n)
+        if m.low < n {
+            let t = (0 &- n) % n
+            while m.low < t { m = next().multipliedFullWidth(by: n) }
+        }
+        return m.high
+    }
+
+    /// Standard normal (Box-Muller; one of the pair is discarded).
+    public mutating func normal() -> Double {
+        var u = uniform()
+        while u == 0 { u = uniform() }
+        let v = uniform()
+        return (-2 * _log(u)).squareRoot() * _cos(2 * Double.pi * v)
+    }
+}
+
+/// Walker/Vose alias table: O(1) draws from a discrete distribution.
+public struct AliasTable: Sendable {
+    let probability: [Double]
+    let alias: [Int32]
+
+    public init(weights: [Double]) {
+        let n = weights.count
+        precondition(n > 0)
+        let total = weights.reduce(0, +)
+        var scaled = weights.map { $0 * Double(n) / total }
+        var prob = [Double](repeating: 1, count: n)
+        var alias = [Int32](repeating: 0, count: n)
+        var small: [Int] = [], large: [Int] = []
+        for (i, p) in scaled.enumerated() { if p < 1 { small.append(i) } else { large.append(i) } }
+        while let s = small.popLast() {
+            guard let l = large.popLast() else { prob[s] = 1; continue }
+            prob[s] = scaled[s]
+            alias[s] = Int32(l)
+            scaled[l] = scaled[l] + scaled[s] - 1
+            if scaled[l] < 1 { small.append(l) } else { large.append(l) }
+        }
+        for l in large { prob[l] = 1 }
+        probability = prob
+        self.alias = alias
+    }
+
+    @inline(__always)
+    public func sample(_ rng: inout Xoshiro256) -> Int {
+        let i = Int(rng.below(UInt64(probability.count)))
+        return rng.uniform() < probability[i] ? i : Int(alias[i])
+    }
+}
+
+// Foundation-free log and cos for the normal draws.
+#if canImport(Glibc)
+import Glibc
+@inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { Glibc.cos(x) }
+@inline(__always) func _exp(_ x: Double) -> Double { Glibc.exp(x) }
+#elseif canImport(Darwin)
+import Darwin
+@inline(__always) func _log(_ x: Double) -> Double { Darwin.log(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { Darwin.cos(x) }
+@inline(__always) func _exp(_ x: Double) -> Double { Darwin.exp(x) }
+#endif

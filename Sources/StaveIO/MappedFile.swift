@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import StaveFormat
+
+/// A read-only memory mapping of a whole file, unmapped in deinit.
+///
+/// - Warning: the bytes are valid only while the MappedFile is alive; reach
+///   them through `withBytes` or keep a reference to the file next to any
+///   pointer derived from it (DecodedChunk does).
+public final class MappedFile: @unchecked Sendable {
+    // @unchecked Sendable: the mapping is PROT_READ and never changes after init.
+    public let path: String
+    public let size: Int
+    private let base: UnsafeMutableRawPointer?
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = try Sys.open(path, flags: O_RDONLY | O_CLOEXEC)
+        defer { Sys.close(fd) }
+        let size = try Sys.fileSize(fd, path: path)
+        self.size = size
+        if size == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw StaveError.io(path: path, operation: "mmap", errno: errno) }
+        base = p
+    }
+
+    deinit {
+        if let base { munmap(base, size) }
+    }
+
+    /// The whole file. Empty buffer for an empty file.
+    public var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : size)
+    }
+
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(bytes) }
+    }
+}

@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import StaveFormat
+
+/// A buffered output: standard output, or a file that appears atomically
+/// (written under a temporary name, fsynced, renamed on `commit`).
+/// If the owner never calls `commit`, `abandon` (or deinit) removes the
+/// temporary file, so a failed command leaves nothing half-written.
+public final class OutputFile {
+    public let displayPath: String
+    private let finalPath: String?
+    private let tempPath: String?
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private var done = false
+    public private(set) var bytesWritten: Int = 0
+    private static let flushThreshold = 1 << 20
+
+    /// `path` nil or "-" means standard output.
+    public init(path: String?) throws {
+        if let path, path != "-" {
+            finalPath = path
+            let temp = path + ".tmp-\(Sys.pid)"
+            tempPath = temp
+            displayPath = path
+            fd = try Sys.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
+        } else {
+            finalPath = nil
+            tempPath = nil
+            displayPath = "<stdout>"
+            fd = 1
+        }
+        buffer.reserveCapacity(OutputFile.flushThreshold + 4096)
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= OutputFile.flushThreshold { try flush() }
+    }
+
+    public func write(_ text: String) throws {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= OutputFile.flushThreshold { try flush() }
+    }
+
+    /// Appends with direct access to the buffer (for formatters).
+    public func withBuffer(_ body: (inout [UInt8]) throws -> Void) throws {
+        try body(&buffer)
+        if buffer.count >= OutputFile.flushThreshold { try flush() }
+    }
+
+    public func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try Sys.writeAll(fd, $0, path: displayPath) }
+        bytesWritten += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes, and for a file: fsync, close, rename into place, fsync the directory.
+    public func commit() throws {
+        try flush()
+        guard let tempPath, let finalPath else { done = true; return }
+        try Sys.fsync(fd, path: displayPath)
+        Sys.close(fd)
+        fd = -1
+        try Sys.rename(tempPath, finalPath)
+        try Sys.fsyncDirectory(parentDirectory(of: finalPath))
+        done = true
+    }
+
+    public func abandon() {
+        guard !done else { return }
+        done = true
+        if let tempPath {
+            if fd >= 0 { Sys.close(fd) }
+            fd = -1
+            Sys.unlink(tempPath)
+        }
+    }
+
+    deinit { abandon() }
+}
+
+public func parentDirectory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    let parent = String(path[..<slash])
+    return parent.isEmpty ? "/" : parent
+}

@@ -1,0 +1,145 @@
+import StaveFormat
+
+/// An opened, validated store: its manifest and every part's footer checked
+/// (see `Part.open`). Chunk bytes are checked when a chunk is read.
+public final class Store: @unchecked Sendable {
+    // @unchecked Sendable: immutable after open.
+    public let path: String
+    public let manifest: Manifest
+    public let parts: [Part]
+
+    public var rowCount: Int { manifest.rowCount }
+
+    init(path: String, manifest: Manifest, parts: [Part]) {
+        self.path = path
+        self.manifest = manifest
+        self.parts = parts
+    }
+
+    public static func open(_ path: String) throws -> Store {
+        switch Sys.kind(path) {
+        case .missing: throw StaveError.badStore(path: path, detail: "no such store")
+        case .directory: break
+        default: throw StaveError.badStore(path: path, detail: "not a store directory")
+        }
+        let manifestPath = path + "/" + FormatConstants.manifestName
+        guard Sys.kind(manifestPath) == .file else { throw StaveError.badStore(path: path, detail: "no MANIFEST: not a stave store") }
+        let manifest = try Manifest.parse(try Sys.readFile(manifestPath, limit: Manifest.maxSize), path: path)
+        var parts: [Part] = []
+        for entry in manifest.parts {
+            parts.append(try Part.open(directory: path, entry: entry))
+        }
+        return Store(path: path, manifest: manifest, parts: parts)
+    }
+}
+
+/// One mapped part file with its validated footer.
+public final class Part: @unchecked Sendable {
+    // @unchecked Sendable: immutable after open; the mapping is read-only.
+    public let path: String
+    public let file: MappedFile
+    public let footer: PartFooter
+    public let footerOffset: Int
+
+    init(path: String, file: MappedFile, footer: PartFooter, footerOffset: Int) {
+        self.path = path
+        self.file = file
+        self.footer = footer
+        self.footerOffset = footerOffset
+    }
+
+    /// Maps and validates a part: size as the manifest says, magic at both
+    /// ends, known version, footer inside the file and matching its checksum
+    /// (in the tail and in the manifest), footer rules (PartFooter.parse).
+    public static func open(directory: String, entry: ManifestPart) throws -> Part {
+        let path = directory + "/" + entry.name
+        guard Sys.kind(path) == .file else {
+            throw StaveError.badStore(path: directory, detail: "part \(entry.name) listed in MANIFEST is missing")
+        }
+        let file = try MappedFile(path: path)
+        guard UInt64(file.size) == entry.bytes else {
+            throw StaveError.truncated(file: path, detail: "\(file.size) bytes, MANIFEST says \(entry.bytes)")
+        }
+        return try file.withBytes { bytes in
+            let minimum = FormatConstants.partHeaderSize + FormatConstants.partTailSize
+            guard bytes.count >= minimum else {
+                throw StaveError.truncated(file: path, detail: "\(bytes.count) bytes, less than header and tail")
+            }
+            try PartHeader.validate(UnsafeRawBufferPointer(rebasing: bytes[0..<FormatConstants.partHeaderSize]), file: path)
+            let tailStart = bytes.count - FormatConstants.partTailSize
+            let tail = try PartTail.parse(UnsafeRawBufferPointer(rebasing: bytes[tailStart...]), file: path)
+            let footerLength = Int(tail.footerLength)
+            guard footerLength <= tailStart - FormatConstants.partHeaderSize else {
+                throw StaveError.outOfBounds(file: path, what: "footer length \(footerLength) larger than the file")
+            }
+            let footerStart = tailStart - footerLength
+            let footerBytes = UnsafeRawBufferPointer(rebasing: bytes[footerStart..<tailStart])
+            let sum = XXH64.hash(footerBytes)
+            guard sum == tail.footerChecksum else { throw StaveError.checksumMismatch(file: path, what: "footer") }
+            guard sum == entry.footerChecksum else {
+                throw StaveError.badStore(path: directory, detail: "part \(entry.name) is not the part MANIFEST lists (footer checksum differs)")
+            }
+            let footer = try PartFooter.parse(footerBytes, dataEnd: UInt64(footerStart), file: path)
+            guard footer.rowCount == entry.rows else {
+                throw StaveError.corrupt(file: path, what: "\(footer.rowCount) rows, MANIFEST says \(entry.rows)")
+            }
+            return Part(path: path, file: file, footer: footer, footerOffset: footerStart)
+        }
+    }
+
+    /// Reads one chunk: checksum, decompression (capped at the declared size),
+    /// payload parse. The result keeps what it points into alive.
+    public func chunk(rowGroup g: Int, column c: Int) throws -> DecodedChunk {
+        let group = footer.rowGroups[g]
+        let d = group.chunks[c]
+        let what = "column \(footer.columns[c].name) row group \(g)"
+        // Safe: PartFooter.parse checked offset + storedLength <= footer start <= file size.
+        let stored = UnsafeRawBufferPointer(rebasing: file.bytes[Int(d.offset)..<(Int(d.offset) + Int(d.storedLength))])
+        guard XXH64.hash(stored) == d.checksum else { throw StaveError.checksumMismatch(file: path, what: what) }
+        switch d.compression {
+        case .none:
+            let layout = try ChunkLayout.parse(stored, encoding: d.encoding, count: group.rowCount, file: path, what: what)
+            return DecodedChunk(owner: file, layout: layout, descriptor: d, rowCount: group.rowCount, file: path, what: what)
+        case .zstd:
+            let buffer = OwnedBuffer(count: Int(d.encodedLength))
+            try Zstd.decompress(stored, into: buffer.mutableBytes, file: path, what: what)
+            let layout = try ChunkLayout.parse(UnsafeRawBufferPointer(buffer.mutableBytes), encoding: d.encoding, count: group.rowCount, file: path, what: what)
+            return DecodedChunk(owner: buffer, layout: layout, descriptor: d, rowCount: group.rowCount, file: path, what: what)
+        }
+    }
+}
+
+/// Heap bytes owned by a chunk after decompression.
+final class OwnedBuffer: @unchecked Sendable {
+    // @unchecked Sendable: written once by zstd before any reader sees it.
+    let mutableBytes: UnsafeMutableRawBufferPointer
+    init(count: Int) {
+        mutableBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        if count == 0 { return }
+    }
+    deinit { mutableBytes.deallocate() }
+}
+
+/// A chunk whose bytes passed their checksum and whose payload parsed.
+public struct DecodedChunk: @unchecked Sendable {
+    // @unchecked Sendable: `layout` points into `owner`, which is immutable
+    // and kept alive by this struct.
+    let owner: AnyObject
+    public let layout: ChunkLayout
+    public let descriptor: ChunkDescriptor
+    public let rowCount: Int
+    public let file: String
+    public let what: String
+
+    public func decode(_ range: Range<Int>, into out: UnsafeMutablePointer<Int64>) throws {
+        try withExtendedLifetime(owner) { try layout.decode(range, into: out, file: file, what: what) }
+    }
+
+    public func decodeAll() throws -> [Int64] {
+        try withExtendedLifetime(owner) { try layout.decodeAll(count: rowCount, file: file, what: what) }
+    }
+
+    public func decode32(_ range: Range<Int>, base: Int64, into out: UnsafeMutablePointer<UInt32>) throws {
+        try withExtendedLifetime(owner) { try layout.decode32(range, base: base, into: out, file: file, what: what) }
+    }
+}

@@ -1,0 +1,67 @@
+import StaveFormat
+
+/// Creates a new store directory atomically: parts and MANIFEST are written
+/// into `<path>.tmp-<pid>`, fsynced, and the directory is renamed into place
+/// by `commit`. Until then nothing exists at `path`; `abort` (or deinit)
+/// removes the temporary directory.
+public final class StoreBuilder {
+    public let path: String
+    public let tempPath: String
+    public let policy: CompressionPolicy
+    public let threads: Int
+    private let force: Bool
+    private var parts: [ManifestPart] = []
+    private var finished = false
+
+    public init(path: String, force: Bool, policy: CompressionPolicy = CompressionPolicy(), threads: Int = 2) throws {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        self.path = p
+        self.force = force
+        self.policy = policy
+        self.threads = threads
+        tempPath = p + ".tmp-\(Sys.pid)"
+        if Sys.kind(p) != .missing && !force { throw StaveError.outputExists(path: p) }
+        if Sys.kind(tempPath) != .missing { Sys.removeFlatDirectory(tempPath) }
+        try Sys.mkdir(tempPath)
+    }
+
+    public var rowCount: Int { parts.reduce(0) { $0 + $1.rows } }
+    public var bytesWritten: UInt64 { parts.reduce(0) { $0 + $1.bytes } }
+
+    /// Writes one part of `groupCount` row groups built by `makeGroup`,
+    /// which must return them in their final order.
+    public func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws {
+        let name = ManifestPart.name(number: parts.count + 1)
+        let part = try PartWriter.write(groupCount: groupCount, to: tempPath + "/" + name, policy: policy,
+                                        threads: threads, makeGroup: makeGroup)
+        parts.append(part)
+    }
+
+    public func commit() throws {
+        let manifest = Manifest(generation: 1, parts: parts)
+        let out = try OutputFile(path: tempPath + "/" + FormatConstants.manifestName)
+        try out.write(manifest.serialize())
+        try out.commit()
+        try Sys.fsyncDirectory(tempPath)
+        if Sys.kind(path) != .missing {
+            guard force else { throw StaveError.outputExists(path: path) }
+            let old = path + ".old-\(Sys.pid)"
+            try Sys.rename(path, old)
+            try Sys.rename(tempPath, path)
+            Sys.removeFlatDirectory(old)
+        } else {
+            try Sys.rename(tempPath, path)
+        }
+        try Sys.fsyncDirectory(parentDirectory(of: path))
+        finished = true
+    }
+
+    public func abort() {
+        guard !finished else { return }
+        finished = true
+        Sys.removeFlatDirectory(tempPath)
+    }
+
+    deinit { abort() }
+}

@@ -1,0 +1,127 @@
+// The one place stave calls the C library for files. Every call retries on
+// EINTR here and turns failures into StaveError.io naming the path.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import StaveFormat
+
+public enum Sys {
+    @inline(__always) static var errnoValue: Int32 { errno }
+
+    static func retrying<T: BinaryInteger>(_ body: () -> T) -> T {
+        while true {
+            let r = body()
+            if r == -1 && errno == EINTR { continue }
+            return r
+        }
+    }
+
+    public static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+        let fd = retrying { Glibc.open(path, flags, mode) }
+        guard fd >= 0 else { throw StaveError.io(path: path, operation: "open", errno: errno) }
+        return fd
+    }
+
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// Writes all of `bytes`, retrying short writes.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = retrying { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
+            guard n > 0 else { throw StaveError.io(path: path, operation: "write", errno: n < 0 ? errno : EIO) }
+            done += n
+        }
+    }
+
+    /// Reads up to `count` bytes; returns 0 at end of file.
+    public static func read(_ fd: Int32, into buf: UnsafeMutableRawPointer, count: Int, path: String) throws -> Int {
+        let n = retrying { Glibc.read(fd, buf, count) }
+        guard n >= 0 else { throw StaveError.io(path: path, operation: "read", errno: errno) }
+        return n
+    }
+
+    public static func fsync(_ fd: Int32, path: String) throws {
+        guard retrying({ Glibc.fsync(fd) }) == 0 else { throw StaveError.io(path: path, operation: "fsync", errno: errno) }
+    }
+
+    public static func fsyncDirectory(_ path: String) throws {
+        let fd = try open(path, flags: O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try fsync(fd, path: path)
+    }
+
+    public static func rename(_ from: String, _ to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw StaveError.io(path: to, operation: "rename", errno: errno) }
+    }
+
+    public static func mkdir(_ path: String) throws {
+        guard Glibc.mkdir(path, 0o755) == 0 else { throw StaveError.io(path: path, operation: "mkdir", errno: errno) }
+    }
+
+    public static func unlink(_ path: String) { _ = Glibc.unlink(path) }
+
+    public enum Kind { case missing, file, directory, other }
+
+    public static func kind(_ path: String) -> Kind {
+        var st = stat()
+        guard lstatOrStat(path, &st) else { return .missing }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .file
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+
+    public static func fileSize(_ fd: Int32, path: String) throws -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StaveError.io(path: path, operation: "stat", errno: errno) }
+        return Int(st.st_size)
+    }
+
+    public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
+    public static var pid: Int32 { getpid() }
+
+    /// Removes a directory and the regular files directly inside it.
+    public static func removeFlatDirectory(_ path: String) {
+        if let dir = opendir(path) {
+            while let entry = readdir(dir) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name != "." && name != ".." { unlink(path + "/" + name) }
+            }
+            closedir(dir)
+        }
+        _ = Glibc.rmdir(path)
+    }
+
+    /// Reads a whole file of at most `limit` bytes.
+    public static func readFile(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = try open(path, flags: O_RDONLY)
+        defer { close(fd) }
+        let size = try fileSize(fd, path: path)
+        guard size <= limit else { throw StaveError.badStore(path: path, detail: "file is \(size) bytes, more than the \(limit) allowed") }
+        var out = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let n = try out.withUnsafeMutableBytes { try read(fd, into: $0.baseAddress! + done, count: size - done, path: path) }
+            if n == 0 { break }
+            done += n
+        }
+        return Array(out[0..<done])
+    }
+
+    public static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+@inline(__always) private func lstatOrStat(_ path: String, _ st: inout stat) -> Bool {
+    stat(path, &st) == 0
+}

@@ -1,0 +1,38 @@
+import CZstd
+import StaveFormat
+
+/// The one shim over libzstd.
+public enum Zstd {
+    public static var versionString: String { String(cString: ZSTD_versionString()) }
+
+    /// One zstd frame (with content size) of `source` at `level`.
+    public static func compress(_ source: [UInt8], level: Int32) -> [UInt8] {
+        let bound = ZSTD_compressBound(source.count)
+        var out = [UInt8](repeating: 0, count: bound)
+        let n = out.withUnsafeMutableBytes { dst in
+            source.withUnsafeBytes { src in
+                ZSTD_compress(dst.baseAddress, bound, src.baseAddress, src.count, level)
+            }
+        }
+        precondition(ZSTD_isError(n) == 0, "zstd compression failed: \(String(cString: ZSTD_getErrorName(n)))")
+        out.removeSubrange(n...)
+        return out
+    }
+
+    /// Decompresses one frame into exactly `destination.count` bytes.
+    /// Throws when the frame is malformed, declares another size, or
+    /// decodes to another size: the declared size caps every allocation.
+    public static func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, file: String, what: String) throws {
+        let declared = ZSTD_getFrameContentSize(source.baseAddress, source.count)
+        guard declared == UInt64(destination.count) else {
+            throw StaveError.corrupt(file: file, what: "\(what): zstd frame declares \(declared == ZSTD_CONTENTSIZE_ERROR ? "no valid size" : String(declared)) bytes, expected \(destination.count)")
+        }
+        let n = ZSTD_decompress(destination.baseAddress, destination.count, source.baseAddress, source.count)
+        guard ZSTD_isError(n) == 0 else {
+            throw StaveError.corrupt(file: file, what: "\(what): zstd: \(String(cString: ZSTD_getErrorName(n)))")
+        }
+        guard n == destination.count else {
+            throw StaveError.corrupt(file: file, what: "\(what): zstd frame decoded to \(n) bytes, expected \(destination.count)")
+        }
+    }
+}

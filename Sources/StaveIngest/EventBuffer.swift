@@ -1,0 +1,153 @@
+import Dispatch
+import StaveFormat
+import StaveIO
+
+/// Rows buffered by the converter before they become one part.
+public struct EventBuffer: Sendable {
+    public var eventID: [Int64] = []
+    public var customerID: [UInt32] = []
+    public var trackID: [UInt32] = []
+    public var datetime: [Int64] = []
+    public var mobile: [UInt8] = []
+    public var zip: [UInt32] = []
+
+    public init(capacity: Int = 0) { reserve(capacity) }
+
+    public mutating func reserve(_ n: Int) {
+        eventID.reserveCapacity(n); customerID.reserveCapacity(n); trackID.reserveCapacity(n)
+        datetime.reserveCapacity(n); mobile.reserveCapacity(n); zip.reserveCapacity(n)
+    }
+
+    public var count: Int { eventID.count }
+
+    @inline(__always)
+    public mutating func append(_ r: EventRow) {
+        eventID.append(r.eventID); customerID.append(r.customerID); trackID.append(r.trackID)
+        datetime.append(r.datetime); mobile.append(r.mobile); zip.append(r.zip)
+    }
+
+    public mutating func removeAll() {
+        eventID.removeAll(keepingCapacity: true); customerID.removeAll(keepingCapacity: true)
+        trackID.removeAll(keepingCapacity: true); datetime.removeAll(keepingCapacity: true)
+        mobile.removeAll(keepingCapacity: true); zip.removeAll(keepingCapacity: true)
+    }
+}
+
+/// The v1 row order of a part: rows grouped by calendar month of `datetime`
+/// (so a time-range query skips whole row groups), then by customer (so a
+/// customer's events are one run per month and customer_id is RLE), then by
+/// datetime, then by input order. Row groups hold at most 65,536 rows of one
+/// month.
+public enum PartLayout {
+    /// Returns the row permutation and the row-group boundaries into it.
+    public static func order(_ buf: EventBuffer) -> (order: [UInt32], groups: [Range<Int>]) {
+        let n = buf.count
+        guard n > 0 else { return ([], []) }
+        precondition(n <= Int(UInt32.max), "a part holds fewer than 2^32 rows")
+        // Month of each row, through a table over the day span when it is small.
+        var months = [Int64](repeating: 0, count: n)
+        buf.datetime.withUnsafeBufferPointer { dt in
+            var dmin = Int64.max, dmax = Int64.min
+            for s in dt { let d = CivilTime.day(of: s); dmin = min(dmin, d); dmax = max(dmax, d) }
+            if dmax - dmin < 1 << 20 {
+                let table = (dmin...dmax).map { CivilTime.monthIndex(of: $0 * CivilTime.secondsPerDay) }
+                for i in 0..<n { months[i] = table[Int(CivilTime.day(of: dt[i]) - dmin)] }
+            } else {
+                for i in 0..<n { months[i] = CivilTime.monthIndex(of: dt[i]) }
+            }
+        }
+        let distinct = Array(Set(months)).sorted()
+        var bucketOf: [Int64: Int] = [:]
+        for (k, m) in distinct.enumerated() { bucketOf[m] = k }
+        // Counting sort by month (stable).
+        var counts = [Int](repeating: 0, count: distinct.count + 1)
+        var bucket = [Int](repeating: 0, count: n)
+        for i in 0..<n { let b = bucketOf[months[i]]!; bucket[i] = b; counts[b + 1] += 1 }
+        for k in 1..<counts.count { counts[k] += counts[k - 1] }
+        let starts = counts
+        var byMonth = [UInt32](repeating: 0, count: n)
+        for i in 0..<n { byMonth[counts[bucket[i]]] = UInt32(i); counts[bucket[i]] += 1 }
+
+        // Within each month: radix sort on (customer << 22 | second of month).
+        // A month has fewer than 2^22 seconds, so the key takes 54 bits.
+        var order = [UInt32](repeating: 0, count: n)
+        var groups: [Range<Int>] = []
+        for (k, month) in distinct.enumerated() {
+            let range = starts[k]..<starts[k + 1]
+            let monthStart = CivilTime.monthStart(month)
+            var keys = [UInt64](repeating: 0, count: range.count)
+            var idx = [UInt32](repeating: 0, count: range.count)
+            for (j, r) in range.enumerated() {
+                let i = Int(byMonth[r])
+                keys[j] = UInt64(buf.customerID[i]) << 22 | UInt64(buf.datetime[i] - monthStart)
+                idx[j] = UInt32(i)
+            }
+            RadixSort.sort(keys: &keys, values: &idx, bits: 54)
+            for j in 0..<range.count { order[range.lowerBound + j] = idx[j] }
+            var s = range.lowerBound
+            while s < range.upperBound {
+                let e = min(s + FormatConstants.maxRowGroupRows, range.upperBound)
+                groups.append(s..<e)
+                s = e
+            }
+        }
+        return (order, groups)
+    }
+
+    /// Gathers one row group's columns in `order`.
+    public static func gather(_ buf: EventBuffer, order: [UInt32], rows: Range<Int>) -> RowGroupColumns {
+        var cols = [[Int64]](repeating: [], count: EventsSchema.columns.count)
+        for c in 0..<cols.count { cols[c].reserveCapacity(rows.count) }
+        for r in rows {
+            let i = Int(order[r])
+            cols[EventsSchema.eventID].append(buf.eventID[i])
+            cols[EventsSchema.customerID].append(Int64(buf.customerID[i]))
+            cols[EventsSchema.trackID].append(Int64(buf.trackID[i]))
+            cols[EventsSchema.datetime].append(buf.datetime[i])
+            cols[EventsSchema.mobile].append(Int64(buf.mobile[i]))
+            cols[EventsSchema.zip].append(Int64(buf.zip[i]))
+        }
+        return RowGroupColumns(columns: cols)
+    }
+
+    /// Sorts `buf` into row groups and writes them as one part of `builder`.
+    public static func writePart(_ buf: EventBuffer, to builder: StoreBuilder) throws {
+        let (order, groups) = PartLayout.order(buf)
+        guard !groups.isEmpty else { return }
+        try builder.addPart(groupCount: groups.count) { g in
+            PartLayout.gather(buf, order: order, rows: groups[g])
+        }
+    }
+}
+
+/// Stable LSD radix sort of (key, value) pairs by the low `bits` of the key,
+/// 11 bits per pass; passes whose digit is the same for every key are skipped.
+public enum RadixSort {
+    public static func sort(keys: inout [UInt64], values: inout [UInt32], bits: Int) {
+        let n = keys.count
+        guard n > 1 else { return }
+        let radix = 11
+        let buckets = 1 << radix
+        var tmpKeys = [UInt64](repeating: 0, count: n)
+        var tmpValues = [UInt32](repeating: 0, count: n)
+        var shift = 0
+        while shift < bits {
+            var counts = [Int](repeating: 0, count: buckets)
+            let mask = UInt64(buckets - 1)
+            for k in keys { counts[Int((k >> UInt64(shift)) & mask)] += 1 }
+            if counts.contains(n) { shift += radix; continue }
+            var sum = 0
+            for b in 0..<buckets { let c = counts[b]; counts[b] = sum; sum += c }
+            for i in 0..<n {
+                let b = Int((keys[i] >> UInt64(shift)) & mask)
+                let dst = counts[b]
+                tmpKeys[dst] = keys[i]
+                tmpValues[dst] = values[i]
+                counts[b] = dst + 1
+            }
+            swap(&keys, &tmpKeys)
+            swap(&values, &tmpValues)
+            shift += radix
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import StaveFormat
+import StaveIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Spark MLlib `colStats` of one profile column.
+public struct ColumnStats: Sendable, Equatable {
+    public var column: String
+    public var count: Int
+    /// nil when count is 0.
+    public var mean: Double?
+    /// Sample variance (n - 1); 0 for one value (as Spark); nil when count is 0.
+    public var variance: Double?
+    public var stddev: Double?
+    public var min: Int64?
+    public var max: Int64?
+    public var numNonzeros: Int
+    public var normL1: Double
+    public var normL2: Double
+}
+
+public enum StatsKernel {
+    /// Statistics of each of the seven profile columns.
+    public static func compute(_ p: Profile) -> [ColumnStats] {
+        (0..<Profile.columnNames.count).map { k in stats(name: Profile.columnNames[k], p.column(k)) }
+    }
+
+    /// Two passes: exact integer sum, min, max and non-zeros, then the sum of
+    /// squared deviations from the mean in Double (stable for any scale).
+    public static func stats(name: String, _ xs: [Int64]) -> ColumnStats {
+        let n = xs.count
+        var sum: Int64 = 0, lo = Int64.max, hi = Int64.min, nnz = 0
+        var squares = 0.0
+        for x in xs {
+            sum &+= x
+            lo = Swift.min(lo, x); hi = Swift.max(hi, x)
+            nnz += x != 0 ? 1 : 0
+            let d = Double(x)
+            squares += d * d
+        }
+        guard n > 0 else {
+            return ColumnStats(column: name, count: 0, mean: nil, variance: nil, stddev: nil, min: nil, max: nil,
+                               numNonzeros: 0, normL1: 0, normL2: 0)
+        }
+        let mean = Double(sum) / Double(n)
+        var m2 = 0.0
+        for x in xs { let d = Double(x) - mean; m2 += d * d }
+        let variance = n > 1 ? m2 / Double(n - 1) : 0
+        return ColumnStats(column: name, count: n, mean: mean, variance: variance, stddev: variance.squareRoot(),
+                           min: lo, max: hi, numNonzeros: nnz, normL1: Double(sum), normL2: squares.squareRoot())
+    }
+}
+
+/// The query entry points the CLI (and later the server) call.
+public enum Queries {
+    public static func profile(_ store: Store, filter: QueryFilter, threads: Int) throws -> Profile {
+        let groups = try RowGroupData.loadAll(store: store, filter: filter, threads: threads)
+        return ProfileKernel.compute(groups: groups, threads: threads)
+    }
+
+    public static func stats(_ store: Store, filter: QueryFilter, threads: Int) throws -> [ColumnStats] {
+        StatsKernel.compute(try profile(store, filter: filter, threads: threads))
+    }
+}

@@ -1,0 +1,130 @@
+import StaveFormat
+import StaveIO
+import StaveQuery
+
+public enum ProfileReport {
+    public static let columns = ["customer_id", "unique_tracks", "morning", "afternoon", "evening", "night", "mobile_tracks", "total_tracks"]
+
+    public static func table(_ p: Profile) -> ResultTable {
+        var t = ResultTable(columns: columns)
+        t.rows.reserveCapacity(p.count)
+        for i in 0..<p.count {
+            t.rows.append([.int(Int64(p.customer[i])), .int(p.uniqueTracks[i]), .int(p.morning[i]), .int(p.afternoon[i]),
+                           .int(p.evening[i]), .int(p.night[i]), .int(p.mobile[i]), .int(p.total(i))])
+        }
+        return t
+    }
+
+    /// CSV straight from the columns (the common case, no cells).
+    public static func writeCSV(_ p: Profile, to out: OutputFile) throws {
+        try out.write(columns.joined(separator: ",") + "\n")
+        for i in 0..<p.count {
+            try out.withBuffer { b in
+                CellText.appendUInt(UInt64(p.customer[i]), to: &b)
+                for v in [p.uniqueTracks[i], p.morning[i], p.afternoon[i], p.evening[i], p.night[i], p.mobile[i], p.total(i)] {
+                    b.append(44)
+                    CellText.appendInt(v, to: &b)
+                }
+                b.append(10)
+            }
+        }
+    }
+
+    public static func write(_ p: Profile, format: OutputFormat, to out: OutputFile) throws {
+        if format == .csv { try writeCSV(p, to: out) } else { try table(p).write(format, to: out) }
+    }
+}
+
+public enum StatsReport {
+    public static let columns = ["column", "count", "mean", "variance", "stddev", "min", "max", "num_nonzeros", "norm_l1", "norm_l2"]
+
+    static func cells(_ s: ColumnStats) -> [Cell] {
+        [.string(s.column), .int(Int64(s.count)), s.mean.map(Cell.double) ?? .null, s.variance.map(Cell.double) ?? .null,
+         s.stddev.map(Cell.double) ?? .null, s.min.map(Cell.int) ?? .null, s.max.map(Cell.int) ?? .null,
+         .int(Int64(s.numNonzeros)), .double(s.normL1), .double(s.normL2)]
+    }
+
+    public static func table(_ stats: [ColumnStats]) -> ResultTable {
+        ResultTable(columns: columns, rows: stats.map(cells))
+    }
+
+    /// CSV, NDJSON and table: one row per column. JSON: one object keyed by column name.
+    public static func write(_ stats: [ColumnStats], format: OutputFormat, to out: OutputFile) throws {
+        guard format == .json else { return try table(stats).write(format, to: out) }
+        var b: [UInt8] = Array("{".utf8)
+        for (k, s) in stats.enumerated() {
+            b += Array((k == 0 ? "\n  " : ",\n  ").utf8)
+            CellText.appendJSONString(s.column, to: &b)
+            b += Array(": {".utf8)
+            let row = cells(s)
+            for f in 1..<columns.count {
+                if f > 1 { b += Array(", ".utf8) }
+                CellText.appendJSONString(columns[f], to: &b)
+                b += Array(": ".utf8)
+                CellText.appendJSON(row[f], to: &b)
+            }
+            b += Array("}".utf8)
+        }
+        b += Array("\n}\n".utf8)
+        try out.write(b)
+    }
+}
+
+/// Events written back out: CSV in the original export's shape (datetime and
+/// zip quoted), or JSON / NDJSON / table with typed values.
+public enum EventExport {
+    public static func writeHeader(format: OutputFormat, header: Bool, to out: OutputFile) throws {
+        if format == .csv && header { try out.write(EventsSchema.columnNames.joined(separator: ",") + "\n") }
+        if format == .json { try out.write("[") }
+    }
+
+    public static func writeRows(_ cols: EventColumns, format: OutputFormat, first: inout Bool, to out: OutputFile) throws {
+        let ev = cols.columns[EventsSchema.eventID], cu = cols.columns[EventsSchema.customerID]
+        let tr = cols.columns[EventsSchema.trackID], dt = cols.columns[EventsSchema.datetime]
+        let mo = cols.columns[EventsSchema.mobile], zi = cols.columns[EventsSchema.zip]
+        var stamp = [UInt8](repeating: 0, count: 19)
+        switch format {
+        case .csv, .json, .ndjson:
+            for i in 0..<cols.count {
+                stamp.withUnsafeMutableBufferPointer { CivilTime.format(dt[i], into: $0.baseAddress!) }
+                let isFirst = first
+                first = false
+                try out.withBuffer { b in
+                    if format == .csv {
+                        CellText.appendInt(ev[i], to: &b); b.append(44)
+                        CellText.appendInt(cu[i], to: &b); b.append(44)
+                        CellText.appendInt(tr[i], to: &b); b.append(44); b.append(34)
+                        b += stamp
+                        b.append(34); b.append(44)
+                        CellText.appendInt(mo[i], to: &b); b.append(44); b.append(34)
+                        CellText.appendUInt(UInt64(zi[i]), to: &b, width: 5)
+                        b.append(34); b.append(10)
+                    } else {
+                        if format == .json { b += Array((isFirst ? "\n" : ",\n").utf8) }
+                        b += Array("{\"event_id\":".utf8); CellText.appendInt(ev[i], to: &b)
+                        b += Array(",\"customer_id\":".utf8); CellText.appendInt(cu[i], to: &b)
+                        b += Array(",\"track_id\":".utf8); CellText.appendInt(tr[i], to: &b)
+                        b += Array(",\"datetime\":\"".utf8); b += stamp
+                        b += Array("\",\"mobile\":".utf8); CellText.appendInt(mo[i], to: &b)
+                        b += Array(",\"listening_zip\":\"".utf8); CellText.appendUInt(UInt64(zi[i]), to: &b, width: 5)
+                        b += Array("\"}".utf8)
+                        if format == .ndjson { b.append(10) }
+                    }
+                }
+            }
+        case .table:
+            var t = ResultTable(columns: EventsSchema.columnNames)
+            for i in 0..<cols.count {
+                var z: [UInt8] = []
+                CellText.appendUInt(UInt64(zi[i]), to: &z, width: 5)
+                t.rows.append([.int(ev[i]), .int(cu[i]), .int(tr[i]), .string(CivilTime.format(dt[i])), .int(mo[i]),
+                               .string(String(decoding: z, as: UTF8.self))])
+            }
+            try t.write(.table, to: out)
+        }
+    }
+
+    public static func writeFooter(format: OutputFormat, wroteAny: Bool, to out: OutputFile) throws {
+        if format == .json { try out.write(wroteAny ? "\n]\n" : "]\n") }
+    }
+}

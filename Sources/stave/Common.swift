@@ -1,0 +1,154 @@
+import ArgumentParser
+import StaveFormat
+import StaveIO
+import StaveQuery
+import StaveReports
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension OutputFormat: ExpressibleByArgument {}
+
+/// Runs a command body, turning StaveError into one line on stderr and its
+/// exit code.
+func guarded(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as StaveError {
+        printError("stave: \(e)")
+        throw ExitCode(e.exitCode)
+    }
+}
+
+func printError(_ text: String) {
+    var line = Array(text.utf8)
+    line.append(10)
+    line.withUnsafeBytes { _ = try? Sys.writeAll(2, $0, path: "<stderr>") }
+}
+
+var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+struct OutputOptions: ParsableArguments {
+    @Option(name: .long, help: "Output format: csv, json, ndjson or table. Default: table on a terminal, csv otherwise.")
+    var format: OutputFormat?
+
+    @Option(name: .shortAndLong, help: "Write to this file (atomically) instead of standard output.")
+    var output: String?
+
+    func resolvedFormat() -> OutputFormat {
+        if let format { return format }
+        return (output == nil && Sys.isTerminal(1)) ? .table : .csv
+    }
+
+    func open() throws -> OutputFile { try OutputFile(path: output) }
+}
+
+struct FilterOptions: ParsableArguments {
+    @Option(name: .long, help: "Only events at or after this time: YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
+    var from: String?
+
+    @Option(name: .long, help: "Only events before this time (half-open range): YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
+    var to: String?
+
+    @Option(name: .long, help: "Only these customers: ID[,ID...].")
+    var customer: String?
+
+    func validate() throws {
+        _ = try makeFilter()
+    }
+
+    func makeFilter() throws -> QueryFilter {
+        func bound(_ name: String, _ text: String?) throws -> Int64? {
+            guard let text else { return nil }
+            switch CivilTime.parseBound(text) {
+            case .success(let v): return v
+            case .failure(let e): throw ValidationError("--\(name) '\(text)': \(e.message)")
+            }
+        }
+        let from = try bound("from", from)
+        let to = try bound("to", to)
+        if let from, let to, to < from { throw ValidationError("--to is before --from") }
+        var customers: [UInt32]?
+        if let customer {
+            switch QueryFilter.parseCustomers(customer) {
+            case .success(let ids): customers = ids
+            case .failure(let e): throw ValidationError(e.description)
+            }
+        }
+        return QueryFilter(from: from, to: to, customers: customers)
+    }
+}
+
+struct ThreadOptions: ParsableArguments {
+    @Option(name: .long, help: "Worker threads (default: the number of cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be 1...256") }
+    }
+
+    var count: Int { threads ?? defaultThreads }
+}
+
+/// A one-line progress display on stderr, only when stderr is a terminal.
+final class Progress {
+    let label: String
+    let enabled: Bool
+    var last = 0.0
+    let start = Sys.monotonicSeconds()
+
+    init(label: String, quiet: Bool) {
+        self.label = label
+        enabled = !quiet && Sys.isTerminal(2)
+    }
+
+    func update(done: Int, total: Int?, unit: String = "MB", scale: Double = 1e6) {
+        guard enabled else { return }
+        let now = Sys.monotonicSeconds()
+        guard now - last >= 0.1 else { return }
+        last = now
+        let rate = Double(done) / scale / max(now - start, 1e-9)
+        var text = "\r\(label)  \(format(Double(done) / scale)) \(unit)"
+        if let total, total > 0 {
+            let frac = min(1, Double(done) / Double(total))
+            let width = 30
+            let filled = Int(frac * Double(width))
+            text += " / \(format(Double(total) / scale)) \(unit)  [" + String(repeating: "=", count: filled)
+                + String(repeating: " ", count: width - filled) + "] \(Int(frac * 100))%"
+        }
+        text += "  \(format(rate)) \(unit)/s   "
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeBytes { _ = try? Sys.writeAll(2, $0, path: "<stderr>") }
+        bytes.removeAll()
+    }
+
+    func finish() {
+        guard enabled else { return }
+        var bytes = Array("\r\u{1B}[K".utf8)
+        bytes.withUnsafeBytes { _ = try? Sys.writeAll(2, $0, path: "<stderr>") }
+        bytes.removeAll()
+    }
+
+    func format(_ v: Double) -> String {
+        let r = (v * 10).rounded() / 10
+        return r.description
+    }
+}
+
+func humanBytes(_ n: Double) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"]
+    var v = n
+    var k = 0
+    while v >= 1000 && k < units.count - 1 { v /= 1000; k += 1 }
+    return k == 0 ? "\(Int(v)) B" : "\((v * 10).rounded() / 10) \(units[k])"
+}
+
+func groupedThousands(_ n: Int) -> String {
+    let s = String(n.magnitude)
+    var out = ""
+    for (k, ch) in s.enumerated() {
+        if k > 0 && (s.count - k) % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return (n < 0 ? "-" : "") + out
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+
+@main
+struct Stave: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stave",
+        abstract: "A columnar store for music-listening events: convert once, query fast.",
+        discussion: """
+        Typical use:
+          stave generate --rows 1000000 --customers 5000 --seed 42 --out data/gen
+          stave convert data/gen/tracks.csv -o music.stave
+          stave profile music.stave --format csv -o live_table.csv
+          stave stats music.stave --format json
+
+        Exit codes: 0 success, 64 usage error, 65 malformed input data,
+        66 missing or damaged store, 73 output exists, 74 I/O error, 70 internal error.
+        """,
+        version: "0.1.0",
+        subcommands: [Generate.self, Convert.self, Profile.self, Stats.self, Inspect.self, Verify.self, Export.self]
+    )
+}
