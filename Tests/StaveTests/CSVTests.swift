@@ -1,0 +1,208 @@
+import XCTest
+@testable import StaveFormat
+import StaveIO
+@testable import StaveIngest
+
+final class CSVParserTests: XCTestCase {
+    func parse(_ line: String) -> Result<EventRow, RowError> {
+        Array(line.utf8).withUnsafeBufferPointer { EventLineParser.parse($0) }
+    }
+
+    func assertError(_ line: String, column: Int, contains text: String, file: StaticString = #filePath, l: UInt = #line) {
+        switch parse(line) {
+        case .success(let r): XCTFail("accepted \(line) as \(r)", file: file, line: l)
+        case .failure(let e):
+            XCTAssertEqual(e.column, column, "column for \(line): \(e.message)", file: file, line: l)
+            XCTAssertTrue(e.message.contains(text), "'\(e.message)' lacks '\(text)'", file: file, line: l)
+        }
+    }
+
+    func testOriginalLinesParse() throws {
+        let r = try parse("0,48,453,\"2014-10-23 03:26:20\",0,\"72132\"").get()
+        XCTAssertEqual(r, EventRow(eventID: 0, customerID: 48, trackID: 453, datetime: 1_414_034_780, mobile: 0, zip: 72132))
+        // Bare fields, quoted numbers, leading-zero zip.
+        let b = try parse("\"5\",\"7\",9,2014-12-31 23:59:59,1,04042").get()
+        XCTAssertEqual(b.zip, 4042)
+        XCTAssertEqual(b.eventID, 5)
+        XCTAssertEqual(CivilTime.format(b.datetime), "2014-12-31 23:59:59")
+    }
+
+    func testEachMalformedShape() {
+        assertError("", column: 1, contains: "empty line")
+        assertError("0,48,453,\"2014-10-23 03:26:20\",0", column: 33, contains: "expected 6 fields, found 5")
+        assertError("0,48,453,\"2014-10-23 03:26:20\",0,\"72132\",9", column: 42, contains: "too many fields")
+        assertError("0,48,453,\"2014-10-23 03:26:20\",0,\"72132\",", column: 42, contains: "too many fields")
+        assertError("x,48,453,\"2014-10-23 03:26:20\",0,\"72132\"", column: 1, contains: "event_id is not a non-negative integer")
+        assertError("0,-48,453,\"2014-10-23 03:26:20\",0,\"72132\"", column: 3, contains: "customer_id is not")
+        assertError("0,4294967296,453,\"2014-10-23 03:26:20\",0,\"72132\"", column: 3, contains: "customer_id out of range")
+        assertError("0,48,,\"2014-10-23 03:26:20\",0,\"72132\"", column: 6, contains: "empty track_id")
+        assertError("99999999999999999999,48,1,\"2014-10-23 03:26:20\",0,\"72132\"", column: 1, contains: "event_id out of range")
+        assertError("0,48,453,\"2014-02-30 03:26:20\",0,\"72132\"", column: 10, contains: "day 30 out of range")
+        assertError("0,48,453,\"2014-10-23 24:00:00\",0,\"72132\"", column: 10, contains: "hour 24 out of range")
+        assertError("0,48,453,\"2014-10-23 03:26\",0,\"72132\"", column: 10, contains: "expected YYYY-MM-DD HH:MM:SS")
+        assertError("0,48,453,\"2014-10-23 03:26:20\",2,\"72132\"", column: 32, contains: "mobile must be 0 or 1")
+        assertError("0,48,453,\"2014-10-23 03:26:20\",0,\"7213\"", column: 34, contains: "exactly 5 digits")
+        assertError("0,48,453,\"2014-10-23 03:26:20\",0,\"7213a\"", column: 34, contains: "exactly 5 digits")
+        assertError("0,48,453,\"2014-10-23 03:26:20\",0,\"72132", column: 34, contains: "unclosed quote")
+        assertError("0,48,453,\"2014-10-23 03:26:20\"x,0,\"72132\"", column: 31, contains: "after closing quote")
+        assertError("0,48,45\"3,\"2014-10-23 03:26:20\",0,\"72132\"", column: 8, contains: "quote inside an unquoted field")
+        assertError("0,48,453,\"2014-10-23 03:26:20\",0,\"72\"\"132\"", column: 34, contains: "exactly 5 digits")
+        assertError("0,48\r,453,\"2014-10-23 03:26:20\",0,\"72132\"", column: 5, contains: "carriage return")
+    }
+
+    func testErrorEchoesTheFieldText() {
+        guard case .failure(let e) = parse("0,48,453,\"2014-02-30 03:26:20\",0,\"72132\"") else { return XCTFail() }
+        XCTAssertEqual(e.field, "2014-02-30 03:26:20")
+    }
+}
+
+final class ConverterTests: XCTestCase {
+    let good = "0,48,453,\"2014-10-23 03:26:20\",0,\"72132\"\n1,1081,19,\"2014-10-15 18:32:14\",1,\"04042\"\n"
+
+    func rows(_ store: String) throws -> [[Int64]] {
+        let s = try Store.open(store)
+        var out: [[Int64]] = []
+        for part in s.parts {
+            for g in part.footer.rowGroups.indices {
+                let cols = try (0..<6).map { try part.chunk(rowGroup: g, column: $0).decodeAll() }
+                for i in cols[0].indices { out.append(cols.map { $0[i] }) }
+            }
+        }
+        return out.sorted { $0[0] < $1[0] }
+    }
+
+    func expectCSVError(_ csv: String, line: Int, column: Int, options: ConvertOptions = ConvertOptions(),
+                        file: StaticString = #filePath, l: UInt = #line) {
+        let dir = temporaryDirectory(self)
+        XCTAssertThrowsError(try convert(csv, dir: dir, options: options), file: file, line: l) { error in
+            guard case let StaveError.csv(_, gotLine, gotColumn, message, _) = error else {
+                return XCTFail("not a CSV error: \(error)", file: file, line: l)
+            }
+            XCTAssertEqual(gotLine, line, message, file: file, line: l)
+            XCTAssertEqual(gotColumn, column, message, file: file, line: l)
+        }
+        // Nothing is left behind.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["t.csv"], file: file, line: l)
+    }
+
+    func testGoodFileWithAndWithoutHeaderAndCRLF() throws {
+        let dir = temporaryDirectory(self)
+        let plain = try rows(try convert(good, dir: dir, name: "a"))
+        XCTAssertEqual(plain.count, 2)
+        XCTAssertEqual(plain[1], [1, 1081, 19, seconds("2014-10-15 18:32:14"), 1, 4042])
+        let header = "event_id,customer_id,track_id,datetime,mobile,listening_zip\n" + good
+        XCTAssertEqual(try rows(try convert(header, dir: dir, name: "b")), plain)
+        let quotedHeader = "\"event_id\",\"customer_id\",\"track_id\",\"datetime\",\"mobile\",\"listening_zip\"\r\n"
+            + good.split(separator: "\n").map { $0 + "\r\n" }.joined()
+        XCTAssertEqual(try rows(try convert(quotedHeader, dir: dir, name: "c")), plain)
+        let bom = "\u{FEFF}" + header
+        XCTAssertEqual(try rows(try convert(bom, dir: dir, name: "d")), plain)
+    }
+
+    func testFileWithoutFinalNewlineKeepsTheLastRow() throws {
+        let dir = temporaryDirectory(self)
+        let r = try rows(try convert(String(good.dropLast()), dir: dir))
+        XCTAssertEqual(r.count, 2)
+    }
+
+    func testEmptyInputMakesAnEmptyStore() throws {
+        let dir = temporaryDirectory(self)
+        let s = try Store.open(try convert("", dir: dir))
+        XCTAssertEqual(s.rowCount, 0)
+    }
+
+    func testHeaderIsCheckedNotGuessedPast() {
+        expectCSVError("id,cust,track,dt,mobile,zip\n" + good, line: 1, column: 1)
+        var o = ConvertOptions()
+        o.header = .present
+        expectCSVError(good, line: 1, column: 1, options: o)
+        o.header = .absent
+        expectCSVError("event_id,customer_id,track_id,datetime,mobile,listening_zip\n" + good, line: 1, column: 1, options: o)
+    }
+
+    func testFirstBadRowStopsWithLineAndColumn() {
+        expectCSVError(good + "2,5,7,\"2014-02-30 00:00:00\",1,\"12345\"\n", line: 3, column: 7)
+        expectCSVError(good + "\n" + good, line: 3, column: 1)           // empty line
+        expectCSVError(good + "2,5,7,\"2014-10-01 00:00:00\",1,\"12345\n", line: 3, column: 31) // unclosed quote
+        expectCSVError("event_id,customer_id,track_id,datetime,mobile,listening_zip\r\n" + good + "2,5\r\n", line: 4, column: 4)
+    }
+
+    func testSkipBadRowsWritesRejectsVerbatim() throws {
+        let dir = temporaryDirectory(self)
+        var o = ConvertOptions()
+        o.skipBadRows = true
+        o.rejectsPath = dir + "/rejects.tsv"
+        let bad1 = "2,5,7,\"2014-02-30 00:00:00\",1,\"12345\""
+        let bad2 = "3,5,7,\"2014-10-01 00:00:00\",1,\"123\""
+        let csv = good + bad1 + "\n\n" + bad2 + "\r\n" + "4,5,7,\"2014-10-01 00:00:00\",1,\"12345\"\n"
+        let input = dir + "/in.csv"
+        writeFile(input, csv)
+        let summary = try Converter(input: input, output: dir + "/s.stave", options: o).run()
+        XCTAssertEqual(summary.rows, 3)
+        XCTAssertEqual(summary.rejected, 3)
+        let rejects = readFile(dir + "/rejects.tsv")!.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(rejects.count, 4)
+        XCTAssertEqual(rejects[0], "3\t7\tbad datetime: day 30 out of range for 2014-02\t" + bad1)
+        XCTAssertEqual(rejects[1], "4\t1\tempty line\t")
+        XCTAssertTrue(rejects[2].hasPrefix("5\t31\t"))
+        XCTAssertTrue(rejects[2].hasSuffix("\t" + bad2))
+        XCTAssertEqual(try rows(dir + "/s.stave").map { $0[0] }, [0, 1, 4])
+    }
+
+    func testMaxErrorsStops() {
+        let dir = temporaryDirectory(self)
+        var o = ConvertOptions()
+        o.skipBadRows = true
+        o.maxErrors = 2
+        let csv = good + "x\n" + good.replacingOccurrences(of: "0,48", with: "7,48") + "y\n"
+        XCTAssertThrowsError(try convert(csv, dir: dir, options: o)) { e in
+            XCTAssertEqual(e as? StaveError, .tooManyBadRows(file: dir + "/t.csv", count: 2))
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/t.stave"))
+    }
+
+    func testOutputExistsUnlessForced() throws {
+        let dir = temporaryDirectory(self)
+        try convert(good, dir: dir)
+        XCTAssertThrowsError(try convert(good, dir: dir)) { XCTAssertEqual($0 as? StaveError, .outputExists(path: dir + "/t.stave")) }
+        var o = ConvertOptions()
+        o.force = true
+        XCTAssertNoThrow(try convert(good + "9,9,9,\"2014-10-01 00:00:00\",1,\"00001\"\n", dir: dir, options: o))
+        XCTAssertEqual(try Store.open(dir + "/t.stave").rowCount, 3)
+    }
+
+    /// Many parts (small buffer), values at the ends of their domains,
+    /// duplicate event ids: every row comes back exactly once.
+    func testManyPartsAndExtremeValuesRoundTrip() throws {
+        let dir = temporaryDirectory(self)
+        var events = randomEvents(count: 5000, customers: 50, seed: 1)
+        events.append(EventRow(eventID: Int64.max, customerID: UInt32.max, trackID: UInt32.max, datetime: seconds("9999-12-31 23:59:59"), mobile: 1, zip: 99999))
+        events.append(EventRow(eventID: 0, customerID: 0, trackID: 0, datetime: seconds("0001-01-01 00:00:00"), mobile: 0, zip: 0))
+        var o = ConvertOptions()
+        o.bufferRows = 777
+        let store = try convert(csvLines(events), dir: dir, options: o)
+        let s = try Store.open(store)
+        XCTAssertEqual(s.parts.count, 7)
+        let back = try rows(store)
+        let expected = events.map { [$0.eventID, Int64($0.customerID), Int64($0.trackID), $0.datetime, Int64($0.mobile), Int64($0.zip)] }
+            .sorted { ($0[0], $0[3], $0[1]) < ($1[0], $1[3], $1[1]) }
+        XCTAssertEqual(back.sorted { ($0[0], $0[3], $0[1]) < ($1[0], $1[3], $1[1]) }, expected)
+    }
+
+    func testPartRowOrderIsMonthCustomerTime() throws {
+        let dir = temporaryDirectory(self)
+        let s = try Store.open(try convert(csvLines(randomEvents(count: 3000, customers: 40, seed: 2)), dir: dir))
+        for part in s.parts {
+            var previous: (Int64, Int64, Int64)?
+            for g in part.footer.rowGroups.indices {
+                let c = try part.chunk(rowGroup: g, column: 1).decodeAll()
+                let t = try part.chunk(rowGroup: g, column: 3).decodeAll()
+                for i in c.indices {
+                    let key = (CivilTime.monthIndex(of: t[i]), c[i], t[i])
+                    if let p = previous { XCTAssertTrue(p <= key) }
+                    previous = key
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import XCTest
+@testable import StaveFormat
+
+final class CivilTimeTests: XCTestCase {
+    func testDaysRoundTripAndAgreeWithCalendarRules() {
+        var expected = CivilTime.daysFromCivil(year: 1899, month: 12, day: 31)
+        for y in Int64(1900)...2100 {
+            for m in Int64(1)...12 {
+                for d in 1...CivilTime.daysIn(year: y, month: m) {
+                    let days = CivilTime.daysFromCivil(year: y, month: m, day: d)
+                    expected += 1
+                    XCTAssertEqual(days, expected)
+                    let back = CivilTime.civilFromDays(days)
+                    XCTAssertTrue(back == (y, m, d))
+                }
+            }
+        }
+        XCTAssertEqual(CivilTime.daysFromCivil(year: 1970, month: 1, day: 1), 0)
+    }
+
+    func parse(_ s: String) -> Result<Int64, CivilTime.DatetimeError> {
+        Array(s.utf8).withUnsafeBufferPointer { CivilTime.parse($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: $0.count) }
+    }
+
+    func testParseAndFormat() throws {
+        for s in ["2014-10-23 03:26:20", "2016-02-29 00:00:00", "0001-01-01 00:00:00", "9999-12-31 23:59:59", "1969-12-31 23:59:59"] {
+            let v = try parse(s).get()
+            XCTAssertEqual(CivilTime.format(v), s)
+        }
+        XCTAssertEqual(try parse("1970-01-01 00:00:01").get(), 1)
+        XCTAssertEqual(try parse("2014-10-23 03:26:20").get(), 1_414_034_780)
+    }
+
+    func testRejectsInvalidDatetimes() {
+        for bad in ["2014-02-30 00:00:00", "2015-02-29 10:00:00", "2014-10-23 24:00:00", "2014-10-23 03:60:00",
+                    "2014-10-23 03:26:60", "2014-10-23 03:26", "2014-13-01 00:00:00", "2014-00-10 00:00:00",
+                    "0000-01-01 00:00:00", "2014/10/23 03:26:20", "2014-10-23T03:26:20", " 2014-10-23 03:26:20",
+                    "2014-10-23 03:26:2x", "", "2014-10-23"] {
+            if case .success = parse(bad) { XCTFail("accepted \(bad)") }
+        }
+    }
+
+    func testQueryBounds() throws {
+        XCTAssertEqual(try CivilTime.parseBound("2014-11-01").get(), try parse("2014-11-01 00:00:00").get())
+        XCTAssertEqual(try CivilTime.parseBound("2014-11-01T05:00:00").get(), try parse("2014-11-01 05:00:00").get())
+        XCTAssertThrowsError(try CivilTime.parseBound("2014-11-31").get())
+        XCTAssertThrowsError(try CivilTime.parseBound("yesterday").get())
+    }
+
+    func testMonthIndex() {
+        let s = CivilTime.secondsFrom(year: 2014, month: 12, day: 31, hour: 23, minute: 59, second: 59)
+        XCTAssertEqual(CivilTime.monthIndex(of: s), 2014 * 12 + 11)
+        XCTAssertEqual(CivilTime.monthStart(2014 * 12 + 11), CivilTime.secondsFrom(year: 2014, month: 12, day: 1, hour: 0, minute: 0, second: 0))
+        XCTAssertEqual(CivilTime.monthIndex(of: -1), 1969 * 12 + 11)
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import XCTest
+@testable import StaveFormat
+import StaveIO
+import StaveIngest
+import StaveQuery
+
+final class DamagedStoreTests: XCTestCase {
+    var dir = ""
+    var store = ""
+    var partPath = ""
+    var events: [EventRow] = []
+
+    override func setUpWithError() throws {
+        dir = temporaryDirectory(self)
+        events = randomEvents(count: 2500, customers: 30, seed: 77)
+        store = try convert(csvLines(events), dir: dir)
+        partPath = store + "/part-000001.stp"
+    }
+
+    func bytes(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path)!) }
+    func put(_ path: String, _ b: [UInt8]) { FileManager.default.createFile(atPath: path, contents: Data(b)) }
+
+    /// Opens and fully queries the store: profile, stats and every row.
+    func query(_ path: String) throws -> (Profile, [[Int64]]) {
+        let s = try Store.open(path)
+        let p = try Queries.profile(s, filter: QueryFilter(), threads: 2)
+        var rows: [[Int64]] = []
+        try RowReader.forEachRowGroup(s) { g in
+            for i in 0..<g.count { rows.append(g.columns.map { $0[i] }) }
+        }
+        return (p, rows)
+    }
+
+    /// Random byte flips and truncations of the part file and the manifest:
+    /// never a crash; either a StaveError (exit code 66) or exactly the
+    /// right answer.
+    func testRandomCorruptionGivesAnErrorOrTheRightAnswer() throws {
+        let (goodProfile, goodRows) = try query(store)
+        XCTAssertEqual(goodProfile, referenceProfile(events))
+        let part = bytes(partPath)
+        let manifestPath = store + "/MANIFEST"
+        let manifest = bytes(manifestPath)
+        var rng = TestRNG(2024)
+        var errors = 0, correct = 0
+        let trials = 1200
+        for trial in 0..<trials {
+            var p = part, m = manifest
+            switch trial % 6 {
+            case 0, 1, 2:   // flip 1-3 bits anywhere in the part
+                for _ in 0...(rng.below(3)) { p[rng.below(p.count)] ^= UInt8(1 << rng.below(8)) }
+            case 3:         // truncate the part
+                p.removeLast(1 + rng.below(p.count))
+            case 4:         // flip a bit in the last 1 KB (footer and tail)
+                let k = p.count - 1 - rng.below(min(1024, p.count))
+                p[k] ^= UInt8(1 << rng.below(8))
+            default:        // damage the manifest
+                if rng.below(2) == 0 { m[rng.below(m.count)] ^= UInt8(1 << rng.below(8)) } else { m.removeLast(1 + rng.below(m.count)) }
+            }
+            put(partPath, p)
+            put(manifestPath, m)
+            do {
+                let (profile, rows) = try query(store)
+                XCTAssertEqual(profile, goodProfile, "trial \(trial): wrong answer")
+                XCTAssertEqual(rows, goodRows, "trial \(trial): wrong rows")
+                correct += 1
+            } catch let e as StaveError {
+                XCTAssertEqual(e.exitCode, 66, "trial \(trial): \(e)")
+                errors += 1
+            }
+        }
+        put(partPath, part)
+        put(manifestPath, manifest)
+        XCTAssertEqual(errors + correct, trials)
+        XCTAssertGreaterThan(errors, trials / 2)
+    }
+
+    // MARK: One exact error per hostile file
+
+    func expect(_ expected: (StaveError) -> Bool, file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            _ = try query(store)
+            XCTFail("no error", file: file, line: line)
+        } catch let e as StaveError {
+            XCTAssertTrue(expected(e), "got \(e)", file: file, line: line)
+        } catch {
+            XCTFail("not a StaveError: \(error)", file: file, line: line)
+        }
+    }
+
+    /// Rewrites the footer with `change` and fixes every checksum, as a
+    /// hostile writer would, so that only the structural checks remain.
+    func rewriteFooter(_ change: (inout [UInt8]) -> Void) {
+        var p = bytes(partPath)
+        let length = Int(p[(p.count - 16)..<(p.count - 12)].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) })
+        let start = p.count - 24 - length
+        var footer = Array(p[start..<(p.count - 24)])
+        change(&footer)
+        let sum = XXH64.hash(footer)
+        p.replaceSubrange(start..<(p.count - 24), with: footer)
+        p.replaceSubrange((p.count - 24)..<(p.count - 16), with: withUnsafeBytes(of: sum.littleEndian) { Array($0) })
+        put(partPath, p)
+        var m = try! Manifest.parse(bytes(store + "/MANIFEST"), path: store)
+        m.parts[0].footerChecksum = sum
+        put(store + "/MANIFEST", m.serialize())
+    }
+
+    static let chunk0 = FormatConstants.footerFixedSize + 6 * FormatConstants.columnSpecSize + FormatConstants.rowGroupHeaderSize
+
+    func testBadMagicAtEitherEnd() {
+        var p = bytes(partPath)
+        p[0] = UInt8(ascii: "X")
+        put(partPath, p)
+        expect { if case .badMagic = $0 { return true }; return false }
+        p[0] = UInt8(ascii: "S")
+        p[p.count - 1] = 0
+        put(partPath, p)
+        expect { if case .badMagic = $0 { return true }; return false }
+    }
+
+    func testUnsupportedVersion() {
+        var p = bytes(partPath)
+        p[8] = 2
+        put(partPath, p)
+        expect { $0 == .unsupportedVersion(file: self.partPath, version: 2) }
+    }
+
+    func testFooterChecksumMismatch() {
+        var p = bytes(partPath)
+        p[p.count - 40] ^= 1
+        put(partPath, p)
+        expect { $0 == .checksumMismatch(file: self.partPath, what: "footer") }
+    }
+
+    func testChunkChecksumMismatchNamesColumnAndRowGroup() throws {
+        let s = try Store.open(store)
+        let d = s.parts[0].footer.rowGroups[1].chunks[EventsSchema.trackID]
+        var p = bytes(partPath)
+        p[Int(d.offset) + 20] ^= 0x10
+        put(partPath, p)
+        expect { $0 == .checksumMismatch(file: self.partPath, what: "column track_id row group 1") }
+    }
+
+    func testTruncatedPart() {
+        var p = bytes(partPath)
+        p.removeLast(100)
+        put(partPath, p)
+        expect { if case .truncated = $0 { return true }; return false }
+    }
+
+    func testManifestListsMissingPart() throws {
+        try FileManager.default.removeItem(atPath: partPath)
+        expect { if case .badStore(_, let d) = $0 { return d.contains("missing") }; return false }
+    }
+
+    func testPartFromAnotherStore() throws {
+        let other = try convert(csvLines(randomEvents(count: 100, customers: 3, seed: 1)), dir: dir, name: "other")
+        try FileManager.default.removeItem(atPath: partPath)
+        try FileManager.default.copyItem(atPath: other + "/part-000001.stp", toPath: partPath)
+        expect { if case .truncated = $0 { return true }; if case .badStore = $0 { return true }; return false }
+    }
+
+    func testManifestChecksum() {
+        var m = bytes(store + "/MANIFEST")
+        m[20] ^= 4
+        put(store + "/MANIFEST", m)
+        expect { if case .checksumMismatch(_, "manifest") = $0 { return true }; return false }
+    }
+
+    func testManifestCannotNameAPath() {
+        let text = "stave-manifest 1\ngeneration 1\npart ../../etc/passwd rows 1 bytes 1 footer 0000000000000000\n"
+        var b = Array(text.utf8)
+        b += Array("checksum \(Manifest.hex16(XXH64.hash(b)))\n".utf8)
+        put(store + "/MANIFEST", b)
+        expect { if case .badStore(_, let d) = $0 { return d.contains("line 3") }; return false }
+    }
+
+    func testUnknownEncodingId() {
+        rewriteFooter { $0[Self.chunk0 + 16] = 9 }
+        expect { $0 == .unknownEncoding(file: self.partPath, what: "column event_id row group 0", id: 9) }
+    }
+
+    func testChunkOffsetPastTheEnd() {
+        rewriteFooter { f in
+            let far = UInt64(1) << 40
+            f.replaceSubrange(Self.chunk0..<(Self.chunk0 + 8), with: withUnsafeBytes(of: far.littleEndian) { Array($0) })
+        }
+        expect { if case .outOfBounds = $0 { return true }; return false }
+    }
+
+    func testLengthThatOverflowsWhenAdded() {
+        rewriteFooter { f in
+            let off = UInt64.max - 63   // aligned, and offset + length wraps around
+            f.replaceSubrange(Self.chunk0..<(Self.chunk0 + 8), with: withUnsafeBytes(of: off.littleEndian) { Array($0) })
+        }
+        expect { if case .outOfBounds = $0 { return true }; return false }
+    }
+
+    func testHugeDeclaredDecodedSize() {
+        rewriteFooter { f in
+            f.replaceSubrange((Self.chunk0 + 12)..<(Self.chunk0 + 16), with: [0xFF, 0xFF, 0xFF, 0xFF])
+            f[Self.chunk0 + 17] = 1   // zstd
+        }
+        expect { if case .corrupt(_, let w) = $0 { return w.contains("exceeds the limit") }; return false }
+    }
+
+    func testFooterLengthPointingOutsideTheFile() {
+        var p = bytes(partPath)
+        p.replaceSubrange((p.count - 16)..<(p.count - 12), with: [0xF0, 0xFF, 0xFF, 0x7F])
+        put(partPath, p)
+        expect { if case .outOfBounds = $0 { return true }; return false }
+    }
+
+    func testStatisticsOutsideTheTypeDomain() {
+        // mobile max = 2 in row group 0.
+        rewriteFooter { f in
+            let at = Self.chunk0 + EventsSchema.mobile * FormatConstants.chunkDescriptorSize + 32
+            f.replaceSubrange(at..<(at + 8), with: withUnsafeBytes(of: Int64(2).littleEndian) { Array($0) })
+        }
+        expect { if case .corrupt(_, let w) = $0 { return w.contains("domain") }; return false }
+    }
+
+    func testVerifyFindsDamageAndPassesSoundStores() {
+        XCTAssertTrue(Verifier.verify(store).isSound)
+        var p = bytes(partPath)
+        let d = try! Store.open(store).parts[0].footer.rowGroups[0].chunks[EventsSchema.datetime]
+        p[Int(d.offset) + 30] ^= 1
+        put(partPath, p)
+        let r = Verifier.verify(store)
+        XCTAssertEqual(r.problems, [.checksumMismatch(file: partPath, what: "column datetime row group 0")])
+    }
+}
