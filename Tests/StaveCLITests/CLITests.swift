@@ -1,0 +1,230 @@
+import Foundation
+import XCTest
+
+/// Runs the real `stave` binary and checks its exact outputs and exit codes.
+final class CLITests: XCTestCase {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var binary: URL {
+        if let env = ProcessInfo.processInfo.environment["STAVE_BIN"] { return URL(fileURLWithPath: env) }
+        let beside = Bundle.main.bundleURL.appendingPathComponent("stave")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("stave")
+    }
+
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "stave-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { [dir] in try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    @discardableResult
+    func stave(_ args: [String], stdin: String? = nil) throws -> Run {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        let input = Pipe()
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func file(_ name: String) -> String { String(decoding: FileManager.default.contents(atPath: dir + "/" + name) ?? Data(), as: UTF8.self) }
+    func write(_ name: String, _ text: String) { FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8)) }
+
+    let sample = """
+    0,48,453,"2014-10-23 03:26:20",0,"72132"
+    1,1081,19,"2014-10-15 18:32:14",1,"17307"
+    2,532,36,"2014-12-10 15:33:16",1,"66216"
+    3,2641,822,"2014-10-20 02:24:55",1,"36690"
+    4,2251,338,"2014-11-18 07:16:05",1,"61377"
+    5,48,453,"2014-11-02 11:59:59",1,"04042"
+    6,48,7,"2014-11-30 22:00:00",1,"04042"
+
+    """
+
+    func convertSample() throws {
+        write("tracks.csv", sample)
+        let r = try stave(["convert", "tracks.csv", "-o", "m.stave"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("converted 7 rows"), r.stderr)
+    }
+
+    func testMainJobEndToEnd() throws {
+        var r = try stave(["generate", "--rows", "20000", "--customers", "100", "--seed", "3", "--out", "gen"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("20,000 events"), r.stderr)
+        r = try stave(["convert", "gen/tracks.csv", "-o", "music.stave"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try stave(["profile", "music.stave", "--format", "csv", "-o", "live_table.csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "")
+        let live = file("live_table.csv").split(separator: "\n")
+        XCTAssertEqual(live.first, "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks")
+        XCTAssertEqual(live.count, 101)
+        let totals = live.dropFirst().map { Int($0.split(separator: ",")[7])! }
+        XCTAssertEqual(totals.reduce(0, +), 20000)
+        r = try stave(["stats", "music.stave", "--format", "json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [String: Any]]
+        XCTAssertEqual(Set(json.keys), ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_tracks", "total_tracks"])
+        XCTAssertEqual(json["total_tracks"]!["count"] as? Int, 100)
+        XCTAssertEqual(json["total_tracks"]!["norm_l1"] as? Double, 20000)
+        XCTAssertEqual(json["total_tracks"]!["mean"] as? Double, 200)
+        // Lossless round trip, byte for byte.
+        r = try stave(["export", "music.stave", "--order", "event", "--no-header", "-o", "roundtrip.csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(file("roundtrip.csv"), file("gen/tracks.csv"))
+        r = try stave(["verify", "music.stave"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains("OK"))
+    }
+
+    func testProfileFormatsAndFilters() throws {
+        try convertSample()
+        var r = try stave(["profile", "m.stave", "--format", "csv"])
+        XCTAssertEqual(r.stdout, """
+        customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks
+        48,2,1,0,0,2,2,3
+        532,1,0,1,0,0,1,1
+        1081,1,0,0,1,0,1,1
+        2251,1,1,0,0,0,1,1
+        2641,1,0,0,0,1,1,1
+
+        """)
+        r = try stave(["profile", "m.stave", "--customer", "48", "--from", "2014-11-01", "--to", "2014-12-01", "--format", "ndjson"])
+        XCTAssertEqual(r.stdout, "{\"customer_id\":48,\"unique_tracks\":2,\"morning\":1,\"afternoon\":0,\"evening\":0,\"night\":1,\"mobile_tracks\":2,\"total_tracks\":2}\n")
+        r = try stave(["profile", "m.stave", "--customer", "48,532", "--to", "2014-11-02 11:59:59", "--format", "json"])
+        XCTAssertEqual(r.stdout, """
+        [
+        {"customer_id":48,"unique_tracks":1,"morning":0,"afternoon":0,"evening":0,"night":1,"mobile_tracks":0,"total_tracks":1}
+        ]
+
+        """)
+        r = try stave(["profile", "m.stave", "--customer", "532", "--format", "table"])
+        XCTAssertEqual(r.stdout, """
+        customer_id  unique_tracks  morning  afternoon  evening  night  mobile_tracks  total_tracks
+        -----------  -------------  -------  ---------  -------  -----  -------------  ------------
+                532              1        0          1        0      0              1             1
+
+        """)
+        r = try stave(["profile", "m.stave", "--from", "2015-01-01", "--format", "json"])
+        XCTAssertEqual(r.stdout, "[]\n")
+    }
+
+    func testStatsCSV() throws {
+        try convertSample()
+        let r = try stave(["stats", "m.stave", "--format", "csv"])
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines[0], "column,count,mean,variance,stddev,min,max,num_nonzeros,norm_l1,norm_l2")
+        XCTAssertEqual(lines[1], "unique_tracks,5,1.2,0.2,0.4472135954999579,1,2,5,6.0,2.8284271247461903")
+        XCTAssertEqual(lines[7], "total_tracks,5,1.4,0.8,0.8944271909999159,1,3,5,7.0,3.605551275463989")
+    }
+
+    func testExportFormatsKeepLeadingZeros() throws {
+        try convertSample()
+        var r = try stave(["export", "m.stave", "--format", "csv", "--order", "event"])
+        XCTAssertEqual(r.stdout, "event_id,customer_id,track_id,datetime,mobile,listening_zip\n" + sample)
+        r = try stave(["export", "m.stave", "--format", "ndjson", "--order", "event"])
+        XCTAssertTrue(r.stdout.contains("{\"event_id\":5,\"customer_id\":48,\"track_id\":453,\"datetime\":\"2014-11-02 11:59:59\",\"mobile\":1,\"listening_zip\":\"04042\"}\n"))
+        r = try stave(["export", "m.stave", "--format", "json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(rows.count, 7)
+    }
+
+    func testInspect() throws {
+        try convertSample()
+        var r = try stave(["inspect", "m.stave"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains("7 rows in 1 part"))
+        XCTAssertTrue(r.stdout.contains("listening_zip"))
+        r = try stave(["inspect", "m.stave", "--format", "json"])
+        let j = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(j["rows"] as? Int, 7)
+        let cols = j["columns"] as! [[String: Any]]
+        XCTAssertEqual(cols.map { $0["name"] as! String }, ["event_id", "customer_id", "track_id", "datetime", "mobile", "listening_zip"])
+        XCTAssertEqual(cols[5]["min"] as? String, "04042")
+    }
+
+    func testStdinInput() throws {
+        let r = try stave(["convert", "-", "-o", "s.stave"], stdin: sample)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try stave(["export", "s.stave", "--order", "event", "--no-header"]).stdout, sample)
+    }
+
+    // MARK: Exit codes
+
+    func testBadRowExit65WithFileLineColumn() throws {
+        write("bad.csv", sample + "7,48,9,\"2014-02-30 10:00:00\",1,\"12345\"\n")
+        let r = try stave(["convert", "bad.csv", "-o", "b.stave"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "stave: bad.csv:8:8: bad datetime: day 30 out of range for 2014-02 (2014-02-30 10:00:00)\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/b.stave"))
+    }
+
+    func testSkipBadRowsReportsCount() throws {
+        write("bad.csv", sample + "oops\n")
+        let r = try stave(["convert", "bad.csv", "-o", "b.stave", "--skip-bad-rows", "--rejects", "rej.tsv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("1 bad row skipped (see rej.tsv)"), r.stderr)
+        XCTAssertEqual(file("rej.tsv"), "8\t1\tevent_id is not a non-negative integer\toops\n")
+    }
+
+    func testUsageErrorsExit64() throws {
+        try convertSample()
+        XCTAssertEqual(try stave(["profile", "m.stave", "--from", "2014-13-01"]).status, 64)
+        XCTAssertEqual(try stave(["profile", "m.stave", "--customer", "x"]).status, 64)
+        XCTAssertEqual(try stave(["profile", "m.stave", "--format", "xml"]).status, 64)
+        XCTAssertEqual(try stave(["convert", "tracks.csv", "-o", "z.stave", "--rejects", "r"]).status, 64)
+        XCTAssertEqual(try stave(["frobnicate"]).status, 64)
+    }
+
+    func testMissingOrDamagedStoreExit66() throws {
+        var r = try stave(["profile", "nope.stave"])
+        XCTAssertEqual(r.status, 66)
+        XCTAssertEqual(r.stderr, "stave: nope.stave: no such store\n")
+        try convertSample()
+        let part = dir + "/m.stave/part-000001.stp"
+        var bytes = [UInt8](FileManager.default.contents(atPath: part)!)
+        bytes[0] = 0
+        FileManager.default.createFile(atPath: part, contents: Data(bytes))
+        r = try stave(["stats", "m.stave"])
+        XCTAssertEqual(r.status, 66)
+        XCTAssertEqual(r.stderr, "stave: m.stave/part-000001.stp: not a stave part file (bad magic)\n")
+        r = try stave(["verify", "m.stave"])
+        XCTAssertEqual(r.status, 66)
+    }
+
+    func testExistingOutputExit73AndForce() throws {
+        try convertSample()
+        XCTAssertEqual(try stave(["convert", "tracks.csv", "-o", "m.stave"]).status, 73)
+        XCTAssertEqual(try stave(["convert", "tracks.csv", "-o", "m.stave", "--force", "--quiet"]).status, 0)
+    }
+
+    func testMissingInputExit74() throws {
+        let r = try stave(["convert", "absent.csv", "-o", "x.stave"])
+        XCTAssertEqual(r.status, 74)
+        XCTAssertEqual(r.stderr, "stave: absent.csv: open failed: No such file or directory\n")
+    }
+
+    func testHelpListsCommands() throws {
+        let r = try stave(["--help"])
+        XCTAssertEqual(r.status, 0)
+        for c in ["generate", "convert", "profile", "stats", "inspect", "verify", "export"] { XCTAssertTrue(r.stdout.contains(c)) }
+    }
+}

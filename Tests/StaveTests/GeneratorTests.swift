@@ -1,0 +1,115 @@
+import XCTest
+@testable import StaveFormat
+import StaveGen
+import StaveIO
+import StaveIngest
+import StaveQuery
+
+final class GeneratorTests: XCTestCase {
+    func generate(rows: Int, customers: Int, seed: UInt64) throws -> (tracks: [UInt8], cust: [UInt8]) {
+        let g = Generator(config: GeneratorConfig(rows: rows, customers: customers, seed: seed))
+        var tracks: [UInt8] = [], cust: [UInt8] = []
+        try g.writeTracks { tracks += $0 }
+        try g.writeCustomers { cust += $0 }
+        return (tracks, cust)
+    }
+
+    func testDeterministicAndSeedSensitive() throws {
+        let a = try generate(rows: 2000, customers: 50, seed: 1)
+        let b = try generate(rows: 2000, customers: 50, seed: 1)
+        let c = try generate(rows: 2000, customers: 50, seed: 2)
+        XCTAssertEqual(a.tracks, b.tracks)
+        XCTAssertEqual(a.cust, b.cust)
+        XCTAssertNotEqual(a.tracks, c.tracks)
+        // The customer table does not depend on the number of events.
+        XCTAssertEqual(try generate(rows: 10, customers: 50, seed: 1).cust, a.cust)
+    }
+
+    /// The exact shape of the original exports.
+    func testExportShape() throws {
+        let (tracks, cust) = try generate(rows: 3000, customers: 400, seed: 9)
+        let lines = String(decoding: tracks, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.count, 3001)
+        XCTAssertEqual(lines.last, "")
+        for (i, line) in lines.dropLast().enumerated() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            XCTAssertEqual(f.count, 6)
+            XCTAssertEqual(f[0], Substring(String(i)))               // sequential ids, no header
+            XCTAssertTrue(f[3].hasPrefix("\"2014-1") && f[3].count == 21)
+            XCTAssertTrue(f[4] == "0" || f[4] == "1")
+            XCTAssertTrue(f[5].count == 7 && f[5].first == "\"")
+            XCTAssertFalse(line.contains("\r"))
+        }
+        let text = String(decoding: cust, as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix("CustID,Name,Gender,Address,zip,SignDate,Status,Level,Campaign,LinkedWithApps\r\n"))
+        let rows = text.components(separatedBy: "\r\n")
+        XCTAssertEqual(rows.count, 402)   // header + 400 + empty after the last CRLF
+        var leadingZero = 0
+        for row in rows.dropFirst().dropLast() {
+            let f = row.split(separator: ",", omittingEmptySubsequences: false)
+            XCTAssertEqual(f.count, 10)
+            XCTAssertTrue(f[1].hasPrefix("\"") && f[3].hasPrefix("\""))
+            XCTAssertEqual(f[4].count, 7)
+            if f[4].hasPrefix("\"0") { leadingZero += 1 }
+            XCTAssertTrue(f[5].count == 12 && f[5].dropFirst(7).hasPrefix("201"))
+        }
+        XCTAssertGreaterThan(leadingZero, 8)   // about 7 % of 400
+        XCTAssertFalse(text.contains("\n\n"))
+        // And stave reads it back.
+        let dir = temporaryDirectory(self)
+        FileManager.default.createFile(atPath: dir + "/t.csv", contents: Data(tracks))
+        _ = try Converter(input: dir + "/t.csv", output: dir + "/t.stave", options: ConvertOptions()).run()
+        XCTAssertEqual(try Store.open(dir + "/t.stave").rowCount, 3000)
+    }
+
+    /// At the published scale (1M events, 5,000 customers) the profile
+    /// statistics land near the published table (ranges, not exact values).
+    func testCalibratedToThePublishedFacts() throws {
+        let dir = temporaryDirectory(self)
+        let g = Generator(config: GeneratorConfig(rows: 1_000_000, customers: 5000, seed: 42))
+        let out = try OutputFile(path: dir + "/tracks.csv")
+        try g.writeTracks { try out.write($0) }
+        try out.commit()
+        _ = try Converter(input: dir + "/tracks.csv", output: dir + "/m.stave", options: ConvertOptions()).run()
+        let store = try Store.open(dir + "/m.stave")
+        let p = try Queries.profile(store, filter: QueryFilter(), threads: 2)
+        let s = StatsKernel.compute(p)
+        func check(_ k: Int, mean: ClosedRange<Double>, sd: ClosedRange<Double>, min: ClosedRange<Int64>, max: ClosedRange<Int64>) {
+            XCTAssertEqual(s[k].count, 5000)
+            XCTAssertTrue(mean.contains(s[k].mean!), "\(s[k].column) mean \(s[k].mean!)")
+            XCTAssertTrue(sd.contains(s[k].stddev!), "\(s[k].column) sd \(s[k].stddev!)")
+            XCTAssertTrue(min.contains(s[k].min!), "\(s[k].column) min \(s[k].min!)")
+            XCTAssertTrue(max.contains(s[k].max!), "\(s[k].column) max \(s[k].max!)")
+        }
+        // Published: 170.3/117.0/68/1617, 58.3/67.4/16/2007, 41.6/47.9/9/1460,
+        // 41.8/48.0/9/1480, 58.3/67.3/15/2139, 121.6/148.8/32/5093.
+        check(0, mean: 160...180, sd: 100...140, min: 45...90, max: 1400...1701)
+        check(1, mean: 55...62, sd: 55...80, min: 8...25, max: 1400...2700)
+        check(2, mean: 39...44, sd: 38...58, min: 4...16, max: 1000...2000)
+        check(3, mean: 39...44, sd: 38...58, min: 4...16, max: 1000...2000)
+        check(4, mean: 55...62, sd: 55...80, min: 8...25, max: 1400...2700)
+        check(5, mean: 112...130, sd: 120...180, min: 18...45, max: 3000...6500)
+        // Parts of the day about 29/21/21/29 %, mobile about 60 %.
+        let total = Double(s[6].normL1)
+        XCTAssertEqual(s[1].normL1 / total, 0.2917, accuracy: 0.005)
+        XCTAssertEqual(s[2].normL1 / total, 0.2083, accuracy: 0.005)
+        XCTAssertEqual(s[3].normL1 / total, 0.2083, accuracy: 0.005)
+        XCTAssertEqual(s[4].normL1 / total, 0.2917, accuracy: 0.005)
+        XCTAssertEqual(s[5].normL1 / total, 0.607, accuracy: 0.02)
+        // Skewed popularity: the top track has far more than 1/1701 of the plays.
+        var plays = [Int](repeating: 0, count: 1701)
+        try RowReader.forEachRowGroup(store) { for t in $0.columns[EventsSchema.trackID] { plays[Int(t)] += 1 } }
+        plays.sort(by: >)
+        XCTAssertGreaterThan(Double(plays[0]) / 1e6, 0.02)
+        XCTAssertLessThan(Double(plays[1700]) / 1e6, 0.0006)
+        // By level (published: mobile Free 100.0 / Silver 146.2 / Gold 160.2).
+        var mobileByLevel = [0.0, 0.0, 0.0], customersByLevel = [0.0, 0.0, 0.0]
+        for i in 0..<p.count {
+            let level = g.customers[Int(p.customer[i])].level
+            mobileByLevel[level] += Double(p.mobile[i]); customersByLevel[level] += 1
+        }
+        XCTAssertEqual(mobileByLevel[0] / customersByLevel[0], 100, accuracy: 12)
+        XCTAssertEqual(mobileByLevel[1] / customersByLevel[1], 146, accuracy: 15)
+        XCTAssertEqual(mobileByLevel[2] / customersByLevel[2], 160, accuracy: 25)
+    }
+}
