@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -117,27 +118,138 @@ struct ParseState {
     }
 
     /// Parses every complete line in `data` (and at EOF the unterminated last
-    /// one); returns the number of bytes consumed.
+    /// one); returns the number of bytes consumed. Large blocks are split at
+    /// line boundaries and parsed on all threads (no field of the schema may
+    /// hold a line break, so a line is always a record); results, errors and
+    /// rejects are merged back in file order.
     mutating func consume(_ data: UnsafeBufferPointer<UInt8>, atEOF: Bool, builder: StoreBuilder) throws -> Int {
-        guard let base = data.baseAddress else { return 0 }
-        var start = 0
+        guard let base = data.baseAddress, data.count > 0 else { return 0 }
         let n = data.count
-        while start < n {
-            var end = start
-            // memchr is the fastest newline search available here.
-            if let hit = memchr(base + start, 0x0A, n - start) {
-                end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            } else {
-                if !atEOF { break }
-                end = n
+        var start = 0
+        // The first line decides about the header: handled on its own.
+        if !headerDecided {
+            guard let hit = memchr(base, 0x0A, n) else {
+                if !atEOF { return 0 }
+                try handle(ParseState.stripCR(UnsafeBufferPointer(start: base, count: n)), builder: builder)
+                line += 1
+                return n
             }
-            var lineEnd = end
-            if lineEnd > start && base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            try handle(UnsafeBufferPointer(start: base + start, count: lineEnd - start), builder: builder)
+            let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            try handle(ParseState.stripCR(UnsafeBufferPointer(start: base, count: end)), builder: builder)
             line += 1
             start = end + 1
         }
-        return min(start, n)
+        // The region of complete lines.
+        var regionEnd = n
+        if !atEOF {
+            // The last newline (memrchr is not in Swift's Glibc module; the
+            // last line is short, so a backward scan is cheap).
+            var k = n - 1
+            while k >= start && base[k] != 0x0A { k -= 1 }
+            guard k >= start else { return start }
+            regionEnd = k + 1
+        }
+        guard regionEnd > start else { return start }
+        // Split at newlines into one segment per worker.
+        let workers = (regionEnd - start) >= 1 << 18 ? max(1, options.threads) : 1
+        var bounds = [start]
+        for w in 1..<max(workers, 1) {
+            let target = start + (regionEnd - start) * w / workers
+            let from = max(target, bounds.last!)
+            if let hit = memchr(base + from, 0x0A, regionEnd - from) {
+                bounds.append(base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1)
+            } else {
+                bounds.append(regionEnd)
+            }
+        }
+        bounds.append(regionEnd)
+        let strict = !options.skipBadRows
+        let segments = UnsafeMutableBufferPointer<Segment>.allocate(capacity: workers)
+        segments.initialize(repeating: Segment())
+        defer { segments.deinitialize(); segments.deallocate() }
+        // Each worker writes only segments[w]; the input bytes are read-only.
+        let box = SendableBox((segments, UnsafeBufferPointer(rebasing: data[0..<regionEnd]), bounds))
+        if workers == 1 {
+            segments[0] = ParseState.parseLines(UnsafeBufferPointer(rebasing: data[bounds[0]..<bounds[1]]), strict: strict)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let (segs, bytes, b) = box.value
+                segs[w] = ParseState.parseLines(UnsafeBufferPointer(rebasing: bytes[b[w]..<b[w + 1]]), strict: strict)
+            }
+        }
+        for w in 0..<workers {
+            var segment = segments[w]
+            for bad in segment.bad {
+                try reject(line: line + bad.line, error: bad.error, raw: bad.raw)
+            }
+            rows += segment.buffer.count
+            // Fill the buffer up to exactly bufferRows before each flush.
+            var taken = 0
+            while taken < segment.buffer.count {
+                let take = min(segment.buffer.count - taken, options.bufferRows - buffer.count)
+                buffer.append(contentsOf: segment.buffer, rows: taken..<(taken + take))
+                taken += take
+                if buffer.count >= options.bufferRows { try flush(builder: builder) }
+            }
+            segment.buffer = EventBuffer()
+            line += segment.lines
+        }
+        return regionEnd
+    }
+
+    /// A worker's result: rows parsed, lines seen, bad lines (line numbers
+    /// relative to the segment's first line).
+    struct Segment {
+        var buffer = EventBuffer()
+        var lines = 0
+        var bad: [(line: Int, error: RowError, raw: [UInt8])] = []
+    }
+
+    static func stripCR(_ text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        if let last = text.last, last == 0x0D { return UnsafeBufferPointer(rebasing: text.dropLast()) }
+        return text
+    }
+
+    /// Parses the lines of one segment; in strict mode stops at the first bad line.
+    static func parseLines(_ seg: UnsafeBufferPointer<UInt8>, strict: Bool) -> Segment {
+        var out = Segment()
+        out.buffer.reserve(seg.count / 40 + 16)
+        guard let base = seg.baseAddress else { return out }
+        let n = seg.count
+        var start = 0
+        while start < n {
+            var end = n
+            if let hit = memchr(base + start, 0x0A, n - start) {
+                end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            }
+            let text = stripCR(UnsafeBufferPointer(start: base + start, count: end - start))
+            switch EventLineParser.parse(text) {
+            case .success(let row):
+                out.buffer.append(row)
+            case .failure(let e):
+                out.bad.append((out.lines, e, Array(text)))
+                if strict { out.lines += 1; return out }
+            }
+            out.lines += 1
+            start = end + 1
+        }
+        return out
+    }
+
+    /// Reports a bad line: an error in strict mode, else a reject.
+    mutating func reject(line: Int, error e: RowError, raw: [UInt8]) throws {
+        guard options.skipBadRows else {
+            throw StaveError.csv(file: file, line: line, column: e.column, message: e.message, field: e.field)
+        }
+        rejected += 1
+        if let rejects {
+            try rejects.write("\(line)\t\(e.column)\t\(e.message)\t")
+            try rejects.write(raw)
+            try rejects.write("\n")
+        }
+        if let max = options.maxErrors, rejected >= max {
+            throw StaveError.tooManyBadRows(file: file, count: rejected)
+        }
     }
 
     mutating func handle(_ text: UnsafeBufferPointer<UInt8>, builder: StoreBuilder) throws {
@@ -172,18 +284,7 @@ struct ParseState {
             rows += 1
             if buffer.count >= options.bufferRows { try flush(builder: builder) }
         case .failure(let e):
-            guard options.skipBadRows else {
-                throw StaveError.csv(file: file, line: line, column: e.column, message: e.message, field: e.field)
-            }
-            rejected += 1
-            if let rejects {
-                try rejects.write("\(line)\t\(e.column)\t\(e.message)\t")
-                try rejects.write(Array(text))
-                try rejects.write("\n")
-            }
-            if let max = options.maxErrors, rejected >= max {
-                throw StaveError.tooManyBadRows(file: file, count: rejected)
-            }
+            try reject(line: line, error: e, raw: Array(text))
         }
     }
 

@@ -26,6 +26,11 @@ public struct EventBuffer: Sendable {
         datetime.append(r.datetime); mobile.append(r.mobile); zip.append(r.zip)
     }
 
+    public mutating func append(contentsOf other: EventBuffer, rows: Range<Int>) {
+        eventID += other.eventID[rows]; customerID += other.customerID[rows]; trackID += other.trackID[rows]
+        datetime += other.datetime[rows]; mobile += other.mobile[rows]; zip += other.zip[rows]
+    }
+
     public mutating func removeAll() {
         eventID.removeAll(keepingCapacity: true); customerID.removeAll(keepingCapacity: true)
         trackID.removeAll(keepingCapacity: true); datetime.removeAll(keepingCapacity: true)
@@ -56,17 +61,34 @@ public enum PartLayout {
                 for i in 0..<n { months[i] = CivilTime.monthIndex(of: dt[i]) }
             }
         }
-        let distinct = Array(Set(months)).sorted()
-        var bucketOf: [Int64: Int] = [:]
-        for (k, m) in distinct.enumerated() { bucketOf[m] = k }
+        var mmin = Int64.max, mmax = Int64.min
+        for m in months { mmin = min(mmin, m); mmax = max(mmax, m) }
+        let distinct: [Int64]
+        if mmax - mmin < 1 << 20 {
+            var present = [Bool](repeating: false, count: Int(mmax - mmin) + 1)
+            for m in months { present[Int(m - mmin)] = true }
+            distinct = present.indices.filter { present[$0] }.map { mmin + Int64($0) }
+        } else {
+            distinct = Array(Set(months)).sorted()
+        }
+        // Bucket of each row: an array index when the month span is small.
+        var bucket = [Int32](repeating: 0, count: n)
+        if let first = distinct.first, let last = distinct.last, last - first < 1 << 20 {
+            var index = [Int32](repeating: -1, count: Int(last - first) + 1)
+            for (k, m) in distinct.enumerated() { index[Int(m - first)] = Int32(k) }
+            for i in 0..<n { bucket[i] = index[Int(months[i] - first)] }
+        } else {
+            var bucketOf: [Int64: Int32] = [:]
+            for (k, m) in distinct.enumerated() { bucketOf[m] = Int32(k) }
+            for i in 0..<n { bucket[i] = bucketOf[months[i]]! }
+        }
         // Counting sort by month (stable).
         var counts = [Int](repeating: 0, count: distinct.count + 1)
-        var bucket = [Int](repeating: 0, count: n)
-        for i in 0..<n { let b = bucketOf[months[i]]!; bucket[i] = b; counts[b + 1] += 1 }
+        for b in bucket { counts[Int(b) + 1] += 1 }
         for k in 1..<counts.count { counts[k] += counts[k - 1] }
         let starts = counts
         var byMonth = [UInt32](repeating: 0, count: n)
-        for i in 0..<n { byMonth[counts[bucket[i]]] = UInt32(i); counts[bucket[i]] += 1 }
+        for i in 0..<n { let b = Int(bucket[i]); byMonth[counts[b]] = UInt32(i); counts[b] += 1 }
 
         // Within each month: radix sort on (customer << 22 | second of month).
         // A month has fewer than 2^22 seconds, so the key takes 54 bits.
@@ -94,19 +116,30 @@ public enum PartLayout {
         return (order, groups)
     }
 
-    /// Gathers one row group's columns in `order`.
+    /// Gathers one row group's columns in `order`, one column at a time (one
+    /// random-access stream per pass is kinder to the cache than six).
     public static func gather(_ buf: EventBuffer, order: [UInt32], rows: Range<Int>) -> RowGroupColumns {
-        var cols = [[Int64]](repeating: [], count: EventsSchema.columns.count)
-        for c in 0..<cols.count { cols[c].reserveCapacity(rows.count) }
-        for r in rows {
-            let i = Int(order[r])
-            cols[EventsSchema.eventID].append(buf.eventID[i])
-            cols[EventsSchema.customerID].append(Int64(buf.customerID[i]))
-            cols[EventsSchema.trackID].append(Int64(buf.trackID[i]))
-            cols[EventsSchema.datetime].append(buf.datetime[i])
-            cols[EventsSchema.mobile].append(Int64(buf.mobile[i]))
-            cols[EventsSchema.zip].append(Int64(buf.zip[i]))
+        func column<T: BinaryInteger>(_ src: [T]) -> [Int64] {
+            [Int64](unsafeUninitializedCapacity: rows.count) { out, filled in
+                src.withUnsafeBufferPointer { s in
+                    order.withUnsafeBufferPointer { o in
+                        var k = 0
+                        for r in rows {
+                            out[k] = Int64(s[Int(o[r])])
+                            k += 1
+                        }
+                    }
+                }
+                filled = rows.count
+            }
         }
+        var cols = [[Int64]](repeating: [], count: EventsSchema.columns.count)
+        cols[EventsSchema.eventID] = column(buf.eventID)
+        cols[EventsSchema.customerID] = column(buf.customerID)
+        cols[EventsSchema.trackID] = column(buf.trackID)
+        cols[EventsSchema.datetime] = column(buf.datetime)
+        cols[EventsSchema.mobile] = column(buf.mobile)
+        cols[EventsSchema.zip] = column(buf.zip)
         return RowGroupColumns(columns: cols)
     }
 

@@ -134,7 +134,8 @@ public enum EventLineParser {
     /// Converts field `index`'s value; nil on success.
     @inline(__always)
     static func convert(_ index: Int, _ p: UnsafePointer<UInt8>, _ n: Int, _ row: inout EventRow) -> RowError? {
-        let name = EventsSchema.columns[index].name
+        // The column name is needed only for a message: computed on the error path.
+        var name: String { EventsSchema.columns[index].name }
         switch index {
         case EventsSchema.eventID, EventsSchema.customerID, EventsSchema.trackID:
             guard n > 0 else { return RowError(column: 0, message: "empty \(name)", field: "") }

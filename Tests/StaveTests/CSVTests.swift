@@ -205,4 +205,39 @@ final class ConverterTests: XCTestCase {
             }
         }
     }
+
+    /// Blocks over 256 KB are parsed by several threads: errors and rejects
+    /// must keep exact line numbers and file order across the split points.
+    func testParallelParsingKeepsLineNumbersAndOrder() throws {
+        let events = randomEvents(count: 30_000, customers: 100, seed: 31)
+        var lines = csvLines(events).split(separator: "\n").map(String.init)
+        let badLines = [2, 9_000, 15_001, 15_002, 29_999]     // 1-based line numbers
+        for l in badLines { lines[l - 1] = "bad\(l),1,1,\"2014-10-01 00:00:00\",1,\"00001\"" }
+        let csv = lines.joined(separator: "\n") + "\n"
+        XCTAssertGreaterThan(csv.utf8.count, 1 << 20)
+        let dir = temporaryDirectory(self)
+        // Strict: the first bad line in the file, whichever thread saw it.
+        var strictLines = lines
+        strictLines[1] = csvLines([events[1]]).trimmingCharacters(in: .newlines)
+        writeFile(dir + "/strict.csv", strictLines.joined(separator: "\n") + "\n")
+        XCTAssertThrowsError(try Converter(input: dir + "/strict.csv", output: dir + "/s.stave", options: ConvertOptions()).run()) {
+            guard case let StaveError.csv(_, line, column, _, field) = $0 else { return XCTFail("\($0)") }
+            XCTAssertEqual(line, 9_000)
+            XCTAssertEqual(column, 1)
+            XCTAssertEqual(field, "bad9000")
+        }
+        // Skipping: every bad line, in order, with its number; every good row kept.
+        var o = ConvertOptions()
+        o.skipBadRows = true
+        o.rejectsPath = dir + "/rejects.tsv"
+        o.bufferRows = 7_000
+        writeFile(dir + "/skip.csv", csv)
+        let summary = try Converter(input: dir + "/skip.csv", output: dir + "/k.stave", options: o).run()
+        XCTAssertEqual(summary.rows, 30_000 - badLines.count)
+        XCTAssertEqual(summary.parts, 5)
+        let rejects = readFile(dir + "/rejects.tsv")!.split(separator: "\n").map { Int($0.split(separator: "\t")[0])! }
+        XCTAssertEqual(rejects, badLines)
+        let kept = Set(try rows(dir + "/k.stave").map { $0[0] })
+        XCTAssertEqual(kept, Set((0..<30_000).filter { !badLines.contains($0 + 1) }.map(Int64.init)))
+    }
 }
