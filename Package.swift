@@ -13,6 +13,9 @@
 //   StaveQuery    scan planning (chunk skipping) and the profile/stats kernels.
 //   StaveReports  tables of results and their writers (csv, json, ndjson, table).
 //   stave         the command-line shell (the only ArgumentParser user).
+//
+// Micro-benchmarks (package-benchmark) live in their own package in
+// Benchmarks/, so that building and testing stave does not build them.
 import PackageDescription
 
 let package = Package(
@@ -20,6 +23,13 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "stave", targets: ["stave"]),
+        // Libraries, for the benchmark package in Benchmarks/ (and embedders).
+        .library(name: "StaveFormat", targets: ["StaveFormat"]),
+        .library(name: "StaveIO", targets: ["StaveIO"]),
+        .library(name: "StaveIngest", targets: ["StaveIngest"]),
+        .library(name: "StaveGen", targets: ["StaveGen"]),
+        .library(name: "StaveQuery", targets: ["StaveQuery"]),
+        .library(name: "StaveReports", targets: ["StaveReports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -142,4 +142,8 @@ public struct DecodedChunk: @unchecked Sendable {
     public func decode32(_ range: Range<Int>, base: Int64, into out: UnsafeMutablePointer<UInt32>) throws {
         try withExtendedLifetime(owner) { try layout.decode32(range, base: base, into: out, file: file, what: what) }
     }
+
+    public func decodeBool(_ range: Range<Int>, into out: UnsafeMutablePointer<UInt8>) throws {
+        try withExtendedLifetime(owner) { try layout.decodeBool(range, into: out, file: file, what: what) }
+    }
 }

@@ -67,13 +67,15 @@ public struct RowGroupData: Sendable {
         // Which rows to decode: all, or the wanted runs packed together.
         let packed = filter.customers != nil
         let total = packed ? runs.reduce(0) { $0 + Int($1.end - $1.start) } : rows
-        var time = [UInt32](repeating: 0, count: total)
-        var track = [UInt32](repeating: 0, count: total)
-        var mobile32 = [UInt32](repeating: 0, count: total)
+        // Every slot of these buffers is written by `decode` below before any
+        // read: the packed runs cover [0, total) exactly, and so does 0..<rows.
+        var time = [UInt32](unsafeUninitializedCapacity: total) { _, n in n = total }
+        var track = [UInt32](unsafeUninitializedCapacity: total) { _, n in n = total }
+        var mobile = [UInt8](unsafeUninitializedCapacity: total) { _, n in n = total }
         func decode(_ src: Range<Int>, at dst: Int) throws {
             try time.withUnsafeMutableBufferPointer { try timeChunk.decode32(src, base: base, into: $0.baseAddress! + dst) }
             try track.withUnsafeMutableBufferPointer { try trackChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
-            try mobile32.withUnsafeMutableBufferPointer { try mobileChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
+            try mobile.withUnsafeMutableBufferPointer { try mobileChunk.decodeBool(src, into: $0.baseAddress! + dst) }
         }
         if packed {
             var at = 0
@@ -86,12 +88,6 @@ public struct RowGroupData: Sendable {
             }
         } else if rows > 0 {
             try decode(0..<rows, at: 0)
-        }
-        var mobile = [UInt8](repeating: 0, count: total)
-        var bad: UInt32 = 0
-        for i in 0..<total { let m = mobile32[i]; bad |= m; mobile[i] = UInt8(truncatingIfNeeded: m) }
-        guard bad <= 1 else {
-            throw StaveError.corrupt(file: part.path, what: "column mobile row group \(g): value other than 0 or 1")
         }
         // The kernels index a bitmap by track id: take the maximum from the
         // decoded values, not from statistics a damaged file could misstate.

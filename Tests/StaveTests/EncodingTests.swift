@@ -71,7 +71,7 @@ final class EncodingTests: XCTestCase {
                 }
                 XCTAssertEqual(w.count, BitPacking.streamLength(count: count, width: width))
                 w.bytes.withUnsafeBytes { stream in
-                    for start in [0, 1, 3] where start <= count {
+                    for start in [0, 1, 3, 31, 32, 33, 64] where start <= count {
                         var out = [UInt64](repeating: 9, count: count - start)
                         out.withUnsafeMutableBufferPointer { BitPacking.unpack(stream, width: width, range: start..<count, into: $0.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!) }
                         XCTAssertEqual(out, Array(values[start...]), "width \(width) count \(count) start \(start)")

@@ -102,6 +102,25 @@ public enum BitPacking {
             out.update(repeating: add, count: range.count)
             return
         }
+        // Whole 32-value blocks through the width-specialized unpackers.
+        var range = range
+        var out = out
+        let headEnd = min(range.upperBound, (range.lowerBound + 31) & ~31)
+        scalar32(stream, width: width, range: range.lowerBound..<headEnd, add: add, into: out)
+        out += headEnd - range.lowerBound
+        range = headEnd..<range.upperBound
+        let blocks = range.count / 32
+        if blocks > 0 {
+            unpack32Blocks(base, width: width, firstBlock: range.lowerBound / 32, blocks: blocks, add: add, into: out)
+            out += blocks * 32
+        }
+        scalar32(stream, width: width, range: (range.lowerBound + blocks * 32)..<range.upperBound, add: add, into: out)
+    }
+
+    /// The scalar path of `unpack32`, for heads and tails of ranges.
+    @inline(__always)
+    static func scalar32(_ stream: UnsafeRawBufferPointer, width: Int, range: Range<Int>, add: UInt32, into out: UnsafeMutablePointer<UInt32>) {
+        let base = stream.baseAddress!
         let mask: UInt64 = (1 << UInt64(width)) &- 1
         var o = 0
         for i in range {

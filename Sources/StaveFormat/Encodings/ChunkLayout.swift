@@ -96,6 +96,33 @@ public enum ChunkLayout: Sendable {
         for i in 0..<range.count { out[i] = try narrow(wide[i]) }
     }
 
+    /// Decodes rows `range` of a BOOL column into bytes 0/1. Throws `corrupt`
+    /// for any other value.
+    public func decodeBool(_ range: Range<Int>, into out: UnsafeMutablePointer<UInt8>, file: String, what: String) throws {
+        if case .forBitpack(let b) = self, b.width <= 1, b.reference == 0 || (b.reference == 1 && b.width == 0) {
+            if b.width == 0 {
+                out.update(repeating: UInt8(b.reference), count: range.count)
+                return
+            }
+            // One bit per row: bit i of the stream is row i.
+            let stream = b.stream.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var o = 0
+            for i in range {
+                out[o] = (stream[i &>> 3] &>> UInt8(i & 7)) & 1
+                o &+= 1
+            }
+            return
+        }
+        let wide = UnsafeMutablePointer<Int64>.allocate(capacity: max(range.count, 1))
+        defer { wide.deallocate() }
+        try decode(range, into: wide, file: file, what: what)
+        for i in 0..<range.count {
+            let v = wide[i]
+            guard v == 0 || v == 1 else { throw StaveError.corrupt(file: file, what: "\(what): value \(v) in a BOOL column") }
+            out[i] = UInt8(v)
+        }
+    }
+
     /// True when rows can be decoded from any offset without touching earlier rows.
     public var isRandomAccess: Bool {
         if case .delta = self { return false }

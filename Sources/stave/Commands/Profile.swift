@@ -1,4 +1,5 @@
 import ArgumentParser
+import StaveFormat
 import StaveIO
 import StaveQuery
 import StaveReports
@@ -21,14 +22,20 @@ struct Profile: ParsableCommand {
     @OptionGroup var filter: FilterOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threads: ThreadOptions
+    @Flag(help: "Print row groups read and the time of each phase on stderr.")
+    var verbose = false
 
     func run() throws {
         try guarded {
+            let phases = PhaseTimer(enabled: verbose)
             let s = try Store.open(store)
-            let p = try Queries.profile(s, filter: try filter.makeFilter(), threads: threads.count)
+            phases.mark("open")
+            let p = try timedProfile(s, filter: try filter.makeFilter(), threads: threads.count, phases: phases)
             let out = try output.open()
             try ProfileReport.write(p, format: output.resolvedFormat(), to: out)
             try out.commit()
+            phases.mark("output")
+            phases.report()
         }
     }
 }
@@ -49,14 +56,57 @@ struct Stats: ParsableCommand {
     @OptionGroup var filter: FilterOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threads: ThreadOptions
+    @Flag(help: "Print row groups read and the time of each phase on stderr.")
+    var verbose = false
 
     func run() throws {
         try guarded {
+            let phases = PhaseTimer(enabled: verbose)
             let s = try Store.open(store)
-            let stats = try Queries.stats(s, filter: try filter.makeFilter(), threads: threads.count)
+            phases.mark("open")
+            let p = try timedProfile(s, filter: try filter.makeFilter(), threads: threads.count, phases: phases)
+            let stats = StatsKernel.compute(p)
+            phases.mark("stats")
             let out = try output.open()
             try StatsReport.write(stats, format: output.resolvedFormat(), to: out)
             try out.commit()
+            phases.mark("output")
+            phases.report()
         }
     }
+}
+
+/// The profile, in its two phases, timed for --verbose.
+func timedProfile(_ store: Store, filter: QueryFilter, threads: Int, phases: PhaseTimer) throws -> StaveQuery.Profile {
+    let groups = try RowGroupData.loadAll(store: store, filter: filter, threads: threads)
+    let total = store.parts.reduce(0) { $0 + $1.footer.rowGroups.count }
+    phases.mark("decode (\(groups.count) of \(total) row groups, \(groups.reduce(0) { $0 + $1.time.count }) rows)")
+    let p = ProfileKernel.compute(groups: groups, threads: threads)
+    phases.mark("profile kernel (\(p.count) customers)")
+    return p
+}
+
+/// Wall-clock time per phase, printed on stderr (never on stdout).
+final class PhaseTimer {
+    let enabled: Bool
+    var last = Sys.monotonicSeconds()
+    let start = Sys.monotonicSeconds()
+    var lines: [String] = []
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func mark(_ phase: String) {
+        guard enabled else { return }
+        let now = Sys.monotonicSeconds()
+        lines.append(String(format3((now - last) * 1000)) + " ms  " + phase)
+        last = now
+    }
+
+    func report() {
+        guard enabled else { return }
+        for l in lines { printError(l) }
+        printError(format3((Sys.monotonicSeconds() - start) * 1000) + " ms  total")
+    }
+
+    func format3(_ v: Double) -> String { ((v * 1000).rounded() / 1000).description }
 }

@@ -1,0 +1,64 @@
+// In-process timings of stave's queries, for the comparison harness and for
+// measuring changes: opens a store once, runs each query `runs` times after
+// one warm-up, prints one JSON object per query with the median and the
+// minimum in milliseconds.
+//
+//   stave-timer STORE [--runs N] [--threads T] [--only NAME]
+import StaveFormat
+import StaveIO
+import StaveQuery
+#if canImport(Glibc)
+import Glibc
+#endif
+
+var args = Array(CommandLine.arguments.dropFirst())
+@MainActor func option(_ name: String) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    let v = args[i + 1]
+    args.removeSubrange(i...(i + 1))
+    return v
+}
+let runs = Int(option("--runs") ?? "") ?? 20
+let threads = Int(option("--threads") ?? "") ?? 2
+let only = option("--only")
+guard let path = args.first else {
+    print("usage: stave-timer STORE [--runs N] [--threads T] [--only NAME]")
+    exit(64)
+}
+let store = try Store.open(path)
+
+@MainActor func measure(_ name: String, _ body: () throws -> Void) rethrows {
+    if let only, only != name { return }
+    try body()
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let t0 = Sys.monotonicSeconds()
+        try body()
+        times.append((Sys.monotonicSeconds() - t0) * 1000)
+    }
+    times.sort()
+    let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+    print("{\"query\":\"\(name)\",\"threads\":\(threads),\"runs\":\(runs),\"median_ms\":\(median),\"min_ms\":\(times[0])}")
+}
+
+func bound(_ s: String) -> Int64 { try! CivilTime.parseBound(s).get() }
+let month = QueryFilter(from: bound("2014-11-01"), to: bound("2014-12-01"))
+
+try measure("profile") { _ = try Queries.profile(store, filter: QueryFilter(), threads: threads) }
+try measure("profile_month") { _ = try Queries.profile(store, filter: month, threads: threads) }
+try measure("stats") { _ = try Queries.stats(store, filter: QueryFilter(), threads: threads) }
+try measure("customer") { _ = try Queries.profile(store, filter: QueryFilter(customers: [48]), threads: threads) }
+try measure("decode") { _ = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: threads) }
+let groups = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: threads)
+measure("kernel") { _ = ProfileKernel.compute(groups: groups, threads: threads) }
+let part = store.parts[0]
+measure("decode_track_chunks_1thread") {
+    for g in part.footer.rowGroups.indices {
+        let c = try! part.chunk(rowGroup: g, column: EventsSchema.trackID)
+        var out = [UInt32](repeating: 0, count: c.rowCount)
+        out.withUnsafeMutableBufferPointer { try! c.decode32(0..<c.rowCount, base: 0, into: $0.baseAddress!) }
+    }
+}
+measure("checksum_only_1thread") {
+    for g in part.footer.rowGroups.indices { _ = try! part.chunk(rowGroup: g, column: EventsSchema.trackID) }
+}
