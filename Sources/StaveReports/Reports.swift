@@ -73,9 +73,23 @@ public enum StatsReport {
 /// Events written back out: CSV in the original export's shape (datetime and
 /// zip quoted), or JSON / NDJSON / table with typed values.
 public enum EventExport {
+    /// Fixed widths of the table format (rows stream row group by row group,
+    /// so widths cannot come from the data): wide enough for every value.
+    static let tableWidths = [19, 11, 10, 19, 6, 13]
+
     public static func writeHeader(format: OutputFormat, header: Bool, to out: OutputFile) throws {
         if format == .csv && header { try out.write(EventsSchema.columnNames.joined(separator: ",") + "\n") }
         if format == .json { try out.write("[") }
+        if format == .table {
+            let names = EventsSchema.columnNames
+            try out.write(names.indices.map { pad(names[$0], tableWidths[$0], right: false) }.joined(separator: "  ") + "\n")
+            try out.write(tableWidths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n")
+        }
+    }
+
+    static func pad(_ s: String, _ width: Int, right: Bool) -> String {
+        let fill = String(repeating: " ", count: max(0, width - s.count))
+        return right ? fill + s : s + fill
     }
 
     public static func writeRows(_ cols: EventColumns, format: OutputFormat, first: inout Bool, to out: OutputFile) throws {
@@ -113,14 +127,14 @@ public enum EventExport {
                 }
             }
         case .table:
-            var t = ResultTable(columns: EventsSchema.columnNames)
             for i in 0..<cols.count {
                 var z: [UInt8] = []
                 CellText.appendUInt(UInt64(zi[i]), to: &z, width: 5)
-                t.rows.append([.int(ev[i]), .int(cu[i]), .int(tr[i]), .string(CivilTime.format(dt[i])), .int(mo[i]),
-                               .string(String(decoding: z, as: UTF8.self))])
+                let cells = [String(ev[i]), String(cu[i]), String(tr[i]), CivilTime.format(dt[i]), String(mo[i]), String(decoding: z, as: UTF8.self)]
+                let right = [true, true, true, false, true, false]
+                try out.write(cells.indices.map { pad(cells[$0], tableWidths[$0], right: right[$0]) }.joined(separator: "  ") + "\n")
             }
-            try t.write(.table, to: out)
+            first = first && cols.count == 0
         }
     }
 
