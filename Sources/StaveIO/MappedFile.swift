@@ -26,7 +26,9 @@ public final class MappedFile: @unchecked Sendable {
             base = nil
             return
         }
-        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        // MAP_POPULATE: fault the whole (page-cached) file in one batch rather
+        // than page by page during the scan.
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
         guard let p, p != MAP_FAILED else { throw StaveError.io(path: path, operation: "mmap", errno: errno) }
         base = p
     }

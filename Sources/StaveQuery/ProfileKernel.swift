@@ -115,21 +115,17 @@ public enum ProfileKernel {
 
     /// Raw views of one group's buffers, valid while `groups` is alive.
     struct GroupView {
-        let time: UnsafePointer<UInt32>
-        let track: UnsafePointer<UInt32>
-        let mobile: UnsafePointer<UInt8>
-        let lo: UInt32
-        let width: UInt32   // hi - lo, 0 when the window is empty
+        let codes: UnsafePointer<UInt8>
+        let track16: UnsafePointer<UInt16>?
+        let track32: UnsafePointer<UInt32>?
         let full: Bool
 
         init(_ g: RowGroupData) {
             // Safe while `groups` is kept alive (withExtendedLifetime in compute):
             // the arrays are never mutated after load.
-            time = g.time.withUnsafeBufferPointer { $0.baseAddress ?? UnsafePointer(bitPattern: 8)! }
-            track = g.track.withUnsafeBufferPointer { $0.baseAddress ?? UnsafePointer(bitPattern: 8)! }
-            mobile = g.mobile.withUnsafeBufferPointer { $0.baseAddress ?? UnsafePointer(bitPattern: 8)! }
-            lo = g.lo
-            width = g.hi > g.lo ? g.hi - g.lo : 0
+            codes = g.codes.withUnsafeBufferPointer { $0.baseAddress ?? UnsafePointer(bitPattern: 8)! }
+            track16 = g.track16.isEmpty ? nil : g.track16.withUnsafeBufferPointer { $0.baseAddress }
+            track32 = g.track32.isEmpty ? nil : g.track32.withUnsafeBufferPointer { $0.baseAddress }
             full = g.full
         }
     }
@@ -141,6 +137,8 @@ public enum ProfileKernel {
         let useBitmap = maxTrack < bitmapLimit
         var bitmap = [UInt64](repeating: 0, count: useBitmap ? Int(maxTrack >> 6) + 1 : 0)
         var scratch: [UInt32] = []
+        Self.laneTable.withUnsafeBufferPointer { lanesBuffer in
+        let lanes = lanesBuffer.baseAddress!
         bitmap.withUnsafeMutableBufferPointer { bm in
             for c in customers {
                 var morning: Int64 = 0, afternoon: Int64 = 0, evening: Int64 = 0, total: Int64 = 0, mobile: Int64 = 0
@@ -149,13 +147,18 @@ public enum ProfileKernel {
                     let run = runs[k]
                     let v = views[Int(run.group)]
                     let s = Int(run.start), e = Int(run.end)
-                    let counts = v.full ? countFull(v, s, e) : countWindow(v, s, e)
+                    guard e > s else { continue }
+                    let counts = count(v.codes, s, e, lanes)
                     morning += Int64(counts.0); afternoon += Int64(counts.1); evening += Int64(counts.2)
                     total += Int64(counts.3); mobile += Int64(counts.4)
                     if useBitmap {
-                        unique += v.full ? markFull(v, s, e, bm) : markWindow(v, s, e, bm)
-                    } else {
-                        for i in s..<e where v.full || (v.time[i] &- v.lo) < v.width { scratch.append(v.track[i]) }
+                        if let t = v.track16 {
+                            unique += v.full ? mark(t, s, e, bm) : mark(t, v.codes, s, e, bm)
+                        } else if let t = v.track32 {
+                            unique += v.full ? mark(t, s, e, bm) : mark(t, v.codes, s, e, bm)
+                        }
+                    } else if let t = v.track32 {
+                        for i in s..<e where v.codes[i] & RowGroupData.windowBit != 0 { scratch.append(t[i]) }
                     }
                 }
                 if useBitmap {
@@ -163,7 +166,11 @@ public enum ProfileKernel {
                     for k in starts[c]..<starts[c + 1] {
                         let run = runs[k]
                         let v = views[Int(run.group)]
-                        for i in Int(run.start)..<Int(run.end) { bm[Int(v.track[i] >> 6)] = 0 }
+                        if let t = v.track16 {
+                            clear(t, Int(run.start), Int(run.end), bm)
+                        } else if let t = v.track32 {
+                            clear(t, Int(run.start), Int(run.end), bm)
+                        }
                     }
                 } else {
                     scratch.sort()
@@ -180,52 +187,72 @@ public enum ProfileKernel {
                 out.present[c] = total > 0
             }
         }
-    }
-
-    /// (morning, afternoon, evening, total, mobile) over rows s..<e, all in range.
-    @inline(__always)
-    static func countFull(_ v: GroupView, _ s: Int, _ e: Int) -> (UInt32, UInt32, UInt32, UInt32, UInt32) {
-        var m: UInt32 = 0, a: UInt32 = 0, ev: UInt32 = 0, mob: UInt32 = 0
-        let t = v.time, mb = v.mobile
-        // Branch-free: the unsigned compare (x - start) < length tests start <= x < start + length.
-        for i in s..<e {
-            let sod = t[i] % 86_400
-            m &+= (sod &- DayParts.morningStart) < 7 * 3600 ? 1 : 0
-            a &+= (sod &- DayParts.afternoonStart) < 5 * 3600 ? 1 : 0
-            ev &+= (sod &- DayParts.eveningStart) < 5 * 3600 ? 1 : 0
-            mob &+= UInt32(mb[i])
         }
-        return (m, a, ev, UInt32(e - s), mob)
     }
 
+    /// For each of the 16 codes (see RowGroupData.codes), the increments it
+    /// makes in five 12-bit lanes: 0 morning, 1 afternoon, 2 evening,
+    /// 3 inside the window (total), 4 mobile. Rows outside the window add 0.
+    static let laneTable: [UInt64] = (0..<16).map { (c: Int) -> UInt64 in
+        guard c & Int(RowGroupData.windowBit) != 0 else { return 0 }
+        var v: UInt64 = 1 << 36
+        switch c & 3 {
+        case 1: v |= 1
+        case 2: v |= 1 << 12
+        case 3: v |= 1 << 24
+        default: break
+        }
+        if c & Int(RowGroupData.mobileBit) != 0 { v |= 1 << 48 }
+        return v
+    }
+
+    /// (morning, afternoon, evening, total, mobile) of rows s..<e inside the
+    /// window: one table load and one add per row, no branches; the lanes are
+    /// emptied every 4,095 rows, before any can overflow.
+    /// - Precondition: `lanes` points at `laneTable`; every code is < 16.
     @inline(__always)
-    static func countWindow(_ v: GroupView, _ s: Int, _ e: Int) -> (UInt32, UInt32, UInt32, UInt32, UInt32) {
+    static func count(_ codes: UnsafePointer<UInt8>, _ s: Int, _ e: Int, _ lanes: UnsafePointer<UInt64>) -> (UInt32, UInt32, UInt32, UInt32, UInt32) {
         var m: UInt32 = 0, a: UInt32 = 0, ev: UInt32 = 0, tot: UInt32 = 0, mob: UInt32 = 0
-        let t = v.time, mb = v.mobile, lo = v.lo, width = v.width
-        for i in s..<e {
-            let x = t[i]
-            let inside: UInt32 = (x &- lo) < width ? 1 : 0
-            let sod = x % 86_400
-            m &+= inside & ((sod &- DayParts.morningStart) < 7 * 3600 ? 1 : 0)
-            a &+= inside & ((sod &- DayParts.afternoonStart) < 5 * 3600 ? 1 : 0)
-            ev &+= inside & ((sod &- DayParts.eveningStart) < 5 * 3600 ? 1 : 0)
-            tot &+= inside
-            mob &+= inside & UInt32(mb[i])
+        var i = s
+        while i < e {
+            let end = min(e, i + 4095)
+            var acc: UInt64 = 0
+            for k in i..<end { acc &+= lanes[Int(codes[k] & 15)] }
+            m &+= UInt32(acc & 0xFFF)
+            a &+= UInt32((acc &>> 12) & 0xFFF)
+            ev &+= UInt32((acc &>> 24) & 0xFFF)
+            tot &+= UInt32((acc &>> 36) & 0xFFF)
+            mob &+= UInt32((acc &>> 48) & 0xFFF)
+            i = end
         }
         return (m, a, ev, tot, mob)
     }
 
-    /// Sets the bit of each track in s..<e; returns how many were new.
+    /// Sets the bit of each track of s..<e; returns how many were new.
     /// - Precondition: every track <= maxTrack, so `>> 6` indexes inside `bm`
     ///   (maxTrack is the maximum of the decoded values).
     @inline(__always)
-    static func markFull(_ v: GroupView, _ s: Int, _ e: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
+    static func mark<T: FixedWidthInteger & UnsignedInteger>(_ tr: UnsafePointer<T>, _ s: Int, _ e: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
         var fresh: Int64 = 0
-        let tr = v.track
         for i in s..<e {
-            let x = tr[i]
-            let w = Int(x >> 6)
-            let bit = UInt64(1) << UInt64(x & 63)
+            let x = Int(tr[i])
+            let w = x &>> 6
+            let bit = UInt64(1) &<< UInt64(x & 63)
+            let word = bm[w]
+            fresh &+= (word & bit) == 0 ? 1 : 0
+            bm[w] = word | bit
+        }
+        return fresh
+    }
+
+    /// As `mark`, for rows inside the window only.
+    @inline(__always)
+    static func mark<T: FixedWidthInteger & UnsignedInteger>(_ tr: UnsafePointer<T>, _ codes: UnsafePointer<UInt8>, _ s: Int, _ e: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
+        var fresh: Int64 = 0
+        for i in s..<e where codes[i] & RowGroupData.windowBit != 0 {
+            let x = Int(tr[i])
+            let w = x &>> 6
+            let bit = UInt64(1) &<< UInt64(x & 63)
             let word = bm[w]
             fresh &+= (word & bit) == 0 ? 1 : 0
             bm[w] = word | bit
@@ -234,18 +261,8 @@ public enum ProfileKernel {
     }
 
     @inline(__always)
-    static func markWindow(_ v: GroupView, _ s: Int, _ e: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
-        var fresh: Int64 = 0
-        let tr = v.track, t = v.time, lo = v.lo, width = v.width
-        for i in s..<e where (t[i] &- lo) < width {
-            let x = tr[i]
-            let w = Int(x >> 6)
-            let bit = UInt64(1) << UInt64(x & 63)
-            let word = bm[w]
-            fresh &+= (word & bit) == 0 ? 1 : 0
-            bm[w] = word | bit
-        }
-        return fresh
+    static func clear<T: FixedWidthInteger & UnsignedInteger>(_ tr: UnsafePointer<T>, _ s: Int, _ e: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) {
+        for i in s..<e { bm[Int(tr[i]) &>> 6] = 0 }
     }
 }
 

@@ -10,25 +10,62 @@ public struct CustomerRun: Sendable {
     public var end: Int32
 }
 
-/// The columns a profile needs from one row group, decoded into typed,
-/// contiguous buffers. With a customer filter only the wanted customers'
-/// rows are decoded, packed one run after another.
+/// The columns a profile needs from one row group, decoded into compact,
+/// contiguous buffers: one code byte per row and the track ids. With a
+/// customer filter only the wanted customers' rows are decoded, packed one
+/// run after another.
 public struct RowGroupData: Sendable {
-    /// Seconds since midnight of `baseDay` (a row group spans one month).
-    public var time: [UInt32]
-    public var track: [UInt32]
-    public var mobile: [UInt8]
+    /// Per row: bits 0-1 the part of the day (0 night, 1 morning,
+    /// 2 afternoon, 3 evening), bit 2 mobile, bit 3 inside the query's time
+    /// window. Bits 4-7 are zero.
+    public var codes: [UInt8]
+    /// Track ids when every id of the row group is below 65,536 (else empty).
+    public var track16: [UInt16]
+    /// Track ids otherwise (else empty).
+    public var track32: [UInt32]
     public var runs: [CustomerRun]
-    /// The day whose midnight `time` counts from (in seconds: baseDay * 86400).
-    public var baseSeconds: Int64
-    /// Half-open time window in `time` units; [0, UInt32.max] when `full`.
-    public var lo: UInt32
-    public var hi: UInt32
+    /// True when every row is inside the time window (bit 3 set everywhere).
     public var full: Bool
+    /// The largest decoded track id (sizes the kernel's bitmap).
     public var maxTrack: Int64
 
+    public var rowCount: Int { codes.count }
+
+    public static let windowBit: UInt8 = 8
+    public static let mobileBit: UInt8 = 4
+
+    /// Part of the day of a second of the day, branch-free:
+    /// [0, 5h) night 0, [5h, 12h) morning 1, [12h, 17h) afternoon 2,
+    /// [17h, 22h) evening 3, [22h, 24h) night 0.
+    @inline(__always)
+    public static func dayPart(_ secondOfDay: UInt32) -> UInt8 {
+        let a: UInt8 = secondOfDay >= DayParts.morningStart ? 1 : 0
+        let b: UInt8 = secondOfDay >= DayParts.afternoonStart ? 1 : 0
+        let c: UInt8 = secondOfDay >= DayParts.eveningStart ? 1 : 0
+        let d: UInt8 = secondOfDay >= DayParts.nightStart ? 3 : 0
+        return a &+ b &+ c &- d
+    }
+
+    /// Part of the day of each hour 0...23.
+    static let partOfHour: [UInt8] = (0..<24).map { dayPart(UInt32($0) * 3600) }
+
+    /// Reusable decode buffers of one worker (a row group at a time).
+    final class Scratch {
+        var time = [UInt32](repeating: 0, count: FormatConstants.maxRowGroupRows)
+        var track = [UInt32](repeating: 0, count: FormatConstants.maxRowGroupRows)
+        var mobile = [UInt8](repeating: 0, count: FormatConstants.maxRowGroupRows)
+
+        func ensure(_ n: Int) {
+            if time.count < n {
+                time = [UInt32](repeating: 0, count: n)
+                track = [UInt32](repeating: 0, count: n)
+                mobile = [UInt8](repeating: 0, count: n)
+            }
+        }
+    }
+
     /// Decodes row group `g` of `part` for `filter` (the group must not be `.skip`).
-    public static func load(part: Part, group g: Int, groupIndex: Int32, use: RowGroupUse, filter: QueryFilter) throws -> RowGroupData {
+    static func load(part: Part, group g: Int, groupIndex: Int32, use: RowGroupUse, filter: QueryFilter, scratch: Scratch) throws -> RowGroupData {
         let desc = part.footer.rowGroups[g]
         let rows = desc.rowCount
         // Customer runs.
@@ -56,26 +93,25 @@ public struct RowGroupData: Sendable {
         }
         let dtDesc = desc.chunks[EventsSchema.datetime]
         let base = CivilTime.day(of: dtDesc.min) * CivilTime.secondsPerDay
-        var lo: UInt32 = 0, hi: UInt32 = UInt32.max
+        var lo: UInt32 = 0, width: UInt32 = UInt32.max
         if use == .partial {
-            lo = UInt32(clamping: max(0, filter.lowerBound == Int64.min ? 0 : filter.lowerBound &- base))
-            hi = UInt32(clamping: filter.upperBound == Int64.max ? Int64(UInt32.max) : max(0, filter.upperBound &- base))
+            let l = filter.lowerBound == Int64.min ? 0 : max(0, filter.lowerBound &- base)
+            let h = filter.upperBound == Int64.max ? Int64(UInt32.max) : max(0, filter.upperBound &- base)
+            lo = UInt32(clamping: l)
+            let hi = UInt32(clamping: h)
+            width = hi > lo ? hi - lo : 0
         }
         let timeChunk = try part.chunk(rowGroup: g, column: EventsSchema.datetime)
         let trackChunk = try part.chunk(rowGroup: g, column: EventsSchema.trackID)
         let mobileChunk = try part.chunk(rowGroup: g, column: EventsSchema.mobile)
-        // Which rows to decode: all, or the wanted runs packed together.
+        // Which rows: all, or the wanted runs packed together.
         let packed = filter.customers != nil
         let total = packed ? runs.reduce(0) { $0 + Int($1.end - $1.start) } : rows
-        // Every slot of these buffers is written by `decode` below before any
-        // read: the packed runs cover [0, total) exactly, and so does 0..<rows.
-        var time = [UInt32](unsafeUninitializedCapacity: total) { _, n in n = total }
-        var track = [UInt32](unsafeUninitializedCapacity: total) { _, n in n = total }
-        var mobile = [UInt8](unsafeUninitializedCapacity: total) { _, n in n = total }
+        scratch.ensure(total)
         func decode(_ src: Range<Int>, at dst: Int) throws {
-            try time.withUnsafeMutableBufferPointer { try timeChunk.decode32(src, base: base, into: $0.baseAddress! + dst) }
-            try track.withUnsafeMutableBufferPointer { try trackChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
-            try mobile.withUnsafeMutableBufferPointer { try mobileChunk.decodeBool(src, into: $0.baseAddress! + dst) }
+            try scratch.time.withUnsafeMutableBufferPointer { try timeChunk.decode32(src, base: base, into: $0.baseAddress! + dst) }
+            try scratch.track.withUnsafeMutableBufferPointer { try trackChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
+            try scratch.mobile.withUnsafeMutableBufferPointer { try mobileChunk.decodeBool(src, into: $0.baseAddress! + dst) }
         }
         if packed {
             var at = 0
@@ -89,12 +125,46 @@ public struct RowGroupData: Sendable {
         } else if rows > 0 {
             try decode(0..<rows, at: 0)
         }
-        // The kernels index a bitmap by track id: take the maximum from the
-        // decoded values, not from statistics a damaged file could misstate.
+        // Codes: one branch-free pass over the scratch buffers.
+        // (Comparisons here compile to unpredictable branches: a table of
+        // the 24 hours and a borrow bit instead.)
+        let codes = [UInt8](unsafeUninitializedCapacity: total) { out, n in
+            scratch.time.withUnsafeBufferPointer { t in
+                scratch.mobile.withUnsafeBufferPointer { m in
+                    RowGroupData.partOfHour.withUnsafeBufferPointer { hours in
+                        for i in 0..<total {
+                            let x = t[i]
+                            // (x - lo) < width exactly when this subtraction borrows.
+                            let borrow = (UInt64(x &- lo) &- UInt64(width)) &>> 63
+                            let inside = UInt8(truncatingIfNeeded: borrow) &<< 3
+                            out[i] = hours[Int(x / 3600 % 24)] | (m[i] &<< 2) | inside
+                        }
+                    }
+                }
+            }
+            n = total
+        }
+        // Tracks: narrowed to 16 bits when the statistics allow it; the
+        // maximum is taken from the values (a damaged file could misstate it).
         var maxTrack: UInt32 = 0
-        for t in track { maxTrack = max(maxTrack, t) }
-        return RowGroupData(time: time, track: track, mobile: mobile, runs: runs, baseSeconds: base,
-                            lo: lo, hi: hi, full: use == .full, maxTrack: Int64(maxTrack))
+        var track16: [UInt16] = []
+        var track32: [UInt32] = []
+        if desc.chunks[EventsSchema.trackID].max <= Int64(UInt16.max) {
+            track16 = [UInt16](unsafeUninitializedCapacity: total) { out, n in
+                scratch.track.withUnsafeBufferPointer { t in
+                    for i in 0..<total { let v = t[i]; maxTrack = max(maxTrack, v); out[i] = UInt16(truncatingIfNeeded: v) }
+                }
+                n = total
+            }
+            guard maxTrack <= UInt32(UInt16.max) else {
+                throw StaveError.corrupt(file: part.path, what: "column track_id row group \(g): values above the chunk's maximum")
+            }
+        } else {
+            track32 = Array(scratch.track[0..<total])
+            for v in track32 { maxTrack = max(maxTrack, v) }
+        }
+        return RowGroupData(codes: codes, track16: track16, track32: track32, runs: runs,
+                            full: use == .full, maxTrack: Int64(maxTrack))
     }
 
     /// Plans and decodes every row group of `store` that `filter` may need,
@@ -110,15 +180,18 @@ public struct RowGroupData: Sendable {
         let results = UnsafeMutableBufferPointer<Result<RowGroupData, Error>?>.allocate(capacity: jobs.count)
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
-        // Each iteration writes only its own slot j.
+        // Each iteration writes only its own slot j; each worker owns its scratch.
         let box = SendableBox(results)
         let workers = max(1, min(threads, jobs.count))
         let jobList = jobs
         DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let scratch = Scratch()
             var j = w
             while j < jobList.count {
                 let job = jobList[j]
-                box.value[j] = Result { try load(part: store.parts[job.part], group: job.group, groupIndex: Int32(j), use: job.use, filter: filter) }
+                box.value[j] = Result {
+                    try load(part: store.parts[job.part], group: job.group, groupIndex: Int32(j), use: job.use, filter: filter, scratch: scratch)
+                }
                 j += workers
             }
         }

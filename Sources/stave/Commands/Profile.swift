@@ -80,7 +80,7 @@ struct Stats: ParsableCommand {
 func timedProfile(_ store: Store, filter: QueryFilter, threads: Int, phases: PhaseTimer) throws -> StaveQuery.Profile {
     let groups = try RowGroupData.loadAll(store: store, filter: filter, threads: threads)
     let total = store.parts.reduce(0) { $0 + $1.footer.rowGroups.count }
-    phases.mark("decode (\(groups.count) of \(total) row groups, \(groups.reduce(0) { $0 + $1.time.count }) rows)")
+    phases.mark("decode (\(groups.count) of \(total) row groups, \(groups.reduce(0) { $0 + $1.rowCount }) rows)")
     let p = ProfileKernel.compute(groups: groups, threads: threads)
     phases.mark("profile kernel (\(p.count) customers)")
     return p

@@ -1,0 +1,493 @@
+"""stave versus DuckDB, Polars, PyArrow and the original PySpark job.
+
+Run through ./run, which installs everything. For each scale it:
+  1. generates tracks.csv with `stave generate` (cached outside the repo);
+  2. converts it with every engine (timed, peak RSS) and measures sizes;
+  3. checks that every engine gives the same profile (exact) and statistics
+     (1e-9 relative) before anything is timed;
+  4. times each query with a warm-up and alternating rounds across engines,
+     quoting medians and the ratio to stave;
+  5. writes BENCHMARKS.md (not with --quick).
+
+Each engine's query runs in its own process that opens its data once, warms
+up, runs the query `INNER` times and prints the median; `ROUNDS` such
+processes alternate across engines and the median of their medians is quoted.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+STAVE = os.environ["STAVE_BIN"]
+TIMER = os.environ["STAVE_TIMER"]
+ROOT = os.environ["STAVE_ROOT"]
+PY = sys.executable
+VENV_BIN = os.path.dirname(PY)
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PROFILE_SQL = """SELECT customer_id,
+  count(DISTINCT track_id) AS unique_tracks,
+  count(*) FILTER (WHERE hour(datetime) BETWEEN 5 AND 11) AS morning,
+  count(*) FILTER (WHERE hour(datetime) BETWEEN 12 AND 16) AS afternoon,
+  count(*) FILTER (WHERE hour(datetime) BETWEEN 17 AND 21) AS evening,
+  count(*) FILTER (WHERE hour(datetime) < 5 OR hour(datetime) >= 22) AS night,
+  sum(mobile)::BIGINT AS mobile_tracks,
+  count(*) AS total_tracks
+FROM {src} {where} GROUP BY customer_id ORDER BY customer_id"""
+COLUMNS = ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_tracks", "total_tracks"]
+STATS_SQL = "WITH p AS ({profile}) SELECT " + ", ".join(
+    f"count(*), avg({c}), var_samp({c}), stddev_samp({c}), min({c}), max({c}), count(*) FILTER (WHERE {c} <> 0), "
+    f"sum(abs({c}))::DOUBLE, sqrt(sum({c}::DOUBLE * {c}))" for c in COLUMNS) + " FROM p"
+MONTH = "WHERE datetime >= TIMESTAMP '2014-11-01' AND datetime < TIMESTAMP '2014-12-01'"
+ONE = "WHERE customer_id = 48"
+READ_CSV = ("read_csv('{csv}', header=false, columns={{'event_id':'BIGINT','customer_id':'UINTEGER','track_id':'UINTEGER',"
+            "'datetime':'TIMESTAMP','mobile':'UTINYINT','listening_zip':'VARCHAR'}})")
+
+
+def run(cmd, env=None, check=True):
+    """Runs a process; returns (seconds, stdout)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out, err = p.communicate()
+    seconds = time.perf_counter() - t0
+    if check and p.returncode != 0:
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}")
+    return seconds, out.decode()
+
+
+def run_rss(cmd):
+    """Runs a process, returns (seconds, peak RSS MB). RUSAGE_CHILDREN is a
+    running maximum over all children, so the child's own rusage from wait4."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    seconds = time.perf_counter() - t0
+    err = p.stderr.read().decode()
+    if status != 0:
+        sys.exit(f"failed ({status}): {' '.join(cmd)}\n{err[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def py(code, *args):
+    return [PY, "-c", code, *args]
+
+
+def du(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+# ---------------------------------------------------------------- engines
+
+def duck_import_code(csv, db):
+    return (f"import duckdb,os\n"
+            f"os.path.exists('{db}') and os.remove('{db}')\n"
+            f"c=duckdb.connect('{db}')\n"
+            f"c.execute(\"CREATE TABLE tracks AS SELECT * FROM {READ_CSV.format(csv=csv)}\")\n"
+            f"c.close()")
+
+
+def duck_parquet_code(csv, out):
+    return (f"import duckdb\nc=duckdb.connect()\n"
+            f"c.execute(\"COPY (SELECT * FROM {READ_CSV.format(csv=csv)}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)\")")
+
+
+def arrow_parquet_code(csv, out):
+    return ("import pyarrow as pa, pyarrow.csv as pc, pyarrow.parquet as pq\n"
+            "names=['event_id','customer_id','track_id','datetime','mobile','listening_zip']\n"
+            "types={'event_id':pa.int64(),'customer_id':pa.uint32(),'track_id':pa.uint32(),"
+            "'datetime':pa.timestamp('s'),'mobile':pa.uint8(),'listening_zip':pa.string()}\n"
+            f"t=pc.read_csv('{csv}', read_options=pc.ReadOptions(column_names=names),"
+            "convert_options=pc.ConvertOptions(column_types=types))\n"
+            f"pq.write_table(t, '{out}', compression='zstd')")
+
+
+# Timer programs: open once, warm up, INNER runs, print the median ms.
+TIMER_PRELUDE = """
+import sys, time, statistics
+def timed(f, inner):
+    f()
+    ts = []
+    for _ in range(inner):
+        t0 = time.perf_counter(); f(); ts.append((time.perf_counter() - t0) * 1000)
+    print(statistics.median(ts))
+"""
+
+
+def duck_timer(db_or_parquet, sql_kind, inner):
+    src = "tracks" if db_or_parquet.endswith(".duckdb") else f"read_parquet('{db_or_parquet}')"
+    connect = f"'{db_or_parquet}', read_only=True" if db_or_parquet.endswith(".duckdb") else ""
+    sql = query_sql(sql_kind, src)
+    return py(TIMER_PRELUDE + f"import duckdb\nc=duckdb.connect({connect})\n"
+              f"timed(lambda: c.execute({sql!r}).fetchall(), {inner})")
+
+
+def query_sql(kind, src):
+    if kind == "profile":
+        return PROFILE_SQL.format(src=src, where="")
+    if kind == "month":
+        return PROFILE_SQL.format(src=src, where=MONTH)
+    if kind == "customer":
+        return PROFILE_SQL.format(src=src, where=ONE)
+    if kind == "stats":
+        return STATS_SQL.format(profile=PROFILE_SQL.format(src=src, where=""))
+    raise ValueError(kind)
+
+
+POLARS_QUERY = """
+import polars as pl
+def q(path, kind):
+    lf = pl.scan_parquet(path)
+    if kind == "month":
+        import datetime as d
+        lf = lf.filter((pl.col("datetime") >= d.datetime(2014,11,1)) & (pl.col("datetime") < d.datetime(2014,12,1)))
+    if kind == "customer":
+        lf = lf.filter(pl.col("customer_id") == 48)
+    h = pl.col("datetime").dt.hour()
+    out = lf.group_by("customer_id").agg(
+        pl.col("track_id").n_unique().alias("unique_tracks"),
+        ((h >= 5) & (h < 12)).sum().alias("morning"),
+        ((h >= 12) & (h < 17)).sum().alias("afternoon"),
+        ((h >= 17) & (h < 22)).sum().alias("evening"),
+        ((h < 5) | (h >= 22)).sum().alias("night"),
+        pl.col("mobile").cast(pl.Int64).sum().alias("mobile_tracks"),
+        pl.len().alias("total_tracks")).sort("customer_id")
+    return out.collect()
+"""
+
+
+def polars_timer(parquet, kind, inner):
+    return py(TIMER_PRELUDE + POLARS_QUERY + f"timed(lambda: q({parquet!r}, {kind!r}), {inner})")
+
+
+def stave_timer(store, kind, inner, threads=2):
+    name = {"profile": "profile", "month": "profile_month", "stats": "stats", "customer": "customer"}[kind]
+    return [TIMER, store, "--only", name, "--runs", str(inner), "--threads", str(threads)]
+
+
+def timer_value(cmd):
+    _, out = run(cmd)
+    line = out.strip().splitlines()[-1]
+    return json.loads(line)["median_ms"] if line.startswith("{") else float(line)
+
+
+# ---------------------------------------------------------------- correctness
+
+def stave_profile(store, *flags):
+    _, out = run([STAVE, "profile", store, "--format", "csv", *flags])
+    return [tuple(int(x) for x in line.split(",")) for line in out.strip().splitlines()[1:]]
+
+
+def duck_rows(db, sql):
+    code = f"import duckdb,json\nc=duckdb.connect('{db}', read_only=True)\nprint(json.dumps([[v if isinstance(v, float) else int(v) for v in r] for r in c.execute({sql!r}).fetchall()]))"
+    _, out = run(py(code))
+    return json.loads(out)
+
+
+def close(a, b, rel=1e-9):
+    return a == b or abs(a - b) <= rel * max(abs(a), abs(b))
+
+
+def check_answers(s, store, db, parquet, spark_dir):
+    problems = []
+    for kind, flags in [("profile", []), ("month", ["--from", "2014-11-01", "--to", "2014-12-01"]), ("customer", ["--customer", "48"])]:
+        mine = stave_profile(store, *flags)
+        duck = [tuple(int(v) for v in r) for r in duck_rows(db, query_sql(kind, "tracks"))]
+        if mine != duck:
+            problems.append(f"{kind}: stave and DuckDB differ")
+        code = POLARS_QUERY + f"import json\nprint(json.dumps(q({parquet!r}, {kind!r}).rows()))"
+        _, out = run(py(code))
+        pol = [tuple(r) for r in json.loads(out)]
+        if mine != pol:
+            problems.append(f"{kind}: stave and Polars differ")
+        s.setdefault("checked", []).append(f"{kind}: {len(mine)} customers identical in stave, DuckDB, Polars")
+    # Stats.
+    _, out = run([STAVE, "stats", store, "--format", "json"])
+    mine = json.loads(out)
+    row = duck_rows(db, query_sql("stats", "tracks"))[0]
+    fields = ["count", "mean", "variance", "stddev", "min", "max", "num_nonzeros", "norm_l1", "norm_l2"]
+    for k, c in enumerate(COLUMNS):
+        for f, v in zip(fields, row[k * 9:(k + 1) * 9]):
+            if not close(float(mine[c][f]), float(v)):
+                problems.append(f"stats {c}.{f}: stave {mine[c][f]} DuckDB {v}")
+    s["checked"].append("stats: 63 values equal in stave and DuckDB (1e-9 relative)")
+    if spark_dir:
+        spark = [tuple(int(x) for x in l.split(",")) for l in open(spark_dir + "/live_table.csv").read().strip().splitlines()[1:]]
+        mine6 = [r[:7] for r in stave_profile(store)]
+        if spark != mine6:
+            problems.append("profile: stave and the Spark job differ")
+        agg = json.load(open(spark_dir + "/agg_table.json"))
+        for k, c in enumerate(COLUMNS[:6]):
+            for f in ["mean", "variance", "min", "max", "num_nonzeros", "norm_l1", "norm_l2"]:
+                if not close(float(mine[c][f]), float(agg[f][k])):
+                    problems.append(f"Spark colStats {c}.{f}: stave {mine[c][f]} Spark {agg[f][k]}")
+        s["checked"].append(f"Spark job: {len(spark)} profiles and colStats identical to stave (1e-9 relative)")
+    if problems:
+        sys.exit("ANSWERS DIFFER, nothing timed:\n" + "\n".join(problems))
+
+
+# ---------------------------------------------------------------- one scale
+
+def scale(rows, args, cache):
+    customers = max(1, rows // 200)
+    d = os.path.join(cache, f"r{rows}")
+    os.makedirs(d, exist_ok=True)
+    csv = os.path.join(d, "tracks.csv")
+    if not os.path.exists(csv):
+        run([STAVE, "generate", "--rows", str(rows), "--customers", str(customers), "--seed", "42", "--out", d, "--quiet"])
+    work = os.path.join(d, "work")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    store, db, pq_duck, pq_arrow = [os.path.join(work, n) for n in ["music.stave", "duck.duckdb", "duck.parquet", "arrow.parquet"]]
+    cli_db = os.path.join(work, "cli.duckdb")
+    s = {"rows": rows, "customers": customers, "csv_bytes": os.path.getsize(csv)}
+    R = args.rounds
+    print(f"== {rows:,} rows", flush=True)
+
+    # Convert: whole processes, alternating.
+    convert = {
+        "stave convert": lambda: run_rss([STAVE, "convert", csv, "-o", store, "--force", "--quiet"]),
+        "DuckDB CSV -> native table": lambda: run_rss(py(duck_import_code(csv, db))),
+        "DuckDB CSV -> Parquet (zstd)": lambda: run_rss(py(duck_parquet_code(csv, pq_duck))),
+        "PyArrow CSV -> Parquet (zstd)": lambda: run_rss(py(arrow_parquet_code(csv, pq_arrow))),
+    }
+    results = {k: [] for k in convert}
+    for r in range(R):
+        for k, f in convert.items():
+            results[k].append(f())
+    s["convert"] = {k: {"seconds": median([x[0] for x in v]), "rss_mb": max(x[1] for x in v)} for k, v in results.items()}
+    print("  convert done", flush=True)
+
+    # The DuckDB CLI's own database (its version may not read the module's file).
+    if os.path.exists(cli_db):
+        os.remove(cli_db)
+    run([os.path.join(VENV_BIN, "duckdb"), cli_db, "-c", f"CREATE TABLE tracks AS SELECT * FROM {READ_CSV.format(csv=csv)}"])
+
+    # Sizes.
+    sizes = {"stave store": du(store), "DuckDB database file": du(db), "Parquet zstd (DuckDB)": du(pq_duck),
+             "Parquet zstd (PyArrow)": du(pq_arrow), "CSV": s["csv_bytes"]}
+    for tool, ext, cmd in [("zstd -19", "zst", ["zstd", "-19", "-T2", "-q", "-c", csv]), ("xz -9", "xz", ["xz", "-9", "-T2", "-c", csv])]:
+        cached = os.path.join(d, f"size.{ext}")
+        if not os.path.exists(cached):
+            with open(cached + ".tmp", "wb") as f:
+                subprocess.run(cmd, stdout=f, check=True)
+            open(cached, "w").write(str(os.path.getsize(cached + ".tmp")))
+            os.remove(cached + ".tmp")
+        sizes[f"CSV {tool}"] = int(open(cached).read())
+    s["sizes"] = sizes
+
+    # Spark (answers first, timing from the same runs).
+    spark_dir = None
+    if args.spark and rows <= args.spark_max_rows:
+        spark_dir = os.path.join(work, "spark")
+        os.makedirs(spark_dir, exist_ok=True)
+        times = []
+        for r in range(args.spark_runs):
+            t, _ = run([PY, os.path.join(HERE, "spark_profile_job.py"), csv, spark_dir])
+            times.append(t)
+        s["spark"] = {"seconds": median(times), "runs": len(times), **json.load(open(spark_dir + "/timing.json"))}
+        print("  spark done", flush=True)
+
+    check_answers(s, store, db, pq_duck, spark_dir)
+    print("  answers identical", flush=True)
+
+    # In-process queries, alternating rounds.
+    inner = args.inner
+    tasks = {}
+    for kind in ["profile", "month", "stats", "customer"]:
+        engines = {"stave": stave_timer(store, kind, inner), "stave 1 thread": stave_timer(store, kind, inner, threads=1),
+                   "DuckDB native": duck_timer(db, kind, inner), "DuckDB Parquet": duck_timer(pq_duck, kind, inner),
+                   "Polars Parquet": polars_timer(pq_duck, kind, inner)}
+        got = {k: [] for k in engines}
+        for r in range(R):
+            for k, cmd in engines.items():
+                got[k].append(timer_value(cmd))
+        tasks[kind] = {k: median(v) for k, v in got.items()}
+        print(f"  {kind} done", flush=True)
+    s["inprocess_ms"] = tasks
+
+    # Whole processes: stave profile vs the DuckDB CLI, alternating.
+    cli = os.path.join(VENV_BIN, "duckdb")
+    procs = {"stave profile (process)": [STAVE, "profile", store, "--format", "csv", "-o", "/dev/null"],
+             "DuckDB CLI (process)": [cli, cli_db, "-readonly", "-c", f"COPY ({query_sql('profile', 'tracks')}) TO '/dev/null' (FORMAT csv)"]}
+    got = {k: [] for k in procs}
+    for cmd in procs.values():
+        run(cmd)
+    for r in range(max(R, 10)):
+        for k, cmd in procs.items():
+            got[k].append(run(cmd)[0] * 1000)
+    s["process_ms"] = {k: median(v) for k, v in got.items()}
+    shutil.rmtree(work, ignore_errors=True)
+    return s
+
+
+# ---------------------------------------------------------------- report
+
+def machine():
+    cpu = "unknown"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = [l for l in open("/proc/meminfo") if l.startswith("MemTotal")][0].split()[1]
+    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": round(int(mem) / 1048576, 1), "kernel": platform.release()}
+
+
+def versions(args):
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip() or subprocess.run(cmd, capture_output=True, text=True).stderr.strip()
+        except OSError:
+            return "n/a"
+    import duckdb, polars, pyarrow
+    v = {"stave": out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]),
+         "Swift": out(["swift", "--version"]).splitlines()[0],
+         "DuckDB (Python)": duckdb.__version__, "DuckDB CLI": out([os.path.join(VENV_BIN, "duckdb"), "--version"]),
+         "Polars": polars.__version__, "PyArrow": pyarrow.__version__,
+         "zstd": out(["zstd", "--version"]), "xz": out(["xz", "--version"]).splitlines()[0]}
+    if args.spark:
+        import pyspark
+        v["PySpark"] = pyspark.__version__
+        v["Java"] = out(["java", "-version"]).splitlines()[0]
+    return v
+
+
+def fmt_ms(x):
+    return f"{x:.1f}" if x >= 10 else f"{x:.2f}" if x >= 1 else f"{x:.3f}"
+
+
+def report(results, m, v, args):
+    L = []
+    L.append("# Benchmarks: stave side by side with DuckDB, Polars, PyArrow and Spark\n")
+    L.append(f"Produced by `Benchmarks/compare/run` on {datetime.date.today().isoformat()}; every number below comes from that one run.\n")
+    L.append(f"**Machine**: {m['cores']} cores, {m['cpu']}, {m['memory_gib']} GiB memory, Linux {m['kernel']}. "
+             "A shared VM: runs vary 10-30 %, so every figure is a median of alternating runs.\n")
+    L.append("**Versions**: " + "; ".join(f"{k} {val}" for k, val in v.items()) + ".\n")
+    L.append(f"**Method**: data from `stave generate --seed 42` (200 events per customer on average). "
+             f"Before timing, the profile (full, one month, one customer) is checked identical across engines and the statistics equal to 1e-9. "
+             f"In-process times: each engine runs in its own process that opens its data once, warms up, runs the query {args.inner} times and reports the median; "
+             f"{args.rounds} such processes alternate across engines and the median of their medians is quoted. "
+             "Conversions are whole processes (Python engines include interpreter start-up, about 0.1 s), alternating, median time and the largest peak RSS. "
+             "DuckDB and Polars use both cores by default, as does stave unless stated.\n")
+    for s in results:
+        rows = s["rows"]
+        csv_mb = s["csv_bytes"] / 1e6
+        L.append(f"\n## {rows:,} events, {s['customers']:,} customers ({csv_mb:.1f} MB of CSV)\n")
+        for c in s.get("checked", []):
+            L.append(f"- checked: {c}")
+        L.append("\n### Convert\n")
+        L.append("| engine | median s | MB/s of CSV | peak RSS MB | stave is faster by |")
+        L.append("|---|---|---|---|---|")
+        base = s["convert"]["stave convert"]["seconds"]
+        for k, x in s["convert"].items():
+            L.append(f"| {k} | {x['seconds']:.2f} | {csv_mb / x['seconds']:.0f} | {x['rss_mb']:.0f} | {x['seconds'] / base:.2f}x |")
+        L.append("\n### Size\n")
+        L.append("| form | bytes | stave store / this |")
+        L.append("|---|---|---|")
+        st = s["sizes"]["stave store"]
+        for k, b in s["sizes"].items():
+            L.append(f"| {k} | {b:,} | {st / b:.2f} |")
+        L.append("\n### Queries, in-process (ms, median)\n")
+        names = ["stave", "stave 1 thread", "DuckDB native", "DuckDB Parquet", "Polars Parquet"]
+        L.append("| query | " + " | ".join(names) + " | DuckDB native / stave |")
+        L.append("|---|" + "---|" * (len(names) + 1))
+        labels = {"profile": "profile, full", "month": "profile, one month", "stats": "stats (colStats)", "customer": "one customer"}
+        for kind, t in s["inprocess_ms"].items():
+            L.append(f"| {labels[kind]} | " + " | ".join(fmt_ms(t[n]) for n in names) + f" | {t['DuckDB native'] / t['stave']:.1f}x |")
+        L.append("\n### Whole process (ms, median)\n")
+        L.append("| command | ms |")
+        L.append("|---|---|")
+        for k, x in s["process_ms"].items():
+            L.append(f"| {k} | {fmt_ms(x)} |")
+        p = s["process_ms"]
+        L.append(f"\nDuckDB CLI / stave: {p['DuckDB CLI (process)'] / p['stave profile (process)']:.1f}x.")
+        if "spark" in s:
+            sp = s["spark"]
+            L.append(f"\n### The original Spark job (PySpark, local[2])\n")
+            L.append(f"Whole job {sp['seconds']:.1f} s median of {sp['runs']} (JVM and context start-up {sp['startup_s']:.1f} s, "
+                     f"job {sp['job_s']:.1f} s); stave's whole `profile` process is "
+                     f"{sp['seconds'] * 1000 / p['stave profile (process)']:.0f}x faster.")
+    if len(results) >= 2:
+        a, b = results[0], results[1]
+        L.append(f"\n## Scaling ({b['rows']:,} / {a['rows']:,} rows)\n")
+        L.append("| query | stave time ratio | stave 1 thread / 2 threads at the larger scale |")
+        L.append("|---|---|---|")
+        for kind in a["inprocess_ms"]:
+            r = b["inprocess_ms"][kind]["stave"] / a["inprocess_ms"][kind]["stave"]
+            t = b["inprocess_ms"][kind]["stave 1 thread"] / b["inprocess_ms"][kind]["stave"]
+            L.append(f"| {kind} | {r:.1f} | {t:.2f}x |")
+    L.append("\n## Targets (issue 3)\n")
+    L.append("| target | result | met |")
+    L.append("|---|---|---|")
+    for s in results:
+        t = s["inprocess_ms"]
+        n = f"{s['rows'] // 1_000_000}M" if s["rows"] >= 1_000_000 else str(s["rows"])
+        def row(name, value, ok):
+            L.append(f"| {name} at {n} | {value} | {'yes' if ok else '**no**'} |")
+        x = t["profile"]["DuckDB native"] / t["profile"]["stave"]
+        row("profile in-process >= 10x DuckDB native", f"{x:.1f}x", x >= 10)
+        p = s["process_ms"]
+        x = p["DuckDB CLI (process)"] / p["stave profile (process)"]
+        row("`stave profile` process >= 10x DuckDB CLI", f"{x:.1f}x", x >= 10)
+        x = t["month"]["DuckDB native"] / t["month"]["stave"]
+        y = t["profile"]["stave"] / t["month"]["stave"]
+        row("one month >= 10x DuckDB and >= 2x stave full", f"{x:.1f}x DuckDB, {y:.1f}x full", x >= 10 and y >= 2)
+        row("one customer <= 1 ms in-process", f"{fmt_ms(t['customer']['stave'])} ms", t["customer"]["stave"] <= 1)
+        x = t["stats"]["stave"] / t["profile"]["stave"]
+        row("stats within 1.2x of profile", f"{x:.2f}x", x <= 1.2)
+        c = s["convert"]
+        x = c["DuckDB CSV -> Parquet (zstd)"]["seconds"] / c["stave convert"]["seconds"]
+        row("convert >= 2x DuckDB CSV -> Parquet throughput", f"{x:.2f}x", x >= 2)
+        z = s["sizes"]
+        x, y = z["stave store"] / z["Parquet zstd (DuckDB)"], z["stave store"] / z["CSV xz -9"]
+        row("size <= 0.6x DuckDB zstd Parquet and <= 0.8x xz -9", f"{x:.2f}x and {y:.2f}x", x <= 0.6 and y <= 0.8)
+        x = c["stave convert"]["rss_mb"]
+        row("convert peak RSS <= 512 MB", f"{x:.0f} MB", x <= 512)
+        x = t["profile"]["stave 1 thread"] / t["profile"]["stave"]
+        row("2 threads >= 1.7x faster than 1 (profile)", f"{x:.2f}x", x >= 1.7)
+    if len(results) >= 2:
+        worst = max(results[1]["inprocess_ms"][k]["stave"] / results[0]["inprocess_ms"][k]["stave"] for k in results[0]["inprocess_ms"])
+        L.append(f"| 10M/1M time ratio <= 11 for every query | worst {worst:.1f} | {'yes' if worst <= 11 else '**no**'} |")
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, action="append", help="add a scale (rows); default 1M and 10M")
+    ap.add_argument("--quick", action="store_true", help="CI smoke run: 5,000 rows, no Spark, report to stdout only")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--inner", type=int, default=5)
+    ap.add_argument("--no-spark", dest="spark", action="store_false")
+    ap.add_argument("--spark-max-rows", type=int, default=1_000_000)
+    ap.add_argument("--spark-runs", type=int, default=3)
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    args = ap.parse_args()
+    scales = [1_000_000, 10_000_000] + (args.rows or [])
+    if args.quick:
+        scales, args.rounds, args.inner, args.spark = [5000], 2, 2, False
+    cache = os.environ.get("STAVE_BENCH_CACHE", os.path.expanduser("~/.cache/stave-bench"))
+    results = [scale(r, args, cache) for r in scales]
+    text = report(results, machine(), versions(args), args)
+    if args.quick:
+        print(text)
+    else:
+        with open(args.out, "w") as f:
+            f.write(text)
+        json.dump(results, open(os.path.join(cache, "last-run.json"), "w"), indent=1)
+        print(text)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
