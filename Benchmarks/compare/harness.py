@@ -129,7 +129,7 @@ def duck_timer(db_or_parquet, sql_kind, inner):
     src = "tracks" if db_or_parquet.endswith(".duckdb") else f"read_parquet('{db_or_parquet}')"
     connect = f"'{db_or_parquet}', read_only=True" if db_or_parquet.endswith(".duckdb") else ""
     sql = query_sql(sql_kind, src)
-    return py(TIMER_PRELUDE + f"import duckdb\nc=duckdb.connect({connect})\n"
+    return py(TIMER_PRELUDE + f"import duckdb\nc=duckdb.connect({connect})\nc.execute('SET enable_progress_bar=false')\n"
               f"timed(lambda: c.execute({sql!r}).fetchall(), {inner})")
 
 
@@ -179,7 +179,7 @@ def stave_timer(store, kind, inner, threads=2):
 def timer_value(cmd):
     _, out = run(cmd)
     line = out.strip().splitlines()[-1]
-    return json.loads(line)["median_ms"] if line.startswith("{") else float(line)
+    return json.loads(line)["median_ms"] if line.startswith("{") else float(line.split()[-1])
 
 
 # ---------------------------------------------------------------- correctness
@@ -190,7 +190,7 @@ def stave_profile(store, *flags):
 
 
 def duck_rows(db, sql):
-    code = f"import duckdb,json\nc=duckdb.connect('{db}', read_only=True)\nprint(json.dumps([[v if isinstance(v, float) else int(v) for v in r] for r in c.execute({sql!r}).fetchall()]))"
+    code = f"import duckdb,json\nc=duckdb.connect('{db}', read_only=True)\nc.execute('SET enable_progress_bar=false')\nprint(json.dumps([[v if isinstance(v, float) else int(v) for v in r] for r in c.execute({sql!r}).fetchall()]))"
     _, out = run(py(code))
     return json.loads(out)
 
@@ -303,7 +303,7 @@ def scale(rows, args, cache):
     print("  answers identical", flush=True)
 
     # In-process queries, alternating rounds.
-    inner = args.inner
+    inner = args.inner if rows <= 1_000_000 else max(3, args.inner // 2)
     tasks = {}
     for kind in ["profile", "month", "stats", "customer"]:
         engines = {"stave": stave_timer(store, kind, inner), "stave 1 thread": stave_timer(store, kind, inner, threads=1),
@@ -370,13 +370,15 @@ def fmt_ms(x):
 def report(results, m, v, args):
     L = []
     L.append("# Benchmarks: stave side by side with DuckDB, Polars, PyArrow and Spark\n")
-    L.append(f"Produced by `Benchmarks/compare/run` on {datetime.date.today().isoformat()}; every number below comes from that one run.\n")
+    L.append(f"Produced by `Benchmarks/compare/run` on {datetime.date.today().isoformat()}; every number below comes from that one run "
+             "(`--report-only` re-renders this page from the saved results without measuring again).\n")
     L.append(f"**Machine**: {m['cores']} cores, {m['cpu']}, {m['memory_gib']} GiB memory, Linux {m['kernel']}. "
              "A shared VM: runs vary 10-30 %, so every figure is a median of alternating runs.\n")
     L.append("**Versions**: " + "; ".join(f"{k} {val}" for k, val in v.items()) + ".\n")
     L.append(f"**Method**: data from `stave generate --seed 42` (200 events per customer on average). "
              f"Before timing, the profile (full, one month, one customer) is checked identical across engines and the statistics equal to 1e-9. "
-             f"In-process times: each engine runs in its own process that opens its data once, warms up, runs the query {args.inner} times and reports the median; "
+             f"In-process times: each engine runs in its own process that opens its data once, warms up, runs the query {args.inner} times "
+             f"({max(3, args.inner // 2)} above 1M rows) and reports the median; "
              f"{args.rounds} such processes alternate across engines and the median of their medians is quoted. "
              "Conversions are whole processes (Python engines include interpreter start-up, about 0.1 s), alternating, median time and the largest peak RSS. "
              "DuckDB and Polars use both cores by default, as does stave unless stated.\n")
@@ -472,19 +474,30 @@ def main():
     ap.add_argument("--spark-max-rows", type=int, default=1_000_000)
     ap.add_argument("--spark-runs", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--report-only", action="store_true", help="re-render BENCHMARKS.md from the last run's saved results")
     args = ap.parse_args()
+    cache = os.environ.get("STAVE_BENCH_CACHE", os.path.expanduser("~/.cache/stave-bench"))
+    if args.report_only:
+        saved = json.load(open(os.path.join(cache, "last-run.json")))
+        if isinstance(saved, list):   # saved by an earlier version of this script: results only
+            saved = {"results": saved, "machine": machine(), "versions": versions(args)}
+        text = report(saved["results"], saved["machine"], saved["versions"], args)
+        open(args.out, "w").write(text)
+        print(text)
+        return
     scales = [1_000_000, 10_000_000] + (args.rows or [])
     if args.quick:
         scales, args.rounds, args.inner, args.spark = [5000], 2, 2, False
-    cache = os.environ.get("STAVE_BENCH_CACHE", os.path.expanduser("~/.cache/stave-bench"))
     results = [scale(r, args, cache) for r in scales]
-    text = report(results, machine(), versions(args), args)
+    m, v = machine(), versions(args)
+    text = report(results, m, v, args)
     if args.quick:
         print(text)
     else:
         with open(args.out, "w") as f:
             f.write(text)
-        json.dump(results, open(os.path.join(cache, "last-run.json"), "w"), indent=1)
+        json.dump({"results": results, "machine": m, "versions": v, "date": datetime.date.today().isoformat()},
+                  open(os.path.join(cache, "last-run.json"), "w"), indent=1)
         print(text)
         print(f"wrote {args.out}")
 
