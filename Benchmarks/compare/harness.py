@@ -467,7 +467,7 @@ def report(results, m, v, args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, action="append", help="add a scale (rows); default 1M and 10M")
-    ap.add_argument("--quick", action="store_true", help="CI smoke run: 5,000 rows, no Spark, report to stdout only")
+    ap.add_argument("--quick", action="store_true", help="CI smoke run: 10,000 rows, no Spark, report to stdout only")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--inner", type=int, default=5)
     ap.add_argument("--no-spark", dest="spark", action="store_false")
@@ -487,7 +487,7 @@ def main():
         return
     scales = [1_000_000, 10_000_000] + (args.rows or [])
     if args.quick:
-        scales, args.rounds, args.inner, args.spark = [5000], 2, 2, False
+        scales, args.rounds, args.inner, args.spark = [10_000], 2, 2, False
     results = [scale(r, args, cache) for r in scales]
     m, v = machine(), versions(args)
     text = report(results, m, v, args)
