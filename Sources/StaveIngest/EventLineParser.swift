@@ -39,6 +39,55 @@ public enum EventLineParser {
 
     /// `line` excludes the line terminator ("\n" and a preceding "\r").
     public static func parse(_ line: UnsafeBufferPointer<UInt8>) -> Result<EventRow, RowError> {
+        if let row = parseExportShape(line) { return .success(row) }
+        return parseGeneral(line)
+    }
+
+    /// The fast path: exactly the original export's shape,
+    /// `digits,digits,digits,"YYYY-MM-DD HH:MM:SS",0|1,"ddddd"`. Returns nil
+    /// on any deviation, valid or not; `parseGeneral` then decides, so the
+    /// result (row or error) is always the general parser's (tested).
+    @inline(__always)
+    public static func parseExportShape(_ line: UnsafeBufferPointer<UInt8>) -> EventRow? {
+        guard let p = line.baseAddress, line.count >= 37 else { return nil }
+        let n = line.count
+        var i = 0
+        @inline(__always) func number(_ limit: UInt64) -> UInt64? {
+            var v: UInt64 = 0
+            let start = i
+            while i < n {
+                let d = p[i] &- 48
+                if d > 9 { break }
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (s, o2) = m.addingReportingOverflow(UInt64(d))
+                if o1 || o2 || s > limit { return nil }
+                v = s
+                i += 1
+            }
+            guard i > start, i < n, p[i] == 44 else { return nil }
+            i += 1
+            return v
+        }
+        guard let event = number(UInt64(Int64.max)), let customer = number(UInt64(UInt32.max)),
+              let track = number(UInt64(UInt32.max)) else { return nil }
+        // "datetime",m,"zip" is exactly 19 + 2 + 1 + 1 + 1 + 7 = 31 bytes.
+        guard n - i == 31, p[i] == 34, p[i + 20] == 34, p[i + 21] == 44, p[i + 23] == 44,
+              p[i + 24] == 34, p[i + 30] == 34 else { return nil }
+        guard case .success(let when) = CivilTime.parse(p + i + 1, count: 19) else { return nil }
+        let m = p[i + 22] &- 48
+        guard m <= 1 else { return nil }
+        var zip: UInt32 = 0
+        for k in (i + 25)..<(i + 30) {
+            let d = p[k] &- 48
+            guard d <= 9 else { return nil }
+            zip = zip * 10 + UInt32(d)
+        }
+        return EventRow(eventID: Int64(event), customerID: UInt32(customer), trackID: UInt32(track),
+                        datetime: when, mobile: m, zip: zip)
+    }
+
+    /// Any RFC 4180 line, with a precise error for every malformed one.
+    public static func parseGeneral(_ line: UnsafeBufferPointer<UInt8>) -> Result<EventRow, RowError> {
         var row = EventRow(eventID: 0, customerID: 0, trackID: 0, datetime: 0, mobile: 0, zip: 0)
         let n = line.count
         if n == 0 { return .failure(RowError(column: 1, message: "empty line", field: "")) }

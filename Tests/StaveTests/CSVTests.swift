@@ -241,3 +241,44 @@ final class ConverterTests: XCTestCase {
         XCTAssertEqual(kept, Set((0..<30_000).filter { !badLines.contains($0 + 1) }.map(Int64.init)))
     }
 }
+
+/// The export-shape fast path must agree with the general parser on every
+/// line: same row when it accepts, and it must accept every line of the
+/// exact shape the general parser accepts.
+final class FastPathTests: XCTestCase {
+    func testFastPathAgreesWithGeneralParser() {
+        var rng = TestRNG(77)
+        let good = csvLines(randomEvents(count: 3000, customers: 40, seed: 5)).split(separator: "\n").map(String.init)
+            + ["18446744073709551615,1,1,\"2014-10-01 00:00:00\",1,\"00001\"", "9223372036854775807,4294967295,4294967295,\"9999-12-31 23:59:59\",0,\"99999\"",
+               "9223372036854775808,1,1,\"2014-10-01 00:00:00\",1,\"00001\"", "1,4294967296,1,\"2014-10-01 00:00:00\",1,\"00001\"",
+               "007,0,0,\"2014-10-01 00:00:00\",1,\"00001\"", ",1,1,\"2014-10-01 00:00:00\",1,\"00001\""]
+        let alphabet = Array("0123456789,\":- x\r".utf8)
+        var lines = good
+        for line in good.prefix(1500) {
+            var b = Array(line.utf8)
+            switch rng.below(4) {
+            case 0: b[rng.below(b.count)] = alphabet[rng.below(alphabet.count)]
+            case 1: b.remove(at: rng.below(b.count))
+            case 2: b.insert(alphabet[rng.below(alphabet.count)], at: rng.below(b.count + 1))
+            default: b = Array(b.prefix(rng.below(b.count + 1)))
+            }
+            lines.append(String(decoding: b, as: UTF8.self))
+        }
+        var fastAccepted = 0
+        for line in lines {
+            Array(line.utf8).withUnsafeBufferPointer { buf in
+                let general = EventLineParser.parseGeneral(buf)
+                if let fast = EventLineParser.parseExportShape(buf) {
+                    fastAccepted += 1
+                    XCTAssertEqual(general, .success(fast), line)
+                }
+                XCTAssertEqual(EventLineParser.parse(buf), general, line)
+            }
+        }
+        XCTAssertGreaterThan(fastAccepted, 3000)
+        // The generated shape always takes the fast path.
+        for line in good.prefix(3000) {
+            XCTAssertNotNil(Array(line.utf8).withUnsafeBufferPointer { EventLineParser.parseExportShape($0) }, line)
+        }
+    }
+}
