@@ -26,9 +26,10 @@ public final class MappedFile: @unchecked Sendable {
             base = nil
             return
         }
-        // MAP_POPULATE: fault the whole (page-cached) file in one batch rather
-        // than page by page during the scan.
-        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
+        // No MAP_POPULATE: measured, it saves nothing on full scans and makes
+        // a one-customer query on a 10M-row store 24 ms instead of 15 ms, by
+        // faulting in every page of columns and row groups it never reads.
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else { throw StaveError.io(path: path, operation: "mmap", errno: errno) }
         base = p
     }
