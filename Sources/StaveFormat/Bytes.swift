@@ -22,12 +22,6 @@ public struct ByteWriter {
     public mutating func appendZeros(_ n: Int) {
         bytes.append(contentsOf: repeatElement(0, count: n))
     }
-
-    /// Pads with zeros to the next multiple of `alignment`.
-    public mutating func align(to alignment: Int) {
-        let rem = bytes.count % alignment
-        if rem != 0 { appendZeros(alignment - rem) }
-    }
 }
 
 /// Reads little-endian values from a buffer, throwing instead of reading past

@@ -97,12 +97,12 @@ public final class Generator {
         out += Array("CustID,Name,Gender,Address,zip,SignDate,Status,Level,Campaign,LinkedWithApps\r\n".utf8)
         for c in customers {
             out += Array("\(c.id),\"\(c.name)\",\(c.gender),\"\(c.address)\",\"".utf8)
-            appendDigits(&out, UInt64(c.zip), width: 5)
+            DecimalText.append(UInt64(c.zip), to: &out, width: 5)
             out.append(UInt8(ascii: "\""))
             out += Array(",\"".utf8)
-            appendDigits(&out, UInt64(c.signMonth), width: 2); out.append(UInt8(ascii: "/"))
-            appendDigits(&out, UInt64(c.signDay), width: 2); out.append(UInt8(ascii: "/"))
-            appendDigits(&out, UInt64(c.signYear), width: 4)
+            DecimalText.append(UInt64(c.signMonth), to: &out, width: 2); out.append(UInt8(ascii: "/"))
+            DecimalText.append(UInt64(c.signDay), to: &out, width: 2); out.append(UInt8(ascii: "/"))
+            DecimalText.append(UInt64(c.signYear), to: &out, width: 4)
             out += Array("\",\(c.status),\(c.level),\(c.campaign),\(c.linkedWithApps)\r\n".utf8)
             if out.count >= 1 << 16 { try sink(&out); out.removeAll(keepingCapacity: true) }
         }
@@ -132,14 +132,14 @@ public final class Generator {
             let when = config.start + Int64(rng.below(UInt64(config.span)))
             let mobile = rng.uniform() < mobileShare[c] ? 1 : 0
             let zip = rng.uniform() < GeneratorConfig.homeZipShare ? zips[c] : zips[Int(rng.below(UInt64(zips.count)))]
-            appendDigits(&out, UInt64(i)); out.append(44)
-            appendDigits(&out, UInt64(c)); out.append(44)
-            appendDigits(&out, UInt64(track)); out.append(44); out.append(34)
+            DecimalText.append(UInt64(i), to: &out); out.append(44)
+            DecimalText.append(UInt64(c), to: &out); out.append(44)
+            DecimalText.append(UInt64(track), to: &out); out.append(44); out.append(34)
             stamp.withUnsafeMutableBufferPointer { CivilTime.format(when, into: $0.baseAddress!) }
             out += stamp
             out.append(34); out.append(44)
             out.append(UInt8(48 + mobile)); out.append(44); out.append(34)
-            appendDigits(&out, UInt64(zip), width: 5)
+            DecimalText.append(UInt64(zip), to: &out, width: 5)
             out.append(34); out.append(10)
             if out.count >= 1 << 20 {
                 try sink(&out)
@@ -149,23 +149,6 @@ public final class Generator {
         }
         try sink(&out)
         progress?(config.rows)
-    }
-}
-
-/// Appends decimal digits, left-padded with zeros to `width`.
-@inline(__always)
-func appendDigits(_ out: inout [UInt8], _ v: UInt64, width: Int = 1) {
-    var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes of scratch
-    withUnsafeMutableBytes(of: &tmp) { raw in
-        var x = v
-        var k = 24
-        repeat {
-            k -= 1
-            raw[k] = UInt8(48 + x % 10)
-            x /= 10
-        } while x > 0
-        while 24 - k < width { k -= 1; raw[k] = 48 }
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[k..<24]))
     }
 }
 

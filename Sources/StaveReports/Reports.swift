@@ -20,10 +20,10 @@ public enum ProfileReport {
         try out.write(columns.joined(separator: ",") + "\n")
         for i in 0..<p.count {
             try out.withBuffer { b in
-                CellText.appendUInt(UInt64(p.customer[i]), to: &b)
+                DecimalText.append(UInt64(p.customer[i]), to: &b)
                 for v in [p.uniqueTracks[i], p.morning[i], p.afternoon[i], p.evening[i], p.night[i], p.mobile[i], p.total(i)] {
                     b.append(44)
-                    CellText.appendInt(v, to: &b)
+                    DecimalText.append(signed: v, to: &b)
                 }
                 b.append(10)
             }
@@ -105,22 +105,22 @@ public enum EventExport {
                 first = false
                 try out.withBuffer { b in
                     if format == .csv {
-                        CellText.appendInt(ev[i], to: &b); b.append(44)
-                        CellText.appendInt(cu[i], to: &b); b.append(44)
-                        CellText.appendInt(tr[i], to: &b); b.append(44); b.append(34)
+                        DecimalText.append(signed: ev[i], to: &b); b.append(44)
+                        DecimalText.append(signed: cu[i], to: &b); b.append(44)
+                        DecimalText.append(signed: tr[i], to: &b); b.append(44); b.append(34)
                         b += stamp
                         b.append(34); b.append(44)
-                        CellText.appendInt(mo[i], to: &b); b.append(44); b.append(34)
-                        CellText.appendUInt(UInt64(zi[i]), to: &b, width: 5)
+                        DecimalText.append(signed: mo[i], to: &b); b.append(44); b.append(34)
+                        DecimalText.append(UInt64(zi[i]), to: &b, width: 5)
                         b.append(34); b.append(10)
                     } else {
                         if format == .json { b += Array((isFirst ? "\n" : ",\n").utf8) }
-                        b += Array("{\"event_id\":".utf8); CellText.appendInt(ev[i], to: &b)
-                        b += Array(",\"customer_id\":".utf8); CellText.appendInt(cu[i], to: &b)
-                        b += Array(",\"track_id\":".utf8); CellText.appendInt(tr[i], to: &b)
+                        b += Array("{\"event_id\":".utf8); DecimalText.append(signed: ev[i], to: &b)
+                        b += Array(",\"customer_id\":".utf8); DecimalText.append(signed: cu[i], to: &b)
+                        b += Array(",\"track_id\":".utf8); DecimalText.append(signed: tr[i], to: &b)
                         b += Array(",\"datetime\":\"".utf8); b += stamp
-                        b += Array("\",\"mobile\":".utf8); CellText.appendInt(mo[i], to: &b)
-                        b += Array(",\"listening_zip\":\"".utf8); CellText.appendUInt(UInt64(zi[i]), to: &b, width: 5)
+                        b += Array("\",\"mobile\":".utf8); DecimalText.append(signed: mo[i], to: &b)
+                        b += Array(",\"listening_zip\":\"".utf8); DecimalText.append(UInt64(zi[i]), to: &b, width: 5)
                         b += Array("\"}".utf8)
                         if format == .ndjson { b.append(10) }
                     }
@@ -128,9 +128,7 @@ public enum EventExport {
             }
         case .table:
             for i in 0..<cols.count {
-                var z: [UInt8] = []
-                CellText.appendUInt(UInt64(zi[i]), to: &z, width: 5)
-                let cells = [String(ev[i]), String(cu[i]), String(tr[i]), CivilTime.format(dt[i]), String(mo[i]), String(decoding: z, as: UTF8.self)]
+                let cells = [String(ev[i]), String(cu[i]), String(tr[i]), CivilTime.format(dt[i]), String(mo[i]), DecimalText.zip5(zi[i])]
                 let right = [true, true, true, false, true, false]
                 try out.write(cells.indices.map { pad(cells[$0], tableWidths[$0], right: right[$0]) }.joined(separator: "  ") + "\n")
             }

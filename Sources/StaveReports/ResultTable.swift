@@ -96,35 +96,9 @@ public enum CellText {
         return "\"" + s.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
     }
 
-    @inline(__always)
-    public static func appendInt(_ v: Int64, to b: inout [UInt8]) {
-        if v < 0 {
-            b.append(45)
-            appendUInt(v == Int64.min ? UInt64(Int64.max) + 1 : UInt64(-v), to: &b)
-        } else {
-            appendUInt(UInt64(v), to: &b)
-        }
-    }
-
-    @inline(__always)
-    public static func appendUInt(_ v: UInt64, to b: inout [UInt8], width: Int = 1) {
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &tmp) { raw in
-            var x = v
-            var k = 24
-            repeat {
-                k -= 1
-                raw[k] = UInt8(48 + x % 10)
-                x /= 10
-            } while x > 0
-            while 24 - k < width { k -= 1; raw[k] = 48 }
-            b.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[k..<24]))
-        }
-    }
-
     static func appendCSV(_ c: Cell, to b: inout [UInt8]) {
         switch c {
-        case .int(let v): appendInt(v, to: &b)
+        case .int(let v): DecimalText.append(signed: v, to: &b)
         case .double(let d): b += Array(double(d).utf8)
         case .string(let s): b += Array(csvQuoted(s).utf8)
         case .null: break
@@ -133,7 +107,7 @@ public enum CellText {
 
     static func appendJSON(_ c: Cell, to b: inout [UInt8]) {
         switch c {
-        case .int(let v): appendInt(v, to: &b)
+        case .int(let v): DecimalText.append(signed: v, to: &b)
         case .double(let d): b += Array((d.isFinite ? double(d) : "null").utf8)
         case .string(let s): appendJSONString(s, to: &b)
         case .null: b += Array("null".utf8)

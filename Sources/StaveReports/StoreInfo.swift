@@ -71,11 +71,7 @@ public struct StoreInfo: Sendable {
     static func render(_ v: Int64?, type: String) -> String {
         guard let v else { return "" }
         if type == "DATETIME" { return CivilTime.format(v) }
-        if type == "ZIP5" {
-            var b: [UInt8] = []
-            CellText.appendUInt(UInt64(v), to: &b, width: 5)
-            return String(decoding: b, as: UTF8.self)
-        }
+        if type == "ZIP5" { return DecimalText.zip5(v) }
         return String(v)
     }
 

@@ -1,0 +1,36 @@
+// Decimal text of integers, appended to byte buffers without building
+// Strings: the one formatter behind CSV/JSON output, the generator, and the
+// five-digit ZIP5 rendering.
+
+public enum DecimalText {
+    /// Appends `v` in decimal, left-padded with zeros to `width` digits.
+    @inline(__always)
+    public static func append(_ v: UInt64, to out: inout [UInt8], width: Int = 1) {
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: room for 20 digits
+        withUnsafeMutableBytes(of: &tmp) { raw in
+            var x = v
+            var k = 24
+            repeat {
+                k -= 1
+                raw[k] = UInt8(48 + x % 10)
+                x /= 10
+            } while x > 0
+            while 24 - k < min(width, 24) { k -= 1; raw[k] = 48 }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[k..<24]))
+        }
+    }
+
+    /// Appends a signed value in decimal.
+    @inline(__always)
+    public static func append(signed v: Int64, to out: inout [UInt8]) {
+        if v < 0 { out.append(45) }
+        append(v.magnitude, to: &out)
+    }
+
+    /// A ZIP5 value as its five-digit text ("04042").
+    public static func zip5(_ v: Int64) -> String {
+        var b: [UInt8] = []
+        append(UInt64(clamping: v), to: &b, width: 5)
+        return String(decoding: b, as: UTF8.self)
+    }
+}
