@@ -139,6 +139,23 @@ public struct DecodedChunk: @unchecked Sendable {
         try withExtendedLifetime(owner) { try layout.decodeAll(count: rowCount, file: file, what: what) }
     }
 
+    /// Decodes every row and checks that the values lie within the chunk's
+    /// statistics (which PartFooter.parse proved to lie in the column's
+    /// domain), or, with `exactStatistics`, that min and max are exactly the
+    /// smallest and largest value (what `stave verify` demands).
+    public func decodeAllChecked(exactStatistics: Bool = false) throws -> [Int64] {
+        let values = try decodeAll()
+        var lo = Int64.max, hi = Int64.min
+        for v in values { lo = min(lo, v); hi = max(hi, v) }
+        guard lo >= descriptor.min, hi <= descriptor.max else {
+            throw StaveError.corrupt(file: file, what: "\(what): values \(lo)...\(hi) outside its statistics \(descriptor.min)...\(descriptor.max)")
+        }
+        if exactStatistics, lo != descriptor.min || hi != descriptor.max {
+            throw StaveError.corrupt(file: file, what: "\(what): statistics say \(descriptor.min)...\(descriptor.max), values are \(lo)...\(hi)")
+        }
+        return values
+    }
+
     public func decode32(_ range: Range<Int>, base: Int64, into out: UnsafeMutablePointer<UInt32>) throws {
         try withExtendedLifetime(owner) { try layout.decode32(range, base: base, into: out, file: file, what: what) }
     }

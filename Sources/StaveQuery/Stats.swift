@@ -60,9 +60,17 @@ public enum StatsKernel {
 
 /// The query entry points the CLI (and later the server) call.
 public enum Queries {
-    public static func profile(_ store: Store, filter: QueryFilter, threads: Int) throws -> Profile {
+    /// The profile. `phase`, if given, is called after the decode and after
+    /// the kernel with a description of what was done (for --verbose).
+    public static func profile(_ store: Store, filter: QueryFilter, threads: Int, phase: ((String) -> Void)? = nil) throws -> Profile {
         let groups = try RowGroupData.loadAll(store: store, filter: filter, threads: threads)
-        return ProfileKernel.compute(groups: groups, threads: threads)
+        if let phase {
+            let total = store.parts.reduce(0) { $0 + $1.footer.rowGroups.count }
+            phase("decode (\(groups.count) of \(total) row groups, \(groups.reduce(0) { $0 + $1.rowCount }) rows)")
+        }
+        let p = ProfileKernel.compute(groups: groups, threads: threads)
+        phase?("profile kernel (\(p.count) customers)")
+        return p
     }
 
     public static func stats(_ store: Store, filter: QueryFilter, threads: Int) throws -> [ColumnStats] {

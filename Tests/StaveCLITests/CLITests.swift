@@ -45,7 +45,7 @@ final class CLITests: XCTestCase {
     }
 
     func file(_ name: String) -> String { String(decoding: FileManager.default.contents(atPath: dir + "/" + name) ?? Data(), as: UTF8.self) }
-    func write(_ name: String, _ text: String) { FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8)) }
+    func write(_ name: String, _ text: String) { XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(text.utf8)), name) }
 
     let sample = """
     0,48,453,"2014-10-23 03:26:20",0,"72132"
@@ -202,7 +202,7 @@ final class CLITests: XCTestCase {
         let part = dir + "/m.stave/part-000001.stp"
         var bytes = [UInt8](FileManager.default.contents(atPath: part)!)
         bytes[0] = 0
-        FileManager.default.createFile(atPath: part, contents: Data(bytes))
+        XCTAssertTrue(FileManager.default.createFile(atPath: part, contents: Data(bytes)))
         r = try stave(["stats", "m.stave"])
         XCTAssertEqual(r.status, 66)
         XCTAssertEqual(r.stderr, "stave: m.stave/part-000001.stp: not a stave part file (bad magic)\n")

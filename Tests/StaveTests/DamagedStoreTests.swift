@@ -19,7 +19,7 @@ final class DamagedStoreTests: XCTestCase {
     }
 
     func bytes(_ path: String) -> [UInt8] { [UInt8](FileManager.default.contents(atPath: path)!) }
-    func put(_ path: String, _ b: [UInt8]) { FileManager.default.createFile(atPath: path, contents: Data(b)) }
+    func put(_ path: String, _ b: [UInt8]) { XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(b)), path) }
 
     /// Opens and fully queries the store: profile, stats and every row.
     func query(_ path: String) throws -> (Profile, [[Int64]]) {
@@ -218,6 +218,26 @@ final class DamagedStoreTests: XCTestCase {
             f.replaceSubrange(at..<(at + 8), with: withUnsafeBytes(of: Int64(2).littleEndian) { Array($0) })
         }
         expect { if case .corrupt(_, let w) = $0 { return w.contains("domain") }; return false }
+    }
+
+    /// Statistics that lie, behind valid checksums (a hostile writer): wider
+    /// than the values passes queries but fails verify; narrower than the
+    /// values is an error wherever the values are read.
+    func testLyingStatistics() throws {
+        let at = Self.chunk0 + EventsSchema.trackID * FormatConstants.chunkDescriptorSize
+        let original = try Store.open(store).parts[0].footer.rowGroups[0].chunks[EventsSchema.trackID]
+        rewriteFooter { f in
+            f.replaceSubrange((at + 32)..<(at + 40), with: withUnsafeBytes(of: (original.max + 1000).littleEndian) { Array($0) })
+        }
+        XCTAssertEqual(try query(store).0, referenceProfile(events))
+        XCTAssertEqual(Verifier.verify(store).problems.count, 1)
+        guard case .corrupt(_, let what)? = Verifier.verify(store).problems.first else { return XCTFail() }
+        XCTAssertTrue(what.contains("statistics say"), what)
+
+        rewriteFooter { f in
+            f.replaceSubrange((at + 24)..<(at + 32), with: withUnsafeBytes(of: (original.min + 1).littleEndian) { Array($0) })
+        }
+        expect { if case .corrupt(_, let w) = $0 { return w.contains("outside its statistics") }; return false }
     }
 
     func testVerifyFindsDamageAndPassesSoundStores() {

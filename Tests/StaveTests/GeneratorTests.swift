@@ -57,7 +57,7 @@ final class GeneratorTests: XCTestCase {
         XCTAssertFalse(text.contains("\n\n"))
         // And stave reads it back.
         let dir = temporaryDirectory(self)
-        FileManager.default.createFile(atPath: dir + "/t.csv", contents: Data(tracks))
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/t.csv", contents: Data(tracks)))
         _ = try Converter(input: dir + "/t.csv", output: dir + "/t.stave", options: ConvertOptions()).run()
         XCTAssertEqual(try Store.open(dir + "/t.stave").rowCount, 3000)
     }

@@ -14,7 +14,7 @@ func temporaryDirectory(_ test: XCTestCase) -> String {
 }
 
 func writeFile(_ path: String, _ text: String) {
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    precondition(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)), "cannot write \(path)")
 }
 
 func readFile(_ path: String) -> String? {

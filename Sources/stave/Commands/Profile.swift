@@ -30,7 +30,7 @@ struct Profile: ParsableCommand {
             let phases = PhaseTimer(enabled: verbose)
             let s = try Store.open(store)
             phases.mark("open")
-            let p = try timedProfile(s, filter: try filter.makeFilter(), threads: threads.count, phases: phases)
+            let p = try Queries.profile(s, filter: try filter.makeFilter(), threads: threads.count, phase: phases.enabled ? phases.mark : nil)
             let out = try output.open()
             try ProfileReport.write(p, format: output.resolvedFormat(), to: out)
             try out.commit()
@@ -64,7 +64,7 @@ struct Stats: ParsableCommand {
             let phases = PhaseTimer(enabled: verbose)
             let s = try Store.open(store)
             phases.mark("open")
-            let p = try timedProfile(s, filter: try filter.makeFilter(), threads: threads.count, phases: phases)
+            let p = try Queries.profile(s, filter: try filter.makeFilter(), threads: threads.count, phase: phases.enabled ? phases.mark : nil)
             let stats = StatsKernel.compute(p)
             phases.mark("stats")
             let out = try output.open()
@@ -74,16 +74,6 @@ struct Stats: ParsableCommand {
             phases.report()
         }
     }
-}
-
-/// The profile, in its two phases, timed for --verbose.
-func timedProfile(_ store: Store, filter: QueryFilter, threads: Int, phases: PhaseTimer) throws -> StaveQuery.Profile {
-    let groups = try RowGroupData.loadAll(store: store, filter: filter, threads: threads)
-    let total = store.parts.reduce(0) { $0 + $1.footer.rowGroups.count }
-    phases.mark("decode (\(groups.count) of \(total) row groups, \(groups.reduce(0) { $0 + $1.rowCount }) rows)")
-    let p = ProfileKernel.compute(groups: groups, threads: threads)
-    phases.mark("profile kernel (\(p.count) customers)")
-    return p
 }
 
 /// Wall-clock time per phase, printed on stderr (never on stdout).
