@@ -109,7 +109,6 @@ struct ParseState {
     var rejected = 0
     var partsWritten = 0
     var headerDecided = false
-    var sawAnyLine = false
 
     init(options: ConvertOptions, file: String, rejects: OutputFile?) {
         self.options = options
@@ -253,7 +252,6 @@ struct ParseState {
     }
 
     mutating func handle(_ text: UnsafeBufferPointer<UInt8>, builder: StoreBuilder) throws {
-        sawAnyLine = true
         var text = text
         if !headerDecided {
             headerDecided = true

@@ -50,10 +50,12 @@ public struct RowGroupData: Sendable {
     static let partOfHour: [UInt8] = (0..<24).map { dayPart(UInt32($0) * 3600) }
 
     /// Reusable decode buffers of one worker (a row group at a time).
+    /// They start empty and grow to the largest decode asked of them, so a
+    /// one-customer query does not pay for whole row groups.
     final class Scratch {
-        var time = [UInt32](repeating: 0, count: FormatConstants.maxRowGroupRows)
-        var track = [UInt32](repeating: 0, count: FormatConstants.maxRowGroupRows)
-        var mobile = [UInt8](repeating: 0, count: FormatConstants.maxRowGroupRows)
+        var time: [UInt32] = []
+        var track: [UInt32] = []
+        var mobile: [UInt8] = []
 
         func ensure(_ n: Int) {
             if time.count < n {
