@@ -6,6 +6,9 @@ public enum CivilTime {
     public static let minSeconds: Int64 = secondsFrom(year: 1, month: 1, day: 1, hour: 0, minute: 0, second: 0)
     public static let maxSeconds: Int64 = secondsFrom(year: 9999, month: 12, day: 31, hour: 23, minute: 59, second: 59)
     public static let secondsPerDay: Int64 = 86_400
+    /// Day numbers (days since 1970-01-01) of 0001-01-01 and 9999-12-31.
+    public static let minDay: Int64 = daysFromCivil(year: 1, month: 1, day: 1)
+    public static let maxDay: Int64 = daysFromCivil(year: 9999, month: 12, day: 31)
 
     public static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
@@ -137,5 +140,52 @@ public enum CivilTime {
         var buf = [UInt8](repeating: 0, count: 19)
         buf.withUnsafeMutableBufferPointer { format(seconds, into: $0.baseAddress!) }
         return String(decoding: buf, as: UTF8.self)
+    }
+
+    // MARK: Dates (the customer table's sign date)
+
+    /// Parses a date as the original cust.csv writes it, MM/DD/YYYY, or in
+    /// ISO form YYYY-MM-DD; returns the day number.
+    public static func parseDate(_ p: UnsafePointer<UInt8>, count n: Int) -> Result<Int64, DatetimeError> {
+        @inline(__always) func digits(_ at: Int, _ len: Int) -> Int64? {
+            var v: Int64 = 0
+            for k in at..<(at + len) {
+                let c = p[k] &- 48
+                if c > 9 { return nil }
+                v = v * 10 + Int64(c)
+            }
+            return v
+        }
+        let shape = "expected MM/DD/YYYY or YYYY-MM-DD"
+        guard n == 10 else { return .failure(DatetimeError(message: shape)) }
+        let y: Int64, mo: Int64, d: Int64
+        if p[2] == UInt8(ascii: "/"), p[5] == UInt8(ascii: "/"), let mm = digits(0, 2), let dd = digits(3, 2), let yy = digits(6, 4) {
+            (y, mo, d) = (yy, mm, dd)
+        } else if p[4] == UInt8(ascii: "-"), p[7] == UInt8(ascii: "-"), let yy = digits(0, 4), let mm = digits(5, 2), let dd = digits(8, 2) {
+            (y, mo, d) = (yy, mm, dd)
+        } else {
+            return .failure(DatetimeError(message: shape))
+        }
+        guard y >= 1 else { return .failure(DatetimeError(message: "year 0000 out of range")) }
+        guard (1...12).contains(mo) else { return .failure(DatetimeError(message: "month \(mo) out of range")) }
+        guard d >= 1, d <= daysIn(year: y, month: mo) else {
+            return .failure(DatetimeError(message: "day \(d) out of range for \(y)-\(mo < 10 ? "0" : "")\(mo)"))
+        }
+        return .success(daysFromCivil(year: y, month: mo, day: d))
+    }
+
+    /// "YYYY-MM-DD" of a day number in minDay...maxDay.
+    public static func formatDate(_ day: Int64) -> String {
+        let (y, m, d) = civilFromDays(day)
+        func pad(_ v: Int64, _ w: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2)
+    }
+
+    /// "YYYY-MM" of a day number in minDay...maxDay.
+    public static func formatMonth(ofDay day: Int64) -> String {
+        String(formatDate(day).prefix(7))
     }
 }

@@ -27,8 +27,14 @@ public enum FormatConstants {
     /// Manifest file name inside a store directory and its first line.
     public static let manifestName = "MANIFEST"
     public static let manifestHeader = "stave-manifest 1"
+    /// Version 2 of the manifest: version 1 plus an optional `customers` line.
+    /// Writers write version 1 when there is no customer table.
+    public static let manifestHeaderV2 = "stave-manifest 2"
     /// Table kinds (footer field `table_kind`).
     public static let tableKindEvents: UInt32 = 1
+    public static let tableKindCustomers: UInt32 = 2
+    /// The longest value of a STRING column, in bytes.
+    public static let maxStringBytes = 65_535
 }
 
 /// Encoding IDs of chunk payloads. Numbers are never reused.
@@ -37,6 +43,8 @@ public enum EncodingID: UInt8, Sendable, CaseIterable {
     case rle = 2
     case dictionary = 3
     case delta = 4
+    /// Only for STRING columns, and the only encoding they use.
+    case string = 5
 
     public var name: String {
         switch self {
@@ -44,8 +52,12 @@ public enum EncodingID: UInt8, Sendable, CaseIterable {
         case .rle: return "RLE"
         case .dictionary: return "DICT"
         case .delta: return "DELTA"
+        case .string: return "STRING"
         }
     }
+
+    /// The encodings of integer columns (every one but STRING).
+    public static let integerEncodings: [EncodingID] = [.forBitpack, .rle, .dictionary, .delta]
 }
 
 /// Compression IDs applied on top of an encoded payload.
@@ -69,6 +81,16 @@ public enum LogicalType: UInt8, Sendable {
     case bool = 4
     /// A five-digit code 00000...99999, rendered with leading zeros.
     case zip5 = 5
+    /// UTF-8 text of 0...65,535 bytes. Its integer view (what min and max
+    /// describe, what a numeric decode yields) is the byte length.
+    case string = 6
+    /// A calendar date: days since 1970-01-01, proleptic Gregorian, years
+    /// 0001...9999, rendered YYYY-MM-DD.
+    case date = 7
+    /// Customer level: 0 Free, 1 Silver, 2 Gold.
+    case level = 8
+    /// Sign-up campaign: 0 NONE, 1 30DAYFREE, 2 SUPERBOWL, 3 RETAILSTORE, 4 WEBOFFER.
+    case campaign = 9
 
     public var name: String {
         switch self {
@@ -77,6 +99,10 @@ public enum LogicalType: UInt8, Sendable {
         case .datetime: return "DATETIME"
         case .bool: return "BOOL"
         case .zip5: return "ZIP5"
+        case .string: return "STRING"
+        case .date: return "DATE"
+        case .level: return "LEVEL"
+        case .campaign: return "CAMPAIGN"
         }
     }
 
@@ -88,6 +114,10 @@ public enum LogicalType: UInt8, Sendable {
         case .datetime: return CivilTime.minSeconds...CivilTime.maxSeconds
         case .bool: return 0...1
         case .zip5: return 0...99_999
+        case .string: return 0...Int64(FormatConstants.maxStringBytes)
+        case .date: return CivilTime.minDay...CivilTime.maxDay
+        case .level: return 0...Int64(CustomersSchema.levelNames.count - 1)
+        case .campaign: return 0...Int64(CustomersSchema.campaignNames.count - 1)
         }
     }
 }
@@ -119,4 +149,46 @@ public enum EventsSchema {
         ColumnSpec(name: "listening_zip", type: .zip5),
     ]
     public static var columnNames: [String] { columns.map(\.name) }
+}
+
+/// The customer table (table kind 2): the columns of cust.csv, in file order.
+public enum CustomersSchema {
+    public static let customerID = 0
+    public static let name = 1
+    public static let gender = 2
+    public static let address = 3
+    public static let zip = 4
+    public static let signDate = 5
+    public static let status = 6
+    public static let level = 7
+    public static let campaign = 8
+    public static let linkedWithApps = 9
+    public static let columns: [ColumnSpec] = [
+        ColumnSpec(name: "customer_id", type: .uint32),
+        ColumnSpec(name: "name", type: .string),
+        ColumnSpec(name: "gender", type: .bool),
+        ColumnSpec(name: "address", type: .string),
+        ColumnSpec(name: "zip", type: .zip5),
+        ColumnSpec(name: "sign_date", type: .date),
+        ColumnSpec(name: "status", type: .bool),
+        ColumnSpec(name: "level", type: .level),
+        ColumnSpec(name: "campaign", type: .campaign),
+        ColumnSpec(name: "linked_with_apps", type: .bool),
+    ]
+    public static var columnNames: [String] { columns.map(\.name) }
+    /// The header of the original cust.csv export, in column order.
+    public static let exportHeader = ["CustID", "Name", "Gender", "Address", "zip", "SignDate", "Status", "Level", "Campaign", "LinkedWithApps"]
+    public static let levelNames = ["Free", "Silver", "Gold"]
+    public static let campaignNames = ["NONE", "30DAYFREE", "SUPERBOWL", "RETAILSTORE", "WEBOFFER"]
+}
+
+public enum TableSchema {
+    /// The columns of a table kind, or nil for an unknown kind.
+    public static func columns(kind: UInt32) -> [ColumnSpec]? {
+        switch kind {
+        case FormatConstants.tableKindEvents: return EventsSchema.columns
+        case FormatConstants.tableKindCustomers: return CustomersSchema.columns
+        default: return nil
+        }
+    }
 }

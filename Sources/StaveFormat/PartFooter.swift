@@ -88,15 +88,15 @@ public struct PartFooter: Equatable, Sendable {
     public static func parse(_ bytes: UnsafeRawBufferPointer, dataEnd: UInt64, file: String) throws -> PartFooter {
         var r = ByteReader(bytes, file: file, what: "footer")
         let kind: UInt32 = try r.read()
-        guard kind == FormatConstants.tableKindEvents else {
+        guard let schema = TableSchema.columns(kind: kind) else {
             throw StaveError.corrupt(file: file, what: "footer: unknown table kind \(kind)")
         }
         let columnCount = Int(try r.read(UInt32.self))
         let groupCount = Int(try r.read(UInt32.self))
         try r.expectZero(UInt32.self, field: "footer reserved")
         let rowCount: UInt64 = try r.read()
-        guard columnCount == EventsSchema.columns.count else {
-            throw StaveError.corrupt(file: file, what: "footer: \(columnCount) columns, the events schema has \(EventsSchema.columns.count)")
+        guard columnCount == schema.count else {
+            throw StaveError.corrupt(file: file, what: "footer: \(columnCount) columns, table kind \(kind) has \(schema.count)")
         }
         let groupSize = FormatConstants.rowGroupHeaderSize + columnCount * FormatConstants.chunkDescriptorSize
         let (groupsBytes, o1) = groupCount.multipliedReportingOverflow(by: groupSize)
@@ -114,8 +114,8 @@ public struct PartFooter: Equatable, Sendable {
                 throw StaveError.corrupt(file: file, what: "footer: column \(k) has unknown logical type \(typeRaw)")
             }
             let spec = ColumnSpec(name: String(decoding: nameBytes, as: UTF8.self), type: type)
-            guard spec == EventsSchema.columns[k] else {
-                throw StaveError.corrupt(file: file, what: "footer: column \(k) is \(spec.name) \(type.name), expected \(EventsSchema.columns[k].name) \(EventsSchema.columns[k].type.name)")
+            guard spec == schema[k] else {
+                throw StaveError.corrupt(file: file, what: "footer: column \(k) is \(spec.name) \(type.name), expected \(schema[k].name) \(schema[k].type.name)")
             }
             columns.append(spec)
         }
@@ -152,18 +152,25 @@ public struct PartFooter: Equatable, Sendable {
                       rangeInside(offset: offset, length: UInt64(stored), lower: UInt64(FormatConstants.partHeaderSize), upper: dataEnd) else {
                     throw StaveError.outOfBounds(file: file, what: "\(what): bytes \(offset)+\(stored) outside the data region 16..<\(dataEnd)")
                 }
-                let cap = 64 + 16 * UInt64(rows)
+                let isString = columns[c].type == .string
+                guard (enc == .string) == isString else {
+                    throw StaveError.corrupt(file: file, what: "\(what): encoding \(enc.name) does not fit a \(columns[c].type.name) column")
+                }
+                let domain = columns[c].type.domain
+                guard lo <= hi, domain.contains(lo), domain.contains(hi) else {
+                    throw StaveError.corrupt(file: file, what: "\(what): statistics \(lo)...\(hi) outside the \(columns[c].type.name) domain")
+                }
+                // The largest payload any encoding needs; it caps every
+                // allocation. STRING adds the bytes: at most `max` per row
+                // (rows <= 2^20 and max <= 65,535: no overflow).
+                let cap = 64 + 16 * UInt64(rows) + (isString ? UInt64(rows) * UInt64(hi) : 0)
                 guard UInt64(encodedLength) <= cap else {
                     throw StaveError.corrupt(file: file, what: "\(what): declared size \(encodedLength) exceeds the limit \(cap) for \(rows) rows")
                 }
                 guard comp != .none || stored == encodedLength else {
                     throw StaveError.corrupt(file: file, what: "\(what): uncompressed chunk with stored size \(stored) != \(encodedLength)")
                 }
-                let domain = columns[c].type.domain
-                guard lo <= hi, domain.contains(lo), domain.contains(hi) else {
-                    throw StaveError.corrupt(file: file, what: "\(what): statistics \(lo)...\(hi) outside the \(columns[c].type.name) domain")
-                }
-                if c == EventsSchema.datetime, CivilTime.monthIndex(of: lo) != CivilTime.monthIndex(of: hi) {
+                if kind == FormatConstants.tableKindEvents, c == EventsSchema.datetime, CivilTime.monthIndex(of: lo) != CivilTime.monthIndex(of: hi) {
                     throw StaveError.corrupt(file: file, what: "\(what): row group spans more than one calendar month")
                 }
                 chunks.append(ChunkDescriptor(offset: offset, storedLength: stored, encodedLength: encodedLength, encoding: enc,

@@ -23,8 +23,14 @@ public struct CompressionPolicy: Sendable {
 
 /// The columns of one row group, already in row order.
 public struct RowGroupColumns: Sendable {
+    /// One array per column; for a STRING column, the byte lengths.
     public var columns: [[Int64]]
-    public init(columns: [[Int64]]) { self.columns = columns }
+    /// For each STRING column (by index), the concatenated UTF-8 bytes.
+    public var strings: [Int: [UInt8]]
+    public init(columns: [[Int64]], strings: [Int: [UInt8]] = [:]) {
+        self.columns = columns
+        self.strings = strings
+    }
     public var rowCount: Int { columns.first?.count ?? 0 }
 }
 
@@ -39,8 +45,8 @@ public enum PartWriter {
         var max: Int64
     }
 
-    static func encodeChunk(_ values: [Int64], policy: CompressionPolicy) -> EncodedChunk {
-        let r = ChunkEncoder.encode(values)
+    static func encodeChunk(_ values: [Int64], strings: [UInt8]? = nil, policy: CompressionPolicy) -> EncodedChunk {
+        let r = strings.map { ChunkEncoder.encodeStrings(lengths: values, bytes: $0) } ?? ChunkEncoder.encode(values)
         var stored = r.payload
         var compression = CompressionID.none
         if policy.level > 0, r.payload.count >= policy.minBytes {
@@ -59,8 +65,10 @@ public enum PartWriter {
     /// encoded in batches on `threads` threads, so memory holds one batch;
     /// the file is written in order.
     public static func write(groupCount: Int, to path: String, policy: CompressionPolicy, threads: Int,
+                             tableKind: UInt32 = FormatConstants.tableKindEvents,
                              makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws -> ManifestPart {
-        let columnCount = EventsSchema.columns.count
+        let schema = TableSchema.columns(kind: tableKind)!
+        let columnCount = schema.count
         let fd = try Sys.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o644)
         var ok = false
         defer {
@@ -91,7 +99,10 @@ public enum PartWriter {
             let base = first
             DispatchQueue.concurrentPerform(iterations: count) { g in
                 let group = makeGroup(base + g)
-                box.value[g] = (group.rowCount, group.columns.map { encodeChunk($0, policy: policy) })
+                precondition(group.columns.count == columnCount)
+                box.value[g] = (group.rowCount, group.columns.indices.map { c in
+                    encodeChunk(group.columns[c], strings: schema[c].type == .string ? group.strings[c] ?? [] : nil, policy: policy)
+                })
             }
             for g in 0..<count {
                 let (groupRows, chunks) = results[g]!
@@ -117,7 +128,7 @@ public enum PartWriter {
         }
         let end = written + UInt64(out.count)
         out.appendZeros(Int((8 - end % 8) % 8))
-        let footer = PartFooter(rowGroups: rowGroups).serialize()
+        let footer = PartFooter(tableKind: tableKind, columns: schema, rowGroups: rowGroups).serialize()
         let footerSum = XXH64.hash(footer)
         out.append(bytes: footer)
         out.append(bytes: PartTail(footerChecksum: footerSum, footerLength: UInt32(footer.count)).serialize())

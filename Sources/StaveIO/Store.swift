@@ -7,13 +7,16 @@ public final class Store: @unchecked Sendable {
     public let path: String
     public let manifest: Manifest
     public let parts: [Part]
+    /// The customer table (table kind 2), if the store has one.
+    public let customers: Part?
 
     public var rowCount: Int { manifest.rowCount }
 
-    init(path: String, manifest: Manifest, parts: [Part]) {
+    init(path: String, manifest: Manifest, parts: [Part], customers: Part?) {
         self.path = path
         self.manifest = manifest
         self.parts = parts
+        self.customers = customers
     }
 
     public static func open(_ path: String) throws -> Store {
@@ -27,9 +30,10 @@ public final class Store: @unchecked Sendable {
         let manifest = try Manifest.parse(try Sys.readFile(manifestPath, limit: Manifest.maxSize), path: path)
         var parts: [Part] = []
         for entry in manifest.parts {
-            parts.append(try Part.open(directory: path, entry: entry))
+            parts.append(try Part.open(directory: path, entry: entry, kind: FormatConstants.tableKindEvents))
         }
-        return Store(path: path, manifest: manifest, parts: parts)
+        let customers = try manifest.customers.map { try Part.open(directory: path, entry: $0, kind: FormatConstants.tableKindCustomers) }
+        return Store(path: path, manifest: manifest, parts: parts, customers: customers)
     }
 }
 
@@ -51,7 +55,7 @@ public final class Part: @unchecked Sendable {
     /// Maps and validates a part: size as the manifest says, magic at both
     /// ends, known version, footer inside the file and matching its checksum
     /// (in the tail and in the manifest), footer rules (PartFooter.parse).
-    public static func open(directory: String, entry: ManifestPart) throws -> Part {
+    public static func open(directory: String, entry: ManifestPart, kind: UInt32) throws -> Part {
         let path = directory + "/" + entry.name
         guard Sys.kind(path) == .file else {
             throw StaveError.badStore(path: directory, detail: "part \(entry.name) listed in MANIFEST is missing")
@@ -80,6 +84,9 @@ public final class Part: @unchecked Sendable {
                 throw StaveError.badStore(path: directory, detail: "part \(entry.name) is not the part MANIFEST lists (footer checksum differs)")
             }
             let footer = try PartFooter.parse(footerBytes, dataEnd: UInt64(footerStart), file: path)
+            guard footer.tableKind == kind else {
+                throw StaveError.badStore(path: directory, detail: "\(entry.name) holds table kind \(footer.tableKind), MANIFEST lists it as kind \(kind)")
+            }
             guard footer.rowCount == entry.rows else {
                 throw StaveError.corrupt(file: path, what: "\(footer.rowCount) rows, MANIFEST says \(entry.rows)")
             }
@@ -158,6 +165,20 @@ public struct DecodedChunk: @unchecked Sendable {
 
     public func decode32(_ range: Range<Int>, base: Int64, into out: UnsafeMutablePointer<UInt32>) throws {
         try withExtendedLifetime(owner) { try layout.decode32(range, base: base, into: out, file: file, what: what) }
+    }
+
+    /// The STRING layout of this chunk (a STRING column's), or an error.
+    public func strings() throws -> StringChunk {
+        guard case .string(let s) = layout else { throw StaveError.corrupt(file: file, what: "\(what): not a STRING chunk") }
+        return s
+    }
+
+    /// Every value of a STRING chunk, each checked to be valid UTF-8.
+    public func decodeStrings() throws -> [String] {
+        try withExtendedLifetime(owner) {
+            let s = try strings()
+            return try (0..<s.count).map { try s.value($0, file: file, what: what) }
+        }
     }
 
     public func decodeBool(_ range: Range<Int>, into out: UnsafeMutablePointer<UInt8>) throws {

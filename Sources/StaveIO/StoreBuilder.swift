@@ -11,6 +11,7 @@ public final class StoreBuilder {
     public let threads: Int
     private let force: Bool
     private var parts: [ManifestPart] = []
+    private var customers: ManifestPart?
     private var finished = false
 
     public init(path: String, force: Bool, policy: CompressionPolicy = CompressionPolicy(), threads: Int = 2) throws {
@@ -38,8 +39,17 @@ public final class StoreBuilder {
         parts.append(part)
     }
 
+    /// Writes the customer table (sorted by id, ids unique).
+    public func setCustomers(_ table: CustomerColumns) throws {
+        precondition(customers == nil)
+        let name = ManifestPart.customersName(number: 1)
+        customers = try CustomerTableWriter.write(table, to: tempPath + "/" + name, policy: policy)
+    }
+
+    public var customerBytes: UInt64 { customers?.bytes ?? 0 }
+
     public func commit() throws {
-        let manifest = Manifest(generation: 1, parts: parts)
+        let manifest = Manifest(generation: 1, parts: parts, customers: customers)
         let out = try OutputFile(path: tempPath + "/" + FormatConstants.manifestName)
         try out.write(manifest.serialize())
         try out.commit()

@@ -125,3 +125,18 @@ public enum Sys {
 @inline(__always) private func lstatOrStat(_ path: String, _ st: inout stat) -> Bool {
     stat(path, &st) == 0
 }
+
+extension Sys {
+    /// Takes an exclusive, non-blocking lock (flock) on `path`, creating the
+    /// file if needed. Returns the descriptor that holds the lock (closing it
+    /// releases the lock; so does the process's death), or nil when another
+    /// process holds it.
+    public static func tryLock(_ path: String) throws -> Int32? {
+        let fd = try open(path, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o644)
+        if retrying({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 { return fd }
+        let e = errno
+        close(fd)
+        if e == EWOULDBLOCK { return nil }
+        throw StaveError.io(path: path, operation: "lock", errno: e)
+    }
+}

@@ -20,6 +20,9 @@ public struct ConvertOptions: Sendable {
     public var force = false
     public var threads = 2
     public var compression = CompressionPolicy()
+    /// cust.csv to store as the customer table, and how to read it.
+    public var customersPath: String?
+    public var customerOptions = CustomerLoadOptions()
     public init() {}
 }
 
@@ -30,6 +33,9 @@ public struct ConvertSummary: Sendable {
     public var inputBytes: Int
     public var outputBytes: UInt64
     public var seconds: Double
+    /// Customers stored and customer rows rejected (0 without --customers).
+    public var customers = 0
+    public var customersRejected = 0
 }
 
 /// Streams tracks.csv (a file, or "-" for standard input) into a new store.
@@ -57,6 +63,13 @@ public final class Converter {
         defer { if fd != 0 { Sys.close(fd) } }
         let total: Int? = inputPath == "-" ? nil : try? Sys.fileSize(fd, path: inputPath)
         let builder = try StoreBuilder(path: outputPath, force: options.force, policy: options.compression, threads: options.threads)
+        // The customer table first: a bad cust.csv fails before the long part.
+        var customers: CustomerLoadResult?
+        if let path = options.customersPath {
+            let loaded = try CustomerLoader.load(path: path, options: options.customerOptions)
+            try builder.setCustomers(loaded.table)
+            customers = loaded
+        }
         var rejects: OutputFile?
         if options.skipBadRows, let r = options.rejectsPath { rejects = try OutputFile(path: r) }
         defer { rejects?.abandon() }
@@ -93,8 +106,12 @@ public final class Converter {
         try state.flush(builder: builder)
         try rejects?.commit()
         try builder.commit()
-        return ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
-                              inputBytes: bytesRead, outputBytes: builder.bytesWritten, seconds: Sys.monotonicSeconds() - t0)
+        var summary = ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
+                                     inputBytes: bytesRead, outputBytes: builder.bytesWritten + builder.customerBytes,
+                                     seconds: Sys.monotonicSeconds() - t0)
+        summary.customers = customers?.table.count ?? 0
+        summary.customersRejected = customers?.rejected ?? 0
+        return summary
     }
 }
 

@@ -10,7 +10,8 @@ public struct StoreInfo: Sendable {
         public var encodings: [String: Int]
         public var zstdChunks: Int
         public var chunks: Int
-        /// Rows times the type's natural width (8, 4, 8, 1, 4 bytes).
+        /// Rows times the type's natural width (8, 4, 8, 1, 4 bytes; for
+        /// STRING the payload size, lengths plus text).
         public var plainBytes: Int
         /// After the lightweight encoding, before zstd.
         public var encodedBytes: Int
@@ -32,32 +33,35 @@ public struct StoreInfo: Sendable {
     public var generation: UInt64
     public var parts: [PartInfo]
     public var columns: [ColumnInfo]
+    /// The customer table, if any: its file, rows, bytes and columns.
+    public var customers: PartInfo?
+    public var customerColumns: [ColumnInfo]
 
-    static func naturalWidth(_ t: LogicalType) -> Int {
+    static func naturalWidth(_ t: LogicalType) -> Int? {
         switch t {
         case .int64, .datetime: return 8
-        case .uint32, .zip5: return 4
-        case .bool: return 1
+        case .uint32, .zip5, .date: return 4
+        case .bool, .level, .campaign: return 1
+        case .string: return nil
         }
     }
 
-    public init(_ store: Store) {
-        path = store.path
-        rows = store.rowCount
-        generation = store.manifest.generation
-        parts = store.parts.map { PartInfo(name: $0.path.split(separator: "/").last.map(String.init) ?? $0.path,
-                                           rows: $0.footer.rowCount, rowGroups: $0.footer.rowGroups.count, bytes: $0.file.size) }
-        bytes = parts.reduce(0) { $0 + $1.bytes }
-        columns = EventsSchema.columns.enumerated().map { c, spec in
+    static func partInfo(_ p: Part) -> PartInfo {
+        PartInfo(name: p.path.split(separator: "/").last.map(String.init) ?? p.path,
+                 rows: p.footer.rowCount, rowGroups: p.footer.rowGroups.count, bytes: p.file.size)
+    }
+
+    static func columnInfos(_ parts: [Part], schema: [ColumnSpec]) -> [ColumnInfo] {
+        schema.enumerated().map { c, spec in
             var info = ColumnInfo(name: spec.name, type: spec.type.name, encodings: [:], zstdChunks: 0, chunks: 0,
                                   plainBytes: 0, encodedBytes: 0, storedBytes: 0, min: nil, max: nil)
-            for part in store.parts {
+            for part in parts {
                 for g in part.footer.rowGroups {
                     let d = g.chunks[c]
                     info.chunks += 1
                     info.encodings[d.encoding.name, default: 0] += 1
                     if d.compression == .zstd { info.zstdChunks += 1 }
-                    info.plainBytes += g.rowCount * StoreInfo.naturalWidth(spec.type)
+                    info.plainBytes += StoreInfo.naturalWidth(spec.type).map { g.rowCount * $0 } ?? Int(d.encodedLength)
                     info.encodedBytes += Int(d.encodedLength)
                     info.storedBytes += Int(d.storedLength)
                     info.min = Swift.min(info.min ?? d.min, d.min)
@@ -68,10 +72,22 @@ public struct StoreInfo: Sendable {
         }
     }
 
+    public init(_ store: Store) {
+        path = store.path
+        rows = store.rowCount
+        generation = store.manifest.generation
+        parts = store.parts.map(StoreInfo.partInfo)
+        bytes = parts.reduce(0) { $0 + $1.bytes }
+        columns = StoreInfo.columnInfos(store.parts, schema: EventsSchema.columns)
+        customers = store.customers.map(StoreInfo.partInfo)
+        customerColumns = store.customers.map { StoreInfo.columnInfos([$0], schema: CustomersSchema.columns) } ?? []
+    }
+
     static func render(_ v: Int64?, type: String) -> String {
         guard let v else { return "" }
         if type == "DATETIME" { return CivilTime.format(v) }
         if type == "ZIP5" { return DecimalText.zip5(v) }
+        if type == "DATE" { return CivilTime.formatDate(v) }
         return String(v)
     }
 
@@ -81,7 +97,17 @@ public struct StoreInfo: Sendable {
                               rows: parts.map { [$0.name, String($0.rows), String($0.rowGroups), String($0.bytes)] },
                               rightAligned: [false, true, true, true])
         s += "\n"
-        s += TextTable.render(
+        s += StoreInfo.columnTable(columns)
+        if let c = customers {
+            s += "\ncustomer table \(c.name): \(c.rows) customers, \(c.rowGroups) row group\(c.rowGroups == 1 ? "" : "s"), \(c.bytes) bytes "
+            s += "(string columns: min and max are byte lengths)\n\n"
+            s += StoreInfo.columnTable(customerColumns)
+        }
+        return s
+    }
+
+    static func columnTable(_ columns: [ColumnInfo]) -> String {
+        TextTable.render(
             columns: ["column", "type", "encodings", "zstd", "plain_bytes", "encoded_bytes", "stored_bytes", "ratio", "min", "max"],
             rows: columns.map { c in
                 let enc = c.encodings.sorted { $0.key < $1.key }.map { "\($0.key)x\($0.value)" }.joined(separator: " ")
@@ -90,7 +116,6 @@ public struct StoreInfo: Sendable {
                         String(c.storedBytes), "\(ratio)x", StoreInfo.render(c.min, type: c.type), StoreInfo.render(c.max, type: c.type)]
             },
             rightAligned: [false, false, false, true, true, true, true, true, false, false])
-        return s
     }
 
     public func json() -> String {
@@ -98,13 +123,24 @@ public struct StoreInfo: Sendable {
         var s = "{\n  \"path\": \(q(path)),\n  \"rows\": \(rows),\n  \"bytes\": \(bytes),\n  \"generation\": \(generation),\n  \"parts\": ["
         s += parts.map { "\n    {\"name\": \(q($0.name)), \"rows\": \($0.rows), \"row_groups\": \($0.rowGroups), \"bytes\": \($0.bytes)}" }.joined(separator: ",")
         s += "\n  ],\n  \"columns\": ["
-        s += columns.map { c in
+        s += StoreInfo.columnsJSON(columns, indent: "    ")
+        s += "\n  ]"
+        if let c = customers {
+            s += ",\n  \"customer_table\": {\"name\": \(q(c.name)), \"rows\": \(c.rows), \"row_groups\": \(c.rowGroups), \"bytes\": \(c.bytes), \"columns\": ["
+            s += StoreInfo.columnsJSON(customerColumns, indent: "    ")
+            s += "\n  ]}"
+        }
+        s += "\n}\n"
+        return s
+    }
+
+    static func columnsJSON(_ columns: [ColumnInfo], indent: String) -> String {
+        func q(_ s: String) -> String { CellText.jsonString(s) }
+        return columns.map { c in
             let enc = c.encodings.sorted { $0.key < $1.key }.map { "\(q($0.key)): \($0.value)" }.joined(separator: ", ")
-            return "\n    {\"name\": \(q(c.name)), \"type\": \(q(c.type)), \"chunks\": \(c.chunks), \"encodings\": {\(enc)}, \"zstd_chunks\": \(c.zstdChunks), "
+            return "\n\(indent){\"name\": \(q(c.name)), \"type\": \(q(c.type)), \"chunks\": \(c.chunks), \"encodings\": {\(enc)}, \"zstd_chunks\": \(c.zstdChunks), "
                 + "\"plain_bytes\": \(c.plainBytes), \"encoded_bytes\": \(c.encodedBytes), \"stored_bytes\": \(c.storedBytes), "
                 + "\"min\": \(c.min.map { q(StoreInfo.render($0, type: c.type)) } ?? "null"), \"max\": \(c.max.map { q(StoreInfo.render($0, type: c.type)) } ?? "null")}"
         }.joined(separator: ",")
-        s += "\n  ]\n}\n"
-        return s
     }
 }

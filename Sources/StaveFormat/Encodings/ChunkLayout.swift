@@ -7,6 +7,8 @@ public enum ChunkLayout: Sendable {
     case rle(RLEChunk)
     case dictionary(DictionaryChunk)
     case delta(DeltaChunk)
+    /// A STRING column's chunk; its integer view is the byte lengths.
+    case string(StringChunk)
 
     /// Parses `payload` (exactly the encoded bytes) of a chunk of `count` rows.
     /// Every length is checked; the payload must be consumed exactly.
@@ -19,6 +21,7 @@ public enum ChunkLayout: Sendable {
         case .rle: layout = .rle(try RLEChunk.parse(&r, count: count, file: file, what: what))
         case .dictionary: layout = .dictionary(try DictionaryChunk.parse(&r, count: count, file: file, what: what))
         case .delta: layout = .delta(try DeltaChunk.parse(&r, count: count, file: file, what: what))
+        case .string: layout = .string(try StringChunk.parse(&r, count: count, file: file, what: what))
         }
         guard r.remaining == 0 else {
             throw StaveError.corrupt(file: file, what: "\(what): \(r.remaining) unexpected bytes after the \(encoding.name) payload")
@@ -38,6 +41,7 @@ public enum ChunkLayout: Sendable {
             }
         case .dictionary(let d): try d.decode(range, into: out, file: file, what: what)
         case .delta(let d): d.decode(range, into: out)
+        case .string(let s): s.lengths.decode(range, into: out)
         }
     }
 
@@ -86,7 +90,7 @@ public enum ChunkLayout: Sendable {
                 }
             }
             return
-        case .delta:
+        case .delta, .string:
             break
         }
         // General path: decode as Int64, then narrow with a check per value.
@@ -173,7 +177,7 @@ public enum ChunkEncoder {
                 let sizes = analyze(buf)
                 var best = EncodingID.forBitpack
                 var bestSize = sizes[.forBitpack]!
-                for id in EncodingID.allCases {
+                for id in EncodingID.integerEncodings {
                     if let s = sizes[id], s < bestSize { best = id; bestSize = s }
                 }
                 choice = best
@@ -184,8 +188,22 @@ public enum ChunkEncoder {
             case .rle: RLEChunk.encode(buf, into: &out)
             case .dictionary: DictionaryChunk.encode(buf, into: &out)
             case .delta: DeltaChunk.encode(buf, into: &out)
+            case .string: preconditionFailure("STRING chunks are encoded by encodeStrings")
             }
             return Result(encoding: choice, payload: out.bytes, min: lo, max: hi)
+        }
+    }
+
+    /// Encodes a STRING column's chunk: the values' byte lengths and their
+    /// concatenated bytes. min and max are those of the lengths.
+    public static func encodeStrings(lengths: [Int64], bytes: [UInt8]) -> Result {
+        lengths.withUnsafeBufferPointer { buf in
+            var lo = Int64.max, hi = Int64.min
+            for v in buf { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+            if buf.isEmpty { lo = 0; hi = 0 }
+            var out = ByteWriter(capacity: 64 + bytes.count + buf.count * 2)
+            StringChunk.encode(lengths: buf, bytes: bytes, into: &out)
+            return Result(encoding: .string, payload: out.bytes, min: lo, max: hi)
         }
     }
 }

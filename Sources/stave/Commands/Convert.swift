@@ -5,7 +5,7 @@ import StaveIO
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert tracks.csv into a new store.",
+        abstract: "Convert tracks.csv (and cust.csv) into a new store, or replace a store's customer table.",
         discussion: """
         Input: RFC 4180 CSV with the columns event_id, customer_id, track_id,
         datetime (YYYY-MM-DD HH:MM:SS), mobile (0/1), listening_zip (5 digits);
@@ -17,14 +17,29 @@ struct Convert: ParsableCommand {
         go to --rejects as: line<TAB>column<TAB>reason<TAB>the row verbatim.
 
         The store appears atomically when complete.
+
+        --customers FILE adds the customer table from cust.csv as exported
+        (CustID,Name,Gender,Address,zip,SignDate,Status,Level,Campaign,
+        LinkedWithApps; header detected; SignDate MM/DD/YYYY or YYYY-MM-DD;
+        Level 0-2 or Free/Silver/Gold; Campaign 0-4 or NONE/30DAYFREE/
+        SUPERBOWL/RETAILSTORE/WEBOFFER). A repeated CustID is an error naming
+        both lines. Without an events input, `stave convert --customers
+        cust.csv -o STORE` replaces the customer table of an existing store
+        atomically.
         """
     )
 
-    @Argument(help: "The CSV file, or - for standard input.")
-    var input: String
+    @Argument(help: "The events CSV file (tracks.csv), or - for standard input. Omit it to replace the customer table of the store -o names.")
+    var input: String?
 
-    @Option(name: .shortAndLong, help: "The store directory to create.")
+    @Option(name: .shortAndLong, help: "The store directory to create (or, without an input, to update).")
     var output: String
+
+    @Option(help: "cust.csv: store it as the customer table.")
+    var customers: String?
+
+    @Option(help: "With --skip-bad-rows: write bad cust.csv rows here, as --rejects does for events.")
+    var customerRejects: String?
 
     @Flag(inversion: .prefixedNo, help: "The first line is (--header) or is not (--no-header) a header. Default: detected.")
     var header: Bool?
@@ -53,17 +68,30 @@ struct Convert: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if (rejects != nil || maxErrors != nil) && !skipBadRows {
-            throw ValidationError("--rejects and --max-errors need --skip-bad-rows")
+        if (rejects != nil || maxErrors != nil || customerRejects != nil) && !skipBadRows {
+            throw ValidationError("--rejects, --customer-rejects and --max-errors need --skip-bad-rows")
         }
+        if input == nil && customers == nil { throw ValidationError("give an events CSV to convert, or --customers FILE to replace a store's customer table") }
+        if input == nil && rejects != nil { throw ValidationError("--rejects is for the events input; use --customer-rejects") }
         if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be >= 1") }
         guard bufferRows >= 1 && bufferRows <= 100_000_000 else { throw ValidationError("--buffer-rows must be 1...100000000") }
         guard (0...19).contains(zstdLevel) else { throw ValidationError("--zstd-level must be 0...19") }
     }
 
+    var customerOptions: CustomerLoadOptions {
+        var c = CustomerLoadOptions()
+        c.skipBadRows = skipBadRows
+        c.rejectsPath = customerRejects
+        c.maxErrors = maxErrors
+        return c
+    }
+
     func run() throws {
+        guard let input else { return try replaceCustomers() }
         try guarded {
             var options = ConvertOptions()
+            options.customersPath = customers
+            options.customerOptions = customerOptions
             options.header = header.map { $0 ? .present : .absent } ?? .auto
             options.skipBadRows = skipBadRows
             options.rejectsPath = rejects
@@ -89,6 +117,28 @@ struct Convert: ParsableCommand {
                 line += "(\(humanBytes(Double(s.outputBytes))), \((ratio * 10).rounded() / 10)x smaller, \(s.parts) part\(s.parts == 1 ? "" : "s")) "
                 line += "in \((s.seconds * 100).rounded() / 100) s"
                 if skipBadRows { line += "; \(groupedThousands(s.rejected)) bad row\(s.rejected == 1 ? "" : "s") skipped" + (rejects.map { " (see \($0))" } ?? "") }
+                if customers != nil {
+                    line += "; \(groupedThousands(s.customers)) customers"
+                    if skipBadRows { line += " (\(groupedThousands(s.customersRejected)) bad row\(s.customersRejected == 1 ? "" : "s") skipped" + (customerRejects.map { ", see \($0)" } ?? "") + ")" }
+                }
+                printError(line)
+            }
+        }
+    }
+
+    /// `stave convert --customers cust.csv -o STORE`: replace the customer table.
+    func replaceCustomers() throws {
+        try guarded {
+            let t0 = Sys.monotonicSeconds()
+            guard let path = customers else { return }
+            let loaded = try CustomerLoader.load(path: path, options: customerOptions)
+            var policy = CompressionPolicy()
+            policy.level = zstdLevel
+            let entry = try StoreEditor.replaceCustomers(store: output, table: loaded.table, policy: policy)
+            if !quiet {
+                var line = "stored \(groupedThousands(loaded.table.count)) customers from \(path) in \(output)/\(entry.name) (\(humanBytes(Double(entry.bytes)))) "
+                line += "in \((((Sys.monotonicSeconds() - t0) * 100).rounded() / 100)) s"
+                if skipBadRows { line += "; \(groupedThousands(loaded.rejected)) bad row\(loaded.rejected == 1 ? "" : "s") skipped" + (customerRejects.map { " (see \($0))" } ?? "") }
                 printError(line)
             }
         }

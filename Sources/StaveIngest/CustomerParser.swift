@@ -1,0 +1,281 @@
+import StaveFormat
+import StaveIO
+
+/// The fields of one CSV line (RFC 4180: bare or double-quoted, "" inside
+/// quotes for a quote), unescaped into one reusable buffer: no allocation per
+/// line once the buffers have grown.
+struct CSVFields {
+    /// The unescaped values, one after another.
+    var bytes: [UInt8] = []
+    /// Field k is bytes[ends[k-1] ..< ends[k]] (ends[-1] = 0).
+    var ends: [Int] = []
+    /// 1-based byte column where field k starts in the line.
+    var columns: [Int] = []
+
+    var count: Int { ends.count }
+
+    func range(_ k: Int) -> Range<Int> { (k == 0 ? 0 : ends[k - 1])..<ends[k] }
+
+    /// Splits `line` (without its terminator). A record never spans lines:
+    /// a quote still open at the end of the line is an error.
+    mutating func split(_ line: UnsafeBufferPointer<UInt8>) -> RowError? {
+        bytes.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        columns.removeAll(keepingCapacity: true)
+        let n = line.count
+        var pos = 0
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ",")
+        while true {
+            let start = pos
+            columns.append(start + 1)
+            if pos < n && line[pos] == quote {
+                pos += 1
+                var closed = false
+                while pos < n {
+                    let c = line[pos]
+                    if c == quote {
+                        if pos + 1 < n && line[pos + 1] == quote { bytes.append(quote); pos += 2; continue }
+                        closed = true
+                        break
+                    }
+                    bytes.append(c)
+                    pos += 1
+                }
+                guard closed else { return RowError(column: start + 1, message: "unclosed quote", field: Self.echo(line, start)) }
+                pos += 1
+                if pos < n && line[pos] != comma {
+                    return RowError(column: pos + 1, message: "unexpected character after closing quote", field: Self.echo(line, start))
+                }
+            } else {
+                while pos < n && line[pos] != comma {
+                    let c = line[pos]
+                    if c == quote { return RowError(column: pos + 1, message: "quote inside an unquoted field", field: Self.echo(line, start)) }
+                    if c == 0x0D { return RowError(column: pos + 1, message: "stray carriage return", field: Self.echo(line, start)) }
+                    bytes.append(c)
+                    pos += 1
+                }
+            }
+            ends.append(bytes.count)
+            if pos >= n { return nil }
+            pos += 1 // the comma
+            if pos == n {
+                columns.append(pos + 1)
+                ends.append(bytes.count)
+                return nil
+            }
+        }
+    }
+
+    static func echo(_ line: UnsafeBufferPointer<UInt8>, _ from: Int) -> String {
+        let shown = min(line.count - from, 60)
+        var s = String(decoding: UnsafeBufferPointer(rebasing: line[from..<(from + shown)]), as: UTF8.self)
+        if from + shown < line.count { s += "..." }
+        return s
+    }
+}
+
+/// Parses lines of cust.csv into customer columns. Fields, in order:
+/// CustID, Name, Gender, Address, zip, SignDate, Status, Level, Campaign,
+/// LinkedWithApps (see CustomersSchema for the stored columns).
+public struct CustomerLineParser {
+    var fields = CSVFields()
+    public init() {}
+
+    public static let fieldCount = 10
+
+    /// Parses one line and appends it to `table`; on error appends nothing.
+    public mutating func parse(_ line: UnsafeBufferPointer<UInt8>, into table: inout CustomerColumns) -> RowError? {
+        if line.isEmpty { return RowError(column: 1, message: "empty line", field: "") }
+        if let e = fields.split(line) { return e }
+        guard fields.count == Self.fieldCount else {
+            let column = fields.count > Self.fieldCount ? fields.columns[Self.fieldCount] : line.count + 1
+            return RowError(column: column, message: "expected \(Self.fieldCount) fields, found \(fields.count)", field: CSVFields.echo(line, 0))
+        }
+        return fields.bytes.withUnsafeBufferPointer { b in
+            func value(_ k: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[fields.range(k)]) }
+            func fail(_ k: Int, _ message: String) -> RowError {
+                let v = value(k)
+                let shown = min(v.count, 60)
+                var text = String(decoding: UnsafeBufferPointer(rebasing: v[0..<shown]), as: UTF8.self)
+                if shown < v.count { text += "..." }
+                return RowError(column: fields.columns[k], message: message, field: text)
+            }
+            func integer(_ k: Int, _ name: String, max: UInt64) -> (Int64?, RowError?) {
+                let v = value(k)
+                guard !v.isEmpty else { return (nil, fail(k, "empty \(name)")) }
+                var x: UInt64 = 0
+                for c in v {
+                    let d = c &- 48
+                    guard d <= 9 else { return (nil, fail(k, "\(name) is not a non-negative integer")) }
+                    let (m, o1) = x.multipliedReportingOverflow(by: 10)
+                    let (s, o2) = m.addingReportingOverflow(UInt64(d))
+                    guard !o1, !o2, s <= max else { return (nil, fail(k, "\(name) out of range (0...\(max))")) }
+                    x = s
+                }
+                return (Int64(x), nil)
+            }
+            /// A code: its number, or (for level and campaign) its name.
+            func code(_ k: Int, _ name: String, names: [String]) -> (Int64?, RowError?) {
+                let v = value(k)
+                if let first = v.first, first >= 48, first <= 57 {
+                    let (x, e) = integer(k, name, max: UInt64(names.count - 1))
+                    if e != nil { return (nil, fail(k, "\(name) must be \(names.indices.map(String.init).joined(separator: ", "))")) }
+                    return (x, nil)
+                }
+                let text = String(decoding: v, as: UTF8.self).uppercased()
+                if let i = names.firstIndex(where: { $0.uppercased() == text }), names.count > 2 { return (Int64(i), nil) }
+                return (nil, fail(k, "\(name) must be " + (names.count > 2 ? "one of \(names.joined(separator: ", ")) or 0...\(names.count - 1)" : "0 or 1")))
+            }
+            func text(_ k: Int, _ name: String) -> RowError? {
+                let v = value(k)
+                guard v.count <= FormatConstants.maxStringBytes else { return fail(k, "\(name) longer than \(FormatConstants.maxStringBytes) bytes") }
+                guard String(validating: v, as: UTF8.self) != nil else { return fail(k, "\(name) is not valid UTF-8") }
+                return nil
+            }
+            let (id, e0) = integer(0, "CustID", max: UInt64(UInt32.max)); if let e0 { return e0 }
+            if let e = text(1, "Name") { return e }
+            let (gender, e2) = code(2, "Gender", names: ["0", "1"]); if let e2 { return e2 }
+            if let e = text(3, "Address") { return e }
+            let z = value(4)
+            guard z.count == 5, z.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return fail(4, "zip must be exactly 5 digits") }
+            let zip = z.reduce(Int64(0)) { $0 * 10 + Int64($1 - 48) }
+            let sign: Int64
+            let d = value(5)
+            guard !d.isEmpty else { return fail(5, "empty SignDate") }
+            switch CivilTime.parseDate(d.baseAddress!, count: d.count) {
+            case .success(let day): sign = day
+            case .failure(let e): return fail(5, "bad SignDate: \(e.message)")
+            }
+            let (status, e6) = code(6, "Status", names: ["0", "1"]); if let e6 { return e6 }
+            let (level, e7) = code(7, "Level", names: CustomersSchema.levelNames); if let e7 { return e7 }
+            let (campaign, e8) = code(8, "Campaign", names: CustomersSchema.campaignNames); if let e8 { return e8 }
+            let (linked, e9) = code(9, "LinkedWithApps", names: ["0", "1"]); if let e9 { return e9 }
+            table.ids.append(id!)
+            table.names.append(value(1))
+            table.gender.append(gender!)
+            table.address.append(value(3))
+            table.zip.append(zip)
+            table.signDate.append(sign)
+            table.status.append(status!)
+            table.level.append(level!)
+            table.campaign.append(campaign!)
+            table.linked.append(linked!)
+            return nil
+        }
+    }
+
+    /// True when the line is a header: its first field is not a number.
+    static func looksLikeHeader(_ line: UnsafeBufferPointer<UInt8>) -> Bool { EventLineParser.looksLikeHeader(line) }
+
+    /// Accepted headers (compared case-insensitively): the original export's
+    /// and stave's column names.
+    static func headerMatches(_ names: [String]) -> Bool {
+        names == CustomersSchema.exportHeader.map { $0.lowercased() } || names == CustomersSchema.columnNames
+    }
+}
+
+/// Options for reading cust.csv.
+public struct CustomerLoadOptions: Sendable {
+    public var header: HeaderMode = .auto
+    public var skipBadRows = false
+    public var rejectsPath: String?
+    public var maxErrors: Int?
+    public init() {}
+}
+
+public struct CustomerLoadResult: Sendable {
+    /// Sorted by id, ids unique.
+    public var table: CustomerColumns
+    public var rejected: Int
+    public var bytes: Int
+}
+
+/// Reads a whole cust.csv (the customer table is small next to the events:
+/// about 80 bytes a customer) into sorted customer columns.
+public enum CustomerLoader {
+    /// The largest cust.csv accepted (about 25 million customers).
+    public static let maxFileSize = 2 << 30
+
+    public static func load(path: String, options: CustomerLoadOptions) throws -> CustomerLoadResult {
+        guard Sys.kind(path) == .file else {
+            throw StaveError.io(path: path, operation: "open", errno: Sys.kind(path) == .missing ? 2 : 21)
+        }
+        let data = try Sys.readFile(path, limit: maxFileSize)
+        var rejects: OutputFile?
+        if options.skipBadRows, let r = options.rejectsPath { rejects = try OutputFile(path: r) }
+        defer { rejects?.abandon() }
+        var table = CustomerColumns()
+        var lines: [Int] = []   // the line number of each row in `table`
+        var spans: [Range<Int>] = []   // and its bytes in `data`
+        var bad: [(line: Int, column: Int, message: String, raw: [UInt8])] = []
+        var parser = CustomerLineParser()
+        try data.withUnsafeBufferPointer { all in
+            var start = 0
+            var line = 1
+            if all.count >= 3, all[0] == 0xEF, all[1] == 0xBB, all[2] == 0xBF { start = 3 }
+            var first = true
+            while start < all.count {
+                var end = start
+                while end < all.count && all[end] != 0x0A { end += 1 }
+                var text = UnsafeBufferPointer(rebasing: all[start..<end])
+                if let last = text.last, last == 0x0D { text = UnsafeBufferPointer(rebasing: text.dropLast()) }
+                defer { start = end + 1; line += 1; first = false }
+                if first {
+                    let isHeader: Bool
+                    switch options.header {
+                    case .present: isHeader = true
+                    case .absent: isHeader = false
+                    case .auto: isHeader = CustomerLineParser.looksLikeHeader(text)
+                    }
+                    if isHeader {
+                        guard CustomerLineParser.headerMatches(EventLineParser.headerNames(text)) else {
+                            throw StaveError.csv(file: path, line: line, column: 1,
+                                                 message: "header does not match \(CustomersSchema.exportHeader.joined(separator: ",")) (or \(CustomersSchema.columnNames.joined(separator: ",")))",
+                                                 field: CSVFields.echo(text, 0))
+                        }
+                        continue
+                    }
+                }
+                if let e = parser.parse(text, into: &table) {
+                    guard options.skipBadRows else {
+                        throw StaveError.csv(file: path, line: line, column: e.column, message: e.message, field: e.field)
+                    }
+                    bad.append((line, e.column, e.message, Array(text)))
+                    if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count) }
+                } else {
+                    lines.append(line)
+                    spans.append(start..<(start + text.count))
+                }
+            }
+        }
+        // Sort by id; a repeated id is an error naming both lines (or, when
+        // skipping bad rows, every later occurrence is rejected).
+        let order = table.ids.indices.sorted { table.ids[$0] != table.ids[$1] ? table.ids[$0] < table.ids[$1] : lines[$0] < lines[$1] }
+        var keep: [Int] = []
+        keep.reserveCapacity(order.count)
+        var firstLine = 0
+        for (k, i) in order.enumerated() {
+            if k > 0, table.ids[order[k - 1]] == table.ids[i] {
+                let message = "duplicate customer id \(table.ids[i]) (first on line \(firstLine))"
+                guard options.skipBadRows else {
+                    throw StaveError.csv(file: path, line: lines[i], column: 1, message: message, field: String(table.ids[i]))
+                }
+                bad.append((lines[i], 1, message, Array(data[spans[i]])))
+                if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count) }
+                continue
+            }
+            firstLine = lines[i]
+            keep.append(i)
+        }
+        let sorted = table.permuted(keep)
+        if let rejects {
+            for b in bad.sorted(by: { $0.line < $1.line }) {
+                try rejects.write("\(b.line)\t\(b.column)\t\(b.message)\t")
+                try rejects.write(b.raw)
+                try rejects.write("\n")
+            }
+            try rejects.commit()
+        }
+        return CustomerLoadResult(table: sorted, rejected: bad.count, bytes: data.count)
+    }
+}
