@@ -117,7 +117,7 @@ public struct CustomerLineParser {
             /// A code: its number, or (for level and campaign) its name.
             func code(_ k: Int, _ name: String, names: [String]) -> (Int64?, RowError?) {
                 let v = value(k)
-                if let first = v.first, first >= 48, first <= 57 {
+                if !v.isEmpty, v.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
                     let (x, e) = integer(k, name, max: UInt64(names.count - 1))
                     if e != nil { return (nil, fail(k, "\(name) must be \(names.indices.map(String.init).joined(separator: ", "))")) }
                     return (x, nil)

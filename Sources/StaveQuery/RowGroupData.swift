@@ -2,6 +2,21 @@ import Dispatch
 import StaveFormat
 import StaveIO
 
+/// Which columns a query needs beyond the code byte and the customer runs.
+public struct LoadColumns: Sendable, Equatable {
+    /// Track ids (the profile's unique tracks).
+    public var tracks = true
+    /// The hour 0...23 of each row.
+    public var hours = false
+    /// The listening zip of each row.
+    public var zips = false
+    public init(tracks: Bool = true, hours: Bool = false, zips: Bool = false) {
+        self.tracks = tracks
+        self.hours = hours
+        self.zips = zips
+    }
+}
+
 /// A customer's run of rows inside one decoded row group.
 public struct CustomerRun: Sendable {
     public var customer: UInt32
@@ -28,6 +43,10 @@ public struct RowGroupData: Sendable {
     public var full: Bool
     /// The largest decoded track id (sizes the kernel's bitmap).
     public var maxTrack: Int64
+    /// Per row, the hour 0...23 (only when loaded with `hours`).
+    public var hours: [UInt8] = []
+    /// Per row, the listening zip 0...99,999 (only when loaded with `zips`).
+    public var zips: [UInt32] = []
 
     public var rowCount: Int { codes.count }
 
@@ -67,7 +86,8 @@ public struct RowGroupData: Sendable {
     }
 
     /// Decodes row group `g` of `part` for `filter` (the group must not be `.skip`).
-    static func load(part: Part, group g: Int, groupIndex: Int32, use: RowGroupUse, filter: QueryFilter, scratch: Scratch) throws -> RowGroupData {
+    static func load(part: Part, group g: Int, groupIndex: Int32, use: RowGroupUse, filter: QueryFilter, scratch: Scratch,
+                     columns: LoadColumns = LoadColumns()) throws -> RowGroupData {
         let desc = part.footer.rowGroups[g]
         let rows = desc.rowCount
         // Customer runs.
@@ -104,15 +124,22 @@ public struct RowGroupData: Sendable {
             width = hi > lo ? hi - lo : 0
         }
         let timeChunk = try part.chunk(rowGroup: g, column: EventsSchema.datetime)
-        let trackChunk = try part.chunk(rowGroup: g, column: EventsSchema.trackID)
+        let trackChunk = columns.tracks ? try part.chunk(rowGroup: g, column: EventsSchema.trackID) : nil
+        let zipChunk = columns.zips ? try part.chunk(rowGroup: g, column: EventsSchema.zip) : nil
         let mobileChunk = try part.chunk(rowGroup: g, column: EventsSchema.mobile)
         // Which rows: all, or the wanted runs packed together.
         let packed = filter.customers != nil
         let total = packed ? runs.reduce(0) { $0 + Int($1.end - $1.start) } : rows
+        var zips = [UInt32](repeating: 0, count: columns.zips ? total : 0)
         scratch.ensure(total)
         func decode(_ src: Range<Int>, at dst: Int) throws {
             try scratch.time.withUnsafeMutableBufferPointer { try timeChunk.decode32(src, base: base, into: $0.baseAddress! + dst) }
-            try scratch.track.withUnsafeMutableBufferPointer { try trackChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
+            if let trackChunk {
+                try scratch.track.withUnsafeMutableBufferPointer { try trackChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
+            }
+            if let zipChunk {
+                try zips.withUnsafeMutableBufferPointer { try zipChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
+            }
             try scratch.mobile.withUnsafeMutableBufferPointer { try mobileChunk.decodeBool(src, into: $0.baseAddress! + dst) }
         }
         if packed {
@@ -146,6 +173,23 @@ public struct RowGroupData: Sendable {
             }
             n = total
         }
+        var hours: [UInt8] = []
+        if columns.hours {
+            hours = [UInt8](unsafeUninitializedCapacity: total) { out, n in
+                scratch.time.withUnsafeBufferPointer { t in
+                    for i in 0..<total { out[i] = UInt8(truncatingIfNeeded: t[i] / 3600 % 24) }
+                }
+                n = total
+            }
+        }
+        // The listening zip is ZIP5 (<= 99,999; the reader checked the chunk
+        // statistics), so zips index 100,000-entry tables safely.
+        if columns.zips, desc.chunks[EventsSchema.zip].max > 99_999 {
+            throw StaveError.corrupt(file: part.path, what: "column listening_zip row group \(g): statistics above 99999")
+        }
+        guard columns.tracks else {
+            return RowGroupData(codes: codes, track16: [], track32: [], runs: runs, full: use == .full, maxTrack: 0, hours: hours, zips: zips)
+        }
         // Tracks: narrowed to 16 bits when the statistics allow it; the
         // maximum is taken from the values (a damaged file could misstate it).
         var maxTrack: UInt32 = 0
@@ -166,12 +210,12 @@ public struct RowGroupData: Sendable {
             for v in track32 { maxTrack = max(maxTrack, v) }
         }
         return RowGroupData(codes: codes, track16: track16, track32: track32, runs: runs,
-                            full: use == .full, maxTrack: Int64(maxTrack))
+                            full: use == .full, maxTrack: Int64(maxTrack), hours: hours, zips: zips)
     }
 
     /// Plans and decodes every row group of `store` that `filter` may need,
     /// on `threads` threads.
-    public static func loadAll(store: Store, filter: QueryFilter, threads: Int) throws -> [RowGroupData] {
+    public static func loadAll(store: Store, filter: QueryFilter, threads: Int, columns: LoadColumns = LoadColumns()) throws -> [RowGroupData] {
         var jobs: [(part: Int, group: Int, use: RowGroupUse)] = []
         for (p, part) in store.parts.enumerated() {
             for (g, desc) in part.footer.rowGroups.enumerated() {
@@ -192,7 +236,7 @@ public struct RowGroupData: Sendable {
             while j < jobList.count {
                 let job = jobList[j]
                 box.value[j] = Result {
-                    try load(part: store.parts[job.part], group: job.group, groupIndex: Int32(j), use: job.use, filter: filter, scratch: scratch)
+                    try load(part: store.parts[job.part], group: job.group, groupIndex: Int32(j), use: job.use, filter: filter, scratch: scratch, columns: columns)
                 }
                 j += workers
             }

@@ -152,3 +152,36 @@ func groupedThousands(_ n: Int) -> String {
     }
     return (n < 0 ? "-" : "") + out
 }
+
+/// Filters on customer attributes (need the store's customer table).
+struct CustomerFilterOptions: ParsableArguments {
+    @Option(name: .long, help: "Only customers of these levels: Free, Silver, Gold (or 0-2), comma-separated.")
+    var level: String?
+
+    @Option(name: .long, help: "Only customers of these sign-up campaigns: NONE, 30DAYFREE, SUPERBOWL, RETAILSTORE, WEBOFFER (or 0-4).")
+    var campaign: String?
+
+    @Option(name: .long, help: "Only customers of this gender code: 0 or 1.")
+    var gender: String?
+
+    @Option(name: .long, help: "Only customers of this status: 0 (closed) or 1 (active).")
+    var status: String?
+
+    func validate() throws { _ = try makeFilter() }
+
+    func makeFilter() throws -> CustomerFilter {
+        func codes(_ text: String?, _ option: String, _ names: [String]) throws -> Set<UInt8>? {
+            guard let text else { return nil }
+            switch CustomerFilter.parseCodes(text, option: option, names: names) {
+            case .success(let s): return s
+            case .failure(let e): throw ValidationError(e.description)
+            }
+        }
+        return CustomerFilter(levels: try codes(level, "--level", CustomersSchema.levelNames),
+                              campaigns: try codes(campaign, "--campaign", CustomersSchema.campaignNames),
+                              genders: try codes(gender, "--gender", ["0", "1"]),
+                              statuses: try codes(status, "--status", ["0", "1"]))
+    }
+}
+
+extension BreakdownKey: ExpressibleByArgument {}

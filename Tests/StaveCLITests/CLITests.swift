@@ -225,6 +225,100 @@ final class CLITests: XCTestCase {
     func testHelpListsCommands() throws {
         let r = try stave(["--help"])
         XCTAssertEqual(r.status, 0)
-        for c in ["generate", "convert", "profile", "stats", "inspect", "verify", "export"] { XCTAssertTrue(r.stdout.contains(c)) }
+        for c in ["generate", "convert", "profile", "stats", "breakdown", "top-zips", "hours", "inspect", "verify", "export"] {
+            XCTAssertTrue(r.stdout.contains(c), c)
+        }
+    }
+
+    // MARK: Customer dimension
+
+    /// The sample events plus a cust.csv in the real export's shape: 48 and
+    /// 532 are listed, 7 has no events, 1081/2641/2251 are absent.
+    func convertSampleWithCustomers() throws {
+        write("tracks.csv", sample)
+        write("cust.csv", "CustID,Name,Gender,Address,zip,SignDate,Status,Level,Campaign,LinkedWithApps\r\n"
+            + "48,\"Gregory Koval\",0,\"13004 Easy Cider Point\",\"02132\",\"06/04/2013\",1,2,1,0\r\n"
+            + "7,\"No Events\",1,\"1 Main St\",\"10001\",\"01/13/2012\",0,0,4,1\r\n"
+            + "532,\"Paula \"\"P\"\" Peltier\",1,\"10084 Easy Gate Bend\",\"66216\",\"01/13/2013\",1,0,4,1\r\n")
+        let r = try stave(["convert", "tracks.csv", "--customers", "cust.csv", "-o", "m.stave"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("; 3 customers"), r.stderr)
+    }
+
+    func testProfileWithCustomers() throws {
+        try convertSampleWithCustomers()
+        var r = try stave(["profile", "m.stave", "--with-customers", "--format", "csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, """
+        customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks,name,gender,zip,sign_date,status,level,campaign,linked_with_apps
+        48,2,1,0,0,2,2,3,Gregory Koval,0,02132,2013-06-04,1,Gold,30DAYFREE,0
+        532,1,0,1,0,0,1,1,"Paula ""P"" Peltier",1,66216,2013-01-13,1,Free,WEBOFFER,1
+        1081,1,0,0,1,0,1,1,,,,,,,,
+        2251,1,1,0,0,0,1,1,,,,,,,,
+        2641,1,0,0,0,1,1,1,,,,,,,,
+
+        """)
+        r = try stave(["profile", "m.stave", "--level", "gold,free", "--format", "csv"])
+        XCTAssertEqual(r.stdout.split(separator: "\n").map { $0.prefix(4) }, ["cust", "48,2", "532,"])
+        r = try stave(["stats", "m.stave", "--campaign", "WEBOFFER", "--format", "csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("\ntotal_tracks,1,1.0,0.0,0.0,1,1,1,1.0,1.0\n"), r.stdout)
+    }
+
+    func testBreakdownTopZipsHours() throws {
+        try convertSampleWithCustomers()
+        var r = try stave(["breakdown", "m.stave", "--by", "level", "--format", "csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, """
+        level,customers,active_customers,events,avg_unique_tracks,avg_morning,avg_afternoon,avg_evening,avg_night,avg_mobile_tracks,avg_total_tracks
+        Free,2,1,1,1.0,0.0,1.0,0.0,0.0,1.0,1.0
+        Gold,1,1,3,2.0,1.0,0.0,0.0,2.0,2.0,3.0
+        unknown,0,3,3,1.0,0.3333333333333333,0.0,0.3333333333333333,0.3333333333333333,1.0,1.0
+
+        """)
+        r = try stave(["breakdown", "m.stave", "--by", "sign_month", "--from", "2014-11-01", "--format", "ndjson"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").first,
+                       #"{"sign_month":"2012-01","customers":1,"active_customers":0,"events":0,"avg_unique_tracks":null,"avg_morning":null,"avg_afternoon":null,"avg_evening":null,"avg_night":null,"avg_mobile_tracks":null,"avg_total_tracks":null}"#)
+        r = try stave(["top-zips", "m.stave", "--limit", "2", "--format", "csv"])
+        XCTAssertEqual(r.stdout, "zip,events,customers,mobile_events,mobile_share\n04042,2,1,2,1.0\n17307,1,1,1,1.0\n")
+        r = try stave(["hours", "m.stave", "--per", "part", "--format", "csv"])
+        XCTAssertEqual(r.stdout, "part_of_day,events,mobile_events\nmorning,2,2\nafternoon,1,1\nevening,1,1\nnight,3,2\n")
+        r = try stave(["hours", "m.stave", "--by", "level", "--format", "csv"])
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.first, "level,hour,part_of_day,events,mobile_events")
+        XCTAssertEqual(lines.count, 1 + 3 * 24)   // Free, Gold, unknown have events; Silver none
+        XCTAssertTrue(lines.contains("Gold,22,night,1,1"))
+        XCTAssertTrue(lines.contains("unknown,3,night,0,0"))
+    }
+
+    func testCustomerErrorsAndExitCodes() throws {
+        try convertSample()
+        var r = try stave(["breakdown", "m.stave", "--by", "level"])
+        XCTAssertEqual(r.status, 66)
+        XCTAssertTrue(r.stderr.contains("has no customer table"), r.stderr)
+        XCTAssertEqual(try stave(["breakdown", "m.stave", "--by", "colour"]).status, 64)
+        XCTAssertEqual(try stave(["profile", "m.stave", "--level", "Platinum"]).status, 64)
+        XCTAssertEqual(try stave(["top-zips", "m.stave", "--limit", "0"]).status, 64)
+        XCTAssertEqual(try stave(["convert", "-o", "m.stave"]).status, 64)
+        // Duplicate ids: exit 65 naming both lines; the store is unchanged.
+        write("dup.csv", "1,\"A\",0,\"B\",\"01234\",\"01/02/2013\",1,1,1,0\n2,\"A\",0,\"B\",\"01234\",\"01/02/2013\",1,1,1,0\n1,\"C\",0,\"B\",\"01234\",\"01/02/2013\",1,1,1,0\n")
+        r = try stave(["convert", "--customers", "dup.csv", "-o", "m.stave"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "stave: dup.csv:3:1: duplicate customer id 1 (first on line 1) (1)\n")
+        XCTAssertFalse(file("m.stave/MANIFEST").contains("customers"))
+        // Replacing the table of an existing store; skipping the duplicate.
+        r = try stave(["convert", "--customers", "dup.csv", "-o", "m.stave", "--skip-bad-rows", "--customer-rejects", "rej.tsv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("stored 2 customers from dup.csv in m.stave/customers-000002.stp"), r.stderr)
+        XCTAssertEqual(file("rej.tsv"), "3\t1\tduplicate customer id 1 (first on line 1)\t1,\"C\",0,\"B\",\"01234\",\"01/02/2013\",1,1,1,0\n")
+        r = try stave(["breakdown", "m.stave", "--by", "status", "--format", "csv"])
+        XCTAssertEqual(r.stdout.split(separator: "\n").map { String($0.prefix(17)) }, ["status,customers,", "1,2,0,0,,,,,,,", "unknown,0,5,7,1.2"])
+        XCTAssertEqual(try stave(["verify", "m.stave"]).status, 0)
+        // A bad row: file, line and column.
+        write("bad.csv", "1,\"A\",0,\"B\",\"1234\",\"01/02/2013\",1,1,1,0\n")
+        r = try stave(["convert", "--customers", "bad.csv", "-o", "m.stave"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "stave: bad.csv:1:13: zip must be exactly 5 digits (1234)\n")
     }
 }

@@ -13,6 +13,12 @@ struct Profile: ParsableCommand {
         the hour in the datetime: night < 05 or >= 22, morning 05-11,
         afternoon 12-16, evening 17-21. Customers without events in range are
         absent.
+
+        --with-customers appends the customer's name, gender, zip, sign_date
+        (YYYY-MM-DD), status, level (Free/Silver/Gold), campaign and
+        linked_with_apps from the store's customer table (empty for a
+        customer id it does not list). --level/--campaign/--gender/--status
+        keep only matching customers.
         """
     )
 
@@ -20,6 +26,9 @@ struct Profile: ParsableCommand {
     var store: String
 
     @OptionGroup var filter: FilterOptions
+    @OptionGroup var customerFilter: CustomerFilterOptions
+    @Flag(help: "Append the customer table's attributes to each profile.")
+    var withCustomers = false
     @OptionGroup var output: OutputOptions
     @OptionGroup var threads: ThreadOptions
     @Flag(help: "Print row groups read and the time of each phase on stderr.")
@@ -29,10 +38,18 @@ struct Profile: ParsableCommand {
         try guarded {
             let phases = PhaseTimer(enabled: verbose)
             let s = try Store.open(store)
+            let cf = try customerFilter.makeFilter()
+            let table = (withCustomers || !cf.isEmpty) ? try Queries.customerTable(s) : nil
             phases.mark("open")
-            let p = try Queries.profile(s, filter: try filter.makeFilter(), threads: threads.count, phase: phases.enabled ? phases.mark : nil)
+            var f = try filter.makeFilter()
+            if let table { f = cf.apply(to: f, table: table) }
+            let p = try Queries.profile(s, filter: f, threads: threads.count, phase: phases.enabled ? phases.mark : nil)
             let out = try output.open()
-            try ProfileReport.write(p, format: output.resolvedFormat(), to: out)
+            if withCustomers, let table {
+                try ProfileReport.table(p, customers: table).write(output.resolvedFormat(), to: out)
+            } else {
+                try ProfileReport.write(p, format: output.resolvedFormat(), to: out)
+            }
             try out.commit()
             phases.mark("output")
             phases.report()
@@ -54,6 +71,7 @@ struct Stats: ParsableCommand {
     var store: String
 
     @OptionGroup var filter: FilterOptions
+    @OptionGroup var customerFilter: CustomerFilterOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threads: ThreadOptions
     @Flag(help: "Print row groups read and the time of each phase on stderr.")
@@ -63,8 +81,11 @@ struct Stats: ParsableCommand {
         try guarded {
             let phases = PhaseTimer(enabled: verbose)
             let s = try Store.open(store)
+            let cf = try customerFilter.makeFilter()
+            var f = try filter.makeFilter()
+            if !cf.isEmpty { f = cf.apply(to: f, table: try Queries.customerTable(s)) }
             phases.mark("open")
-            let p = try Queries.profile(s, filter: try filter.makeFilter(), threads: threads.count, phase: phases.enabled ? phases.mark : nil)
+            let p = try Queries.profile(s, filter: f, threads: threads.count, phase: phases.enabled ? phases.mark : nil)
             let stats = StatsKernel.compute(p)
             phases.mark("stats")
             let out = try output.open()

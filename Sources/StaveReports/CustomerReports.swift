@@ -1,0 +1,80 @@
+import StaveFormat
+import StaveIO
+import StaveQuery
+
+extension ProfileReport {
+    /// The customer attributes `--with-customers` appends to each profile row.
+    public static let customerColumns = ["name", "gender", "zip", "sign_date", "status", "level", "campaign", "linked_with_apps"]
+
+    /// The profile joined with the customer table: one lookup per profile
+    /// row (not per event). Customers absent from the table get empty
+    /// (null) attributes.
+    public static func table(_ p: Profile, customers t: CustomerTable) throws -> ResultTable {
+        var table = self.table(p)
+        table.columns += customerColumns
+        for i in 0..<p.count {
+            if let r = t.row(of: p.customer[i]) {
+                table.rows[i] += [.string(try t.name(r)), .int(Int64(t.gender[r])), .string(DecimalText.zip5(Int64(t.zip[r]))),
+                                  .string(CivilTime.formatDate(t.signDate[r])), .int(Int64(t.status[r])),
+                                  .string(CustomersSchema.levelNames[Int(t.level[r])]),
+                                  .string(CustomersSchema.campaignNames[Int(t.campaign[r])]), .int(Int64(t.linked[r]))]
+            } else {
+                table.rows[i] += [Cell](repeating: .null, count: customerColumns.count)
+            }
+        }
+        return table
+    }
+}
+
+public enum BreakdownReport {
+    public static func columns(_ key: BreakdownKey) -> [String] {
+        [key.rawValue, "customers", "active_customers", "events"] + Profile.columnNames.map { "avg_" + $0 }
+    }
+
+    public static func table(_ rows: [BreakdownRow], by key: BreakdownKey) -> ResultTable {
+        ResultTable(columns: columns(key), rows: rows.map { r in
+            [.string(r.group), .int(Int64(r.customers)), .int(Int64(r.activeCustomers)), .int(r.events)]
+                + (0..<Profile.columnNames.count).map { r.average($0).map(Cell.double) ?? .null }
+        })
+    }
+}
+
+public enum ZipReport {
+    public static let columns = ["zip", "events", "customers", "mobile_events", "mobile_share"]
+
+    public static func table(_ rows: [ZipRow]) -> ResultTable {
+        ResultTable(columns: columns, rows: rows.map { r in
+            [.string(DecimalText.zip5(Int64(r.zip))), .int(r.events), .int(Int64(r.customers)), .int(r.mobileEvents), .double(r.mobileShare)]
+        })
+    }
+}
+
+public enum HoursReport {
+    /// Part of the day of each hour, by the profile's rule.
+    public static let partNames = ["night", "morning", "afternoon", "evening"]
+
+    public static func partOf(hour: Int) -> Int { Int(RowGroupData.dayPart(UInt32(hour) * 3600)) }
+
+    /// Per hour: [group,] hour, part_of_day, events, mobile_events.
+    /// Per part (`perPart`): [group,] part_of_day, events, mobile_events, in
+    /// the order morning, afternoon, evening, night.
+    public static func table(_ h: HoursResult, by key: BreakdownKey?, perPart: Bool) -> ResultTable {
+        let lead = key.map { [$0.rawValue] } ?? []
+        var t = ResultTable(columns: lead + (perPart ? ["part_of_day", "events", "mobile_events"] : ["hour", "part_of_day", "events", "mobile_events"]))
+        for (g, label) in h.groups.enumerated() {
+            let prefix: [Cell] = key == nil ? [] : [.string(label)]
+            if perPart {
+                for part in [1, 2, 3, 0] {
+                    let hours = (0..<24).filter { partOf(hour: $0) == part }
+                    t.rows.append(prefix + [.string(partNames[part]), .int(hours.reduce(0) { $0 + h.events[g][$1] }),
+                                            .int(hours.reduce(0) { $0 + h.mobile[g][$1] })])
+                }
+            } else {
+                for hour in 0..<24 {
+                    t.rows.append(prefix + [.int(Int64(hour)), .string(partNames[partOf(hour: hour)]), .int(h.events[g][hour]), .int(h.mobile[g][hour])])
+                }
+            }
+        }
+        return t
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import StaveFormat
+import StaveIO
+import StaveQuery
+import StaveReports
+
+struct Breakdown: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Customers and average profiles per group of customers (by level, gender, campaign, ...).",
+        discussion: """
+        Per group: customers (in the customer table), active_customers (with
+        at least one event in range), events, and the average per active
+        customer of every profile column. Events of customer ids absent from
+        the customer table form the group `unknown` (never dropped);
+        customers without events count in `customers` only. Groups with
+        neither customers nor events are left out. Needs a customer table
+        (stave convert --customers).
+        """
+    )
+
+    @Argument(help: "The store directory.")
+    var store: String
+
+    @Option(help: "Group by: level, gender, campaign, status, linked_with_apps or sign_month.")
+    var by: BreakdownKey
+
+    @OptionGroup var filter: FilterOptions
+    @OptionGroup var customerFilter: CustomerFilterOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        try guarded {
+            let s = try Store.open(store)
+            let table = try Queries.customerTable(s)
+            let rows = try Queries.breakdown(s, table: table, by: by, filter: try filter.makeFilter(),
+                                             customers: try customerFilter.makeFilter(), threads: threads.count)
+            let out = try output.open()
+            try BreakdownReport.table(rows, by: by).write(output.resolvedFormat(), to: out)
+            try out.commit()
+        }
+    }
+}
+
+struct TopZips: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "top-zips",
+        abstract: "Listening zips with the most events, with distinct customers and mobile share.",
+        discussion: "Sorted by events (descending), then zip. mobile_share = mobile_events / events."
+    )
+
+    @Argument(help: "The store directory.")
+    var store: String
+
+    @Option(help: "How many zips.")
+    var limit = 10
+
+    @OptionGroup var filter: FilterOptions
+    @OptionGroup var customerFilter: CustomerFilterOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var threads: ThreadOptions
+
+    func validate() throws {
+        guard limit >= 1 && limit <= 100_000 else { throw ValidationError("--limit must be 1...100000") }
+    }
+
+    func run() throws {
+        try guarded {
+            let s = try Store.open(store)
+            let rows = try Queries.topZips(s, filter: try filter.makeFilter(), customers: try customerFilter.makeFilter(),
+                                           table: nil, limit: limit, threads: threads.count)
+            let out = try output.open()
+            try ZipReport.table(rows).write(output.resolvedFormat(), to: out)
+            try out.commit()
+        }
+    }
+}
+
+struct Hours: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Events per hour of the day (or per part of the day), overall or per group of customers.",
+        discussion: """
+        Per hour 0-23: the part of the day it belongs to, events and mobile
+        events. --per part sums them per part of the day (morning,
+        afternoon, evening, night). --by groups customers as `breakdown`
+        does (needs a customer table); ids absent from it form `unknown`.
+        """
+    )
+
+    enum Per: String, ExpressibleByArgument, CaseIterable { case hour, part }
+
+    @Argument(help: "The store directory.")
+    var store: String
+
+    @Option(help: "Group by: level, gender, campaign, status, linked_with_apps or sign_month.")
+    var by: BreakdownKey?
+
+    @Option(help: "Rows per hour or per part of the day.")
+    var per: Per = .hour
+
+    @OptionGroup var filter: FilterOptions
+    @OptionGroup var customerFilter: CustomerFilterOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        try guarded {
+            let s = try Store.open(store)
+            let h = try Queries.hours(s, by: by, filter: try filter.makeFilter(), customers: try customerFilter.makeFilter(),
+                                      table: nil, threads: threads.count)
+            let out = try output.open()
+            try HoursReport.table(h, by: by, perPart: per == .part).write(output.resolvedFormat(), to: out)
+            try out.commit()
+        }
+    }
+}
