@@ -133,6 +133,27 @@ def duck_timer(db_or_parquet, sql_kind, inner):
               f"timed(lambda: c.execute({sql!r}).fetchall(), {inner})")
 
 
+CUST_CSV = ("read_csv('{csv}', header=true, columns={{'CustID':'UINTEGER','Name':'VARCHAR','Gender':'UTINYINT','Address':'VARCHAR',"
+            "'zip':'VARCHAR','SignDate':'VARCHAR','Status':'UTINYINT','Level':'UTINYINT','Campaign':'UTINYINT','LinkedWithApps':'UTINYINT'}})")
+LEVEL_NAME = "CASE c.Level WHEN 0 THEN 'Free' WHEN 1 THEN 'Silver' WHEN 2 THEN 'Gold' ELSE 'unknown' END"
+# The customer dimension in SQL: the same answers as stave breakdown / top-zips / hours.
+DIM_SQL = {
+    "breakdown": ("WITH p AS (" + PROFILE_SQL.format(src="tracks", where="{where}") + ") "
+                  "SELECT " + LEVEL_NAME + " AS g, count(*) AS active, sum(total_tracks)::BIGINT, "
+                  + ", ".join(f"avg({c})" for c in COLUMNS) + " FROM p LEFT JOIN cust c ON p.customer_id = c.CustID GROUP BY g ORDER BY g"),
+    "top_zips": ("SELECT listening_zip, count(*) AS e, count(DISTINCT customer_id), sum(mobile)::BIGINT FROM tracks {where} "
+                 "GROUP BY listening_zip ORDER BY e DESC, listening_zip LIMIT 10"),
+    "hours": ("SELECT " + LEVEL_NAME + " AS g, hour(t.datetime) AS h, count(*), sum(t.mobile)::BIGINT FROM tracks t "
+              "LEFT JOIN cust c ON t.customer_id = c.CustID {where} GROUP BY g, h ORDER BY g, h"),
+}
+
+
+def duck_dim_timer(db, kind, where, inner):
+    sql = DIM_SQL[kind].format(where=where)
+    return py(TIMER_PRELUDE + f"import duckdb\nc=duckdb.connect('{db}', read_only=True)\nc.execute('SET enable_progress_bar=false')\n"
+              f"timed(lambda: c.execute({sql!r}).fetchall(), {inner})")
+
+
 def query_sql(kind, src):
     if kind == "profile":
         return PROFILE_SQL.format(src=src, where="")
@@ -172,7 +193,7 @@ def polars_timer(parquet, kind, inner):
 
 
 def stave_timer(store, kind, inner, threads=2):
-    name = {"profile": "profile", "month": "profile_month", "stats": "stats", "customer": "customer"}[kind]
+    name = {"profile": "profile", "month": "profile_month", "stats": "stats", "customer": "customer"}.get(kind, kind)
     return [TIMER, store, "--only", name, "--runs", str(inner), "--threads", str(threads)]
 
 
@@ -233,8 +254,39 @@ def check_answers(s, store, db, parquet, spark_dir):
                 if not close(float(mine[c][f]), float(agg[f][k])):
                     problems.append(f"Spark colStats {c}.{f}: stave {mine[c][f]} Spark {agg[f][k]}")
         s["checked"].append(f"Spark job: {len(spark)} profiles and colStats identical to stave (1e-9 relative)")
+    check_dimension(s, store, db, problems)
     if problems:
         sys.exit("ANSWERS DIFFER, nothing timed:\n" + "\n".join(problems))
+
+
+def check_dimension(s, store, db, problems):
+    """stave breakdown / top-zips / hours against DuckDB SQL over the same files."""
+    for where, flags in [("", []), (MONTH, ["--from", "2014-11-01", "--to", "2014-12-01"])]:
+        _, out = run([STAVE, "breakdown", store, "--by", "level", "--format", "json", *flags])
+        mine = {r["level"]: r for r in json.loads(out)}
+        for r in duck_rows_text(db, DIM_SQL["breakdown"].format(where=where.replace("datetime", "tracks.datetime"))):
+            m = mine.get(r[0])
+            if m is None or m["active_customers"] != r[1] or m["events"] != r[2] or \
+                    not all(close(m["avg_" + c], r[3 + k]) for k, c in enumerate(COLUMNS)):
+                problems.append(f"breakdown {r[0]} {where}: stave {m} DuckDB {r}")
+        _, out = run([STAVE, "top-zips", store, "--format", "csv", *flags])
+        mine = [tuple(l.split(",")[:4]) for l in out.strip().splitlines()[1:]]
+        duck = [(r[0], str(r[1]), str(r[2]), str(r[3])) for r in duck_rows_text(db, DIM_SQL["top_zips"].format(where=where))]
+        if mine != duck:
+            problems.append(f"top zips {where}: stave {mine[:3]} DuckDB {duck[:3]}")
+        _, out = run([STAVE, "hours", store, "--by", "level", "--format", "csv", *flags])
+        mine = sorted((l.split(",")[0], int(l.split(",")[1]), int(l.split(",")[3]), int(l.split(",")[4]))
+                      for l in out.strip().splitlines()[1:] if l.split(",")[3] != "0")
+        duck = sorted(tuple(r) for r in duck_rows_text(db, DIM_SQL["hours"].format(where=where.replace("datetime", "t.datetime"))))
+        if mine != [(g, int(h), int(e), int(m)) for g, h, e, m in duck]:
+            problems.append(f"hours by level {where}: stave and DuckDB differ")
+    s["checked"].append("breakdown by level, top 10 zips, hours by level (full and one month): identical in stave and DuckDB")
+
+
+def duck_rows_text(db, sql):
+    code = f"import duckdb,json\nc=duckdb.connect('{db}', read_only=True)\nc.execute('SET enable_progress_bar=false')\nprint(json.dumps([list(r) for r in c.execute({sql!r}).fetchall()]))"
+    _, out = run(py(code))
+    return json.loads(out)
 
 
 # ---------------------------------------------------------------- one scale
@@ -287,6 +339,12 @@ def scale(rows, args, cache):
         sizes[f"CSV {tool}"] = int(open(cached).read())
     s["sizes"] = sizes
 
+    # The customer table, added after sizes and convert timings (they compare
+    # the events alone): into the store, and into DuckDB's database.
+    cust = os.path.join(d, "cust.csv")
+    run([STAVE, "convert", "--customers", cust, "-o", store, "--quiet"])
+    run(py(f"import duckdb\nc=duckdb.connect('{db}')\nc.execute(\"CREATE TABLE cust AS SELECT * FROM {CUST_CSV.format(csv=cust)}\")\nc.close()"))
+
     # Spark (answers first, timing from the same runs).
     spark_dir = None
     if args.spark and rows <= args.spark_max_rows:
@@ -316,6 +374,27 @@ def scale(rows, args, cache):
         tasks[kind] = {k: median(v) for k, v in got.items()}
         print(f"  {kind} done", flush=True)
     s["inprocess_ms"] = tasks
+
+    # The customer dimension: stave's breakdown / top zips / hours against
+    # its own profile over the same range (target: at most 2x) and DuckDB.
+    dim = {}
+    for kind, name, ref, where in [("breakdown by level", "breakdown_level", "profile", ""),
+                                   ("breakdown by level, one month", "breakdown_level_month", "profile_month", MONTH),
+                                   ("top 10 zips", "top_zips", "profile", ""),
+                                   ("top 10 zips, one month", "top_zips_month", "profile_month", MONTH),
+                                   ("hours by level", "hours_by_level", "profile", "")]:
+        sql_kind = {"breakdown_level": "breakdown", "breakdown_level_month": "breakdown", "top_zips": "top_zips",
+                    "top_zips_month": "top_zips", "hours_by_level": "hours"}[name]
+        w = where.replace("datetime", "t.datetime") if sql_kind == "hours" else where.replace("datetime", "tracks.datetime") if sql_kind == "breakdown" else where
+        engines = {"stave": stave_timer(store, name, inner), "stave profile, same range": stave_timer(store, ref, inner),
+                   "DuckDB native": duck_dim_timer(db, sql_kind, w, inner)}
+        got = {k: [] for k in engines}
+        for r in range(R):
+            for k, cmd in engines.items():
+                got[k].append(timer_value(cmd))
+        dim[kind] = {k: median(v) for k, v in got.items()}
+    s["dimension_ms"] = dim
+    print("  customer dimension done", flush=True)
 
     # Whole processes: stave profile vs the DuckDB CLI, alternating.
     cli = os.path.join(VENV_BIN, "duckdb")
@@ -407,6 +486,13 @@ def report(results, m, v, args):
         labels = {"profile": "profile, full", "month": "profile, one month", "stats": "stats (colStats)", "customer": "one customer"}
         for kind, t in s["inprocess_ms"].items():
             L.append(f"| {labels[kind]} | " + " | ".join(fmt_ms(t[n]) for n in names) + f" | {t['DuckDB native'] / t['stave']:.1f}x |")
+        if "dimension_ms" in s:
+            L.append("\n### Customer dimension, in-process (ms, median)\n")
+            L.append("| query | stave | stave profile, same range | stave / profile | DuckDB native | DuckDB / stave |")
+            L.append("|---|---|---|---|---|---|")
+            for kind, t in s["dimension_ms"].items():
+                st, pr, du_ = t["stave"], t["stave profile, same range"], t["DuckDB native"]
+                L.append(f"| {kind} | {fmt_ms(st)} | {fmt_ms(pr)} | {st / pr:.2f}x | {fmt_ms(du_)} | {du_ / st:.1f}x |")
         L.append("\n### Whole process (ms, median)\n")
         L.append("| command | ms |")
         L.append("|---|---|")
@@ -458,6 +544,9 @@ def report(results, m, v, args):
         row("convert peak RSS <= 512 MB", f"{x:.0f} MB", x <= 512)
         x = t["profile"]["stave 1 thread"] / t["profile"]["stave"]
         row("2 threads >= 1.7x faster than 1 (profile)", f"{x:.2f}x", x >= 1.7)
+        if "dimension_ms" in s:
+            x = max(v["stave"] / v["stave profile, same range"] for v in s["dimension_ms"].values())
+            row("breakdown, top zips, hours <= 2x profile, same range (issue 4)", f"worst {x:.2f}x", x <= 2)
     if len(results) >= 2:
         worst = max(results[1]["inprocess_ms"][k]["stave"] / results[0]["inprocess_ms"][k]["stave"] for k in results[0]["inprocess_ms"])
         L.append(f"| 10M/1M time ratio <= 11 for every query | worst {worst:.1f} | {'yes' if worst <= 11 else '**no**'} |")

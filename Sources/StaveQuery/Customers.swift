@@ -1,3 +1,4 @@
+import Dispatch
 import StaveFormat
 import StaveIO
 
@@ -312,49 +313,65 @@ extension Queries {
                                limit: Int, threads: Int) throws -> [ZipRow] {
         var f = filter
         if !customers.isEmpty { f = customers.apply(to: filter, table: try table ?? customerTable(store)) }
-        let groups = try RowGroupData.loadAll(store: store, filter: f, threads: threads, columns: LoadColumns(tracks: false, zips: true))
+        let groups = try RowGroupData.loadAll(store: store, filter: f, threads: threads, columns: LoadColumns(tracks: false, zips: true, dayParts: false))
         var runs: [CustomerRun] = []
         for g in groups { runs.append(contentsOf: g.runs) }
-        // A customer's runs one after another, so that `last[zip]` (the last
-        // customer counted for a zip, + 1) makes the distinct count exact.
+        // A customer's runs one after another, so that `last` (the sequence
+        // number of the last customer counted for a zip) makes the distinct
+        // count exact; the customers are split between the workers, each
+        // with its own counters, merged at the end.
         runs = ProfileKernel.sortByCustomer(runs)
-        let zipCount = 100_000
-        var events = [Int64](repeating: 0, count: zipCount)
-        var mobile = [Int64](repeating: 0, count: zipCount)
-        var distinct = [Int](repeating: 0, count: zipCount)
-        var last = [UInt64](repeating: 0, count: zipCount)
-        events.withUnsafeMutableBufferPointer { ev in
-            mobile.withUnsafeMutableBufferPointer { mo in
-                distinct.withUnsafeMutableBufferPointer { di in
-                    last.withUnsafeMutableBufferPointer { la in
-                        for run in runs {
-                            let data = groups[Int(run.group)]
-                            let tag = UInt64(run.customer) + 1
-                            data.codes.withUnsafeBufferPointer { codes in
-                                data.zips.withUnsafeBufferPointer { zips in
-                                    for i in Int(run.start)..<Int(run.end) {
-                                        let c = codes[i]
-                                        guard c & RowGroupData.windowBit != 0 else { continue }
-                                        // zips[i] <= 99,999: RowGroupData.load checked the chunk statistics
-                                        // and decode checks values against them.
-                                        let z = Int(zips[i])
-                                        ev[z] += 1
-                                        mo[z] += Int64((c >> 2) & 1)
-                                        if la[z] != tag { la[z] = tag; di[z] += 1 }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        let workers = max(1, min(threads, runs.count / 64 + 1))
+        var bounds = [0]
+        let totalRows = runs.reduce(0) { $0 + Int($1.end - $1.start) }
+        var seen = 0
+        for (k, run) in runs.enumerated() {
+            if bounds.count < workers, seen >= totalRows * bounds.count / workers, k > 0, run.customer != runs[k - 1].customer {
+                bounds.append(k)
             }
+            seen += Int(run.end - run.start)
         }
-        var rows: [ZipRow] = []
-        for z in 0..<zipCount where events[z] > 0 {
-            rows.append(ZipRow(zip: UInt32(z), events: events[z], customers: distinct[z], mobileEvents: mobile[z]))
+        bounds.append(runs.count)
+        let parts = bounds.count - 1
+        let results = UnsafeMutableBufferPointer<ZipCounts?>.allocate(capacity: parts)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        // Each worker writes only its own slot w; inputs are read-only.
+        let box = SendableBox((results, runs, bounds, groups))
+        DispatchQueue.concurrentPerform(iterations: parts) { w in
+            let (out, runs, bounds, groups) = box.value
+            out[w] = ZipCounts.count(runs[bounds[w]..<bounds[w + 1]], groups: groups)
         }
-        rows.sort { $0.events != $1.events ? $0.events > $1.events : $0.zip < $1.zip }
-        return Array(rows.prefix(max(0, limit)))
+        let counts = (0..<parts).map { results[$0]! }
+        // The top `limit` by (events descending, zip ascending), kept sorted
+        // in a bounded array: most zips fail the comparison with its last.
+        let limit = max(0, limit)
+        var top: [ZipRow] = []
+        top.reserveCapacity(min(limit, ZipCounts.zipCount) + 1)
+        func before(_ a: ZipRow, _ b: ZipRow) -> Bool { a.events != b.events ? a.events > b.events : a.zip < b.zip }
+        let hots = counts.map(\.hot)
+        let spills = counts.map(\.spilled).filter { !$0.isEmpty }
+        for z in 0..<ZipCounts.zipCount {
+            var t: (Int64, Int64, Int64) = (0, 0, 0)
+            for h in hots {
+                t.0 += Int64(h[z].events); t.1 += Int64(h[z].mobile); t.2 += Int64(h[z].customers)
+            }
+            for sp in spills { t.0 += sp[3 * z]; t.1 += sp[3 * z + 1]; t.2 += sp[3 * z + 2] }
+            guard t.0 > 0 else { continue }
+            let row = ZipRow(zip: UInt32(z), events: t.0, customers: Int(t.2), mobileEvents: t.1)
+            if top.count == limit {
+                guard limit > 0, before(row, top[limit - 1]) else { continue }
+                top.removeLast()
+            }
+            var a = 0, b = top.count
+            while a < b {
+                let m = (a + b) / 2
+                if before(top[m], row) { a = m + 1 } else { b = m }
+            }
+            top.insert(row, at: a)
+        }
+        withExtendedLifetime(counts) {}
+        return top
     }
 
     /// Events (and mobile events) per hour, for all customers or per group
@@ -405,5 +422,85 @@ extension Queries {
             result.mobile.append(Array(mobile[(k * 24)..<(k * 24 + 24)]))
         }
         return result
+    }
+}
+
+/// Per-zip counts of one worker's customers.
+final class ZipCounts {
+    static let zipCount = 100_000
+
+    /// Hot counters, 16 bytes a zip (four to a cache line): 32-bit counts,
+    /// spilled into 64-bit totals before they could overflow.
+    struct Counter {
+        var events: UInt32 = 0
+        var mobile: UInt32 = 0
+        var customers: UInt32 = 0
+        /// Sequence number (1-based) of the last customer counted here.
+        var last: UInt32 = 0
+    }
+
+    /// zipCount counters, owned (deallocated in deinit).
+    let hot: UnsafeMutableBufferPointer<Counter>
+    /// events, mobile, customers per zip (3 x zipCount), allocated only by a
+    /// spill (more than 2^32 - 1 rows or customers in one worker).
+    var spilled: [Int64] = []
+
+    init() {
+        hot = .allocate(capacity: Self.zipCount)
+        hot.initialize(repeating: Counter())
+    }
+
+    deinit { hot.deallocate() }
+
+    func spill() {
+        if spilled.isEmpty { spilled = [Int64](repeating: 0, count: 3 * Self.zipCount) }
+        for z in 0..<Self.zipCount {
+            spilled[3 * z] += Int64(hot[z].events)
+            spilled[3 * z + 1] += Int64(hot[z].mobile)
+            spilled[3 * z + 2] += Int64(hot[z].customers)
+            hot[z].events = 0; hot[z].mobile = 0; hot[z].customers = 0
+        }
+    }
+
+    /// Counts `runs` (sorted by customer: all runs of a customer adjacent).
+    static func count(_ runs: ArraySlice<CustomerRun>, groups: [RowGroupData]) -> ZipCounts {
+        let out = ZipCounts()
+        let acc = out.hot
+        var sequence: UInt32 = 0
+        var previous: UInt32? = nil
+        var sinceSpill = 0
+        for run in runs {
+            if run.customer != previous {
+                previous = run.customer
+                // More customers than a UInt32 sequence tells apart: spill and
+                // restart the numbering (resetting every zip's `last`).
+                if sequence == UInt32.max {
+                    out.spill()
+                    for z in 0..<zipCount { out.hot[z].last = 0 }
+                    sequence = 0
+                }
+                sequence += 1
+            }
+            let n = Int(run.end - run.start)
+            if sinceSpill + n >= Int(UInt32.max) { out.spill(); sinceSpill = 0 }
+            sinceSpill += n
+            let data = groups[Int(run.group)]
+            let tag = sequence
+            data.codes.withUnsafeBufferPointer { codes in
+                data.zips.withUnsafeBufferPointer { zips in
+                    for i in Int(run.start)..<Int(run.end) {
+                        let c = codes[i]
+                        guard c & RowGroupData.windowBit != 0 else { continue }
+                        // zips[i] <= 99,999: RowGroupData.load checked the chunk
+                        // statistics and decoding checks values against them.
+                        let z = Int(zips[i])
+                        acc[z].events &+= 1
+                        acc[z].mobile &+= UInt32((c >> 2) & 1)
+                        if acc[z].last != tag { acc[z].last = tag; acc[z].customers &+= 1 }
+                    }
+                }
+            }
+        }
+        return out
     }
 }

@@ -10,10 +10,15 @@ public struct LoadColumns: Sendable, Equatable {
     public var hours = false
     /// The listening zip of each row.
     public var zips = false
-    public init(tracks: Bool = true, hours: Bool = false, zips: Bool = false) {
+    /// The part of the day in the code byte (bits 0-1). Without it (and
+    /// without hours) a row group wholly inside the time window skips its
+    /// datetime chunk, and bits 0-1 are 0.
+    public var dayParts = true
+    public init(tracks: Bool = true, hours: Bool = false, zips: Bool = false, dayParts: Bool = true) {
         self.tracks = tracks
         self.hours = hours
         self.zips = zips
+        self.dayParts = dayParts
     }
 }
 
@@ -123,7 +128,8 @@ public struct RowGroupData: Sendable {
             let hi = UInt32(clamping: h)
             width = hi > lo ? hi - lo : 0
         }
-        let timeChunk = try part.chunk(rowGroup: g, column: EventsSchema.datetime)
+        let needTime = columns.dayParts || columns.hours || use == .partial
+        let timeChunk = needTime ? try part.chunk(rowGroup: g, column: EventsSchema.datetime) : nil
         let trackChunk = columns.tracks ? try part.chunk(rowGroup: g, column: EventsSchema.trackID) : nil
         let zipChunk = columns.zips ? try part.chunk(rowGroup: g, column: EventsSchema.zip) : nil
         let mobileChunk = try part.chunk(rowGroup: g, column: EventsSchema.mobile)
@@ -133,7 +139,9 @@ public struct RowGroupData: Sendable {
         var zips = [UInt32](repeating: 0, count: columns.zips ? total : 0)
         scratch.ensure(total)
         func decode(_ src: Range<Int>, at dst: Int) throws {
-            try scratch.time.withUnsafeMutableBufferPointer { try timeChunk.decode32(src, base: base, into: $0.baseAddress! + dst) }
+            if let timeChunk {
+                try scratch.time.withUnsafeMutableBufferPointer { try timeChunk.decode32(src, base: base, into: $0.baseAddress! + dst) }
+            }
             if let trackChunk {
                 try scratch.track.withUnsafeMutableBufferPointer { try trackChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
             }
@@ -157,7 +165,7 @@ public struct RowGroupData: Sendable {
         // Codes: one branch-free pass over the scratch buffers.
         // (Comparisons here compile to unpredictable branches: a table of
         // the 24 hours and a borrow bit instead.)
-        let codes = [UInt8](unsafeUninitializedCapacity: total) { out, n in
+        let codes = needTime ? [UInt8](unsafeUninitializedCapacity: total) { out, n in
             scratch.time.withUnsafeBufferPointer { t in
                 scratch.mobile.withUnsafeBufferPointer { m in
                     RowGroupData.partOfHour.withUnsafeBufferPointer { hours in
@@ -170,6 +178,12 @@ public struct RowGroupData: Sendable {
                         }
                     }
                 }
+            }
+            n = total
+        } : [UInt8](unsafeUninitializedCapacity: total) { out, n in
+            // Every row inside the window; no day part asked for.
+            scratch.mobile.withUnsafeBufferPointer { m in
+                for i in 0..<total { out[i] = (m[i] &<< 2) | RowGroupData.windowBit }
             }
             n = total
         }

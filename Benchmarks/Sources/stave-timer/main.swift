@@ -48,6 +48,32 @@ try measure("profile") { _ = try Queries.profile(store, filter: QueryFilter(), t
 try measure("profile_month") { _ = try Queries.profile(store, filter: month, threads: threads) }
 try measure("stats") { _ = try Queries.stats(store, filter: QueryFilter(), threads: threads) }
 try measure("customer") { _ = try Queries.profile(store, filter: QueryFilter(customers: [48]), threads: threads) }
+// The customer-dimension queries (need a customer table), against the
+// profile over the same range: the target is at most 2x.
+if let table = try CustomerTable.load(store) {
+    try measure("breakdown_level") {
+        _ = try Queries.breakdown(store, table: table, by: .level, filter: QueryFilter(), customers: CustomerFilter(), threads: threads)
+    }
+    try measure("breakdown_level_month") {
+        _ = try Queries.breakdown(store, table: table, by: .level, filter: month, customers: CustomerFilter(), threads: threads)
+    }
+    try measure("hours_by_level") {
+        _ = try Queries.hours(store, by: .level, filter: QueryFilter(), customers: CustomerFilter(), table: table, threads: threads)
+    }
+    try measure("profile_gold") {
+        _ = try Queries.profile(store, filter: QueryFilter(), customers: CustomerFilter(levels: [2]), table: table, threads: threads)
+    }
+    try measure("customer_table_load") { _ = try CustomerTable.load(store) }
+}
+try measure("top_zips") {
+    _ = try Queries.topZips(store, filter: QueryFilter(), customers: CustomerFilter(), table: nil, limit: 10, threads: threads)
+}
+try measure("top_zips_month") {
+    _ = try Queries.topZips(store, filter: month, customers: CustomerFilter(), table: nil, limit: 10, threads: threads)
+}
+try measure("hours") {
+    _ = try Queries.hours(store, by: nil, filter: QueryFilter(), customers: CustomerFilter(), table: nil, threads: threads)
+}
 try measure("decode") { _ = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: threads) }
 let groups = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: threads)
 measure("kernel") { _ = ProfileKernel.compute(groups: groups, threads: threads) }
