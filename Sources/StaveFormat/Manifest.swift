@@ -44,16 +44,71 @@ public struct ManifestPart: Equatable, Sendable {
     }
 }
 
+/// Where `stave follow` has got to in a file it tails: committed together
+/// with the rows it read, in the same manifest.
+public struct FollowState: Equatable, Sendable {
+    /// The followed file's path as given (no newline; at most 4,096 bytes).
+    public var path: String
+    /// Bytes of the file consumed: everything before is in the store (or
+    /// was rejected); a partial last line is never consumed.
+    public var offset: UInt64
+    /// Identity of the file (st_dev, st_ino) when it was first followed.
+    public var device: UInt64
+    public var inode: UInt64
+    /// XXH64 of the (up to 4,096) bytes just before `offset`: a file
+    /// rewritten in place is told apart from one that only grew.
+    public var tail: UInt64
+
+    public init(path: String, offset: UInt64, device: UInt64, inode: UInt64, tail: UInt64) {
+        self.path = path
+        self.offset = offset
+        self.device = device
+        self.inode = inode
+        self.tail = tail
+    }
+
+    public static let tailWindow = 4096
+}
+
 public struct Manifest: Equatable, Sendable {
     public var generation: UInt64
     public var parts: [ManifestPart]
     /// The customer table (a part of table kind 2), if the store has one.
     public var customers: ManifestPart?
+    /// Files `stave follow` tails into this store.
+    public var follows: [FollowState]
+    /// The smallest part (and customer table) number never used in this
+    /// store: new files take numbers from here, so a name is never reused
+    /// (a reader holding an old manifest never opens a different file under
+    /// a name it knows). Version-1 manifests do not store it: it is then
+    /// one more than the largest number listed.
+    public var nextNumber: UInt64
 
-    public init(generation: UInt64, parts: [ManifestPart], customers: ManifestPart? = nil) {
+    public init(generation: UInt64, parts: [ManifestPart], customers: ManifestPart? = nil, follows: [FollowState] = [], nextNumber: UInt64? = nil) {
         self.generation = generation
         self.parts = parts
         self.customers = customers
+        self.follows = follows
+        self.nextNumber = nextNumber ?? Manifest.impliedNext(parts: parts, customers: customers)
+    }
+
+    static func number(_ name: String) -> UInt64 {
+        UInt64(name.split(separator: "-").last!.dropLast(4)) ?? 0
+    }
+
+    static func impliedNext(parts: [ManifestPart], customers: ManifestPart?) -> UInt64 {
+        (parts + (customers.map { [$0] } ?? [])).map { number($0.name) }.max().map { $0 + 1 } ?? 1
+    }
+
+    /// True when the version-1 grammar can express this manifest.
+    var fitsVersion1: Bool {
+        customers == nil && follows.isEmpty && nextNumber == Manifest.impliedNext(parts: parts, customers: nil)
+    }
+
+    /// Takes the next unused file number.
+    public mutating func takeNumber() -> UInt64 {
+        defer { nextNumber += 1 }
+        return nextNumber
     }
 
     public var rowCount: Int { parts.reduce(0) { $0 + $1.rows } }
@@ -64,10 +119,15 @@ public struct Manifest: Equatable, Sendable {
     }
 
     public func serialize() -> [UInt8] {
-        var text = (customers == nil ? FormatConstants.manifestHeader : FormatConstants.manifestHeaderV2) + "\n"
+        let v1 = fitsVersion1
+        var text = (v1 ? FormatConstants.manifestHeader : FormatConstants.manifestHeaderV2) + "\n"
         text += "generation \(generation)\n"
+        if !v1 { text += "next-number \(nextNumber)\n" }
         if let c = customers {
             text += "customers \(c.name) rows \(c.rows) bytes \(c.bytes) footer \(Manifest.hex16(c.footerChecksum))\n"
+        }
+        for f in follows {
+            text += "follow offset \(f.offset) device \(f.device) inode \(f.inode) tail \(Manifest.hex16(f.tail)) path \(f.path)\n"
         }
         for p in parts {
             text += "part \(p.name) rows \(p.rows) bytes \(p.bytes) footer \(Manifest.hex16(p.footerChecksum))\n"
@@ -78,6 +138,7 @@ public struct Manifest: Equatable, Sendable {
     }
 
     public static let maxSize = 16 << 20
+    public static let maxFollowPath = 4096
 
     public static func parse(_ bytes: [UInt8], path: String) throws -> Manifest {
         func bad(_ line: Int, _ detail: String) -> StaveError {
@@ -103,31 +164,60 @@ public struct Manifest: Equatable, Sendable {
         let version2 = header == FormatConstants.manifestHeaderV2
         let gen = String(decoding: lines[1], as: UTF8.self).split(separator: " ")
         guard gen.count == 2, gen[0] == "generation", let generation = UInt64(gen[1]) else { throw bad(2, "expected 'generation <n>'") }
+        var k = 2
+        var next: UInt64?
+        var customers: ManifestPart?
+        var follows: [FollowState] = []
         var parts: [ManifestPart] = []
         var seen = Set<String>()
-        var customers: ManifestPart?
-        var first = 2
-        if version2, lines.count > 3, lines[2].starts(with: Array("customers ".utf8)) {
-            let f = String(decoding: lines[2], as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false)
-            guard f.count == 8, f[2] == "rows", f[4] == "bytes", f[6] == "footer",
-                  ManifestPart.isValidCustomersName(String(f[1])), let rows = Int(f[3]), rows >= 0,
+        func text(_ i: Int) -> String { String(decoding: lines[i], as: UTF8.self) }
+        /// "<kind> <name> rows <n> bytes <n> footer <hex>"
+        func entry(_ i: Int, kind: String, valid: (String) -> Bool) throws -> ManifestPart {
+            let f = text(i).split(separator: " ", omittingEmptySubsequences: false)
+            guard f.count == 8, f[0] == kind, f[2] == "rows", f[4] == "bytes", f[6] == "footer",
+                  valid(String(f[1])), let rows = Int(f[3]), rows >= 0,
                   let size = UInt64(f[5]), f[7].utf8.count == 16, let footer = UInt64(f[7], radix: 16) else {
-                throw bad(3, "expected 'customers <customers-NNNNNN.stp> rows <n> bytes <n> footer <hex>'")
+                throw bad(i + 1, "expected '\(kind) <\(kind == "part" ? "part" : "customers")-NNNNNN.stp> rows <n> bytes <n> footer <hex>'")
             }
-            customers = ManifestPart(name: String(f[1]), rows: rows, bytes: size, footerChecksum: footer)
-            first = 3
+            guard seen.insert(String(f[1])).inserted else { throw bad(i + 1, "\(f[1]) listed twice") }
+            return ManifestPart(name: String(f[1]), rows: rows, bytes: size, footerChecksum: footer)
         }
-        if version2 && customers == nil { throw bad(3, "a version 2 manifest must have a customers line") }
-        for (k, raw) in lines[first..<(lines.count - 1)].enumerated() {
-            let f = String(decoding: raw, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false)
-            guard f.count == 8, f[0] == "part", f[2] == "rows", f[4] == "bytes", f[6] == "footer",
-                  ManifestPart.isValidName(String(f[1])), let rows = Int(f[3]), rows >= 0,
-                  let size = UInt64(f[5]), f[7].utf8.count == 16, let footer = UInt64(f[7], radix: 16) else {
-                throw bad(k + first + 1, "expected 'part <part-NNNNNN.stp> rows <n> bytes <n> footer <hex>'")
+        if version2 {
+            let f = text(k).split(separator: " ")
+            guard k < lines.count - 1, f.count == 2, f[0] == "next-number", let n = UInt64(f[1]) else {
+                throw bad(k + 1, "expected 'next-number <n>'")
             }
-            guard seen.insert(String(f[1])).inserted else { throw bad(k + first + 1, "part \(f[1]) listed twice") }
-            parts.append(ManifestPart(name: String(f[1]), rows: rows, bytes: size, footerChecksum: footer))
+            next = n
+            k += 1
+            if k < lines.count - 1, lines[k].starts(with: Array("customers ".utf8)) {
+                customers = try entry(k, kind: "customers", valid: ManifestPart.isValidCustomersName)
+                k += 1
+            }
+            var followed = Set<String>()
+            while k < lines.count - 1, lines[k].starts(with: Array("follow ".utf8)) {
+                let line = text(k)
+                let f = line.split(separator: " ", maxSplits: 10, omittingEmptySubsequences: false)
+                guard f.count == 11, f[1] == "offset", f[3] == "device", f[5] == "inode", f[7] == "tail", f[9] == "path",
+                      let offset = UInt64(f[2]), let device = UInt64(f[4]), let inode = UInt64(f[6]),
+                      f[8].utf8.count == 16, let tail = UInt64(f[8], radix: 16), !f[10].isEmpty, f[10].utf8.count <= maxFollowPath else {
+                    throw bad(k + 1, "expected 'follow offset <n> device <n> inode <n> tail <hex> path <path>'")
+                }
+                guard followed.insert(String(f[10])).inserted else { throw bad(k + 1, "\(f[10]) followed twice") }
+                follows.append(FollowState(path: String(f[10]), offset: offset, device: device, inode: inode, tail: tail))
+                k += 1
+            }
         }
-        return Manifest(generation: generation, parts: parts, customers: customers)
+        while k < lines.count - 1 {
+            parts.append(try entry(k, kind: "part", valid: ManifestPart.isValidName))
+            k += 1
+        }
+        let manifest = Manifest(generation: generation, parts: parts, customers: customers, follows: follows, nextNumber: next)
+        if let next {
+            // Every listed number lies below next-number (names are never reused).
+            guard Manifest.impliedNext(parts: parts, customers: customers) <= next else {
+                throw bad(3, "next-number \(next) is not above every file number listed")
+            }
+        }
+        return manifest
     }
 }

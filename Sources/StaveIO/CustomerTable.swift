@@ -126,8 +126,9 @@ public enum StoreEditor {
         try withWriterLock(path) {
             let store = try Store.open(path)
             let old = store.manifest
-            let generation = old.generation + 1
-            let name = ManifestPart.customersName(number: generation)
+            var manifest = old
+            manifest.generation += 1
+            let name = ManifestPart.customersName(number: manifest.takeNumber())
             let temp = path + "/" + name + ".tmp-\(Sys.pid)"
             Sys.unlink(temp)
             let written = try CustomerTableWriter.write(table, to: temp, policy: policy)
@@ -136,8 +137,6 @@ public enum StoreEditor {
             try Sys.rename(temp, path + "/" + name)
             var entry = written
             entry.name = name
-            var manifest = old
-            manifest.generation = generation
             manifest.customers = entry
             let out = try OutputFile(path: path + "/" + FormatConstants.manifestName)
             try out.write(manifest.serialize())

@@ -60,10 +60,21 @@ final class CustomerFormatTests: XCTestCase {
 
     func testManifestVersion2() throws {
         let customers = ManifestPart(name: "customers-000003.stp", rows: 5, bytes: 999, footerChecksum: 0xABC)
-        let m = Manifest(generation: 3, parts: [ManifestPart(name: "part-000001.stp", rows: 7, bytes: 100, footerChecksum: 1)], customers: customers)
+        let follow = FollowState(path: "/data/live tracks.csv", offset: 12345, device: 2049, inode: 77, tail: 0xFEED)
+        let m = Manifest(generation: 3, parts: [ManifestPart(name: "part-000001.stp", rows: 7, bytes: 100, footerChecksum: 1)],
+                         customers: customers, follows: [follow], nextNumber: 9)
         let bytes = m.serialize()
-        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix("stave-manifest 2\ngeneration 3\ncustomers customers-000003.stp rows 5 bytes 999 footer 0000000000000abc\n"))
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self).split(separator: "\n").dropLast().joined(separator: "\n"), """
+        stave-manifest 2
+        generation 3
+        next-number 9
+        customers customers-000003.stp rows 5 bytes 999 footer 0000000000000abc
+        follow offset 12345 device 2049 inode 77 tail 000000000000feed path /data/live tracks.csv
+        part part-000001.stp rows 7 bytes 100 footer 0000000000000001
+        """)
         XCTAssertEqual(try Manifest.parse(bytes, path: "s"), m)
+        // Version 1 implies next-number: one more than the largest listed.
+        XCTAssertEqual(Manifest(generation: 1, parts: m.parts).nextNumber, 2)
         // Without a customer table the writer keeps version 1.
         XCTAssertTrue(String(decoding: Manifest(generation: 1, parts: []).serialize(), as: UTF8.self).hasPrefix("stave-manifest 1\n"))
         func signed(_ text: String) -> [UInt8] {
@@ -72,13 +83,24 @@ final class CustomerFormatTests: XCTestCase {
             return b
         }
         let line = "customers customers-000003.stp rows 5 bytes 999 footer 0000000000000abc\n"
-        // A customers line in a version 1 manifest, a version 2 one without it,
-        // a name that is not a customers file, and a second customers line.
-        for text in ["stave-manifest 1\ngeneration 1\n" + line,
-                     "stave-manifest 2\ngeneration 1\npart part-000001.stp rows 7 bytes 100 footer 0000000000000001\n",
-                     "stave-manifest 2\ngeneration 1\n" + line.replacingOccurrences(of: "customers-000003.stp", with: "../customers-000003.stp"),
-                     "stave-manifest 2\ngeneration 1\n" + line.replacingOccurrences(of: "customers-000003.stp", with: "part-000003.stp"),
-                     "stave-manifest 2\ngeneration 1\n" + line + line] {
+        let v2 = "stave-manifest 2\ngeneration 1\nnext-number 4\n"
+        let fl = "follow offset 1 device 2 inode 3 tail 0000000000000004 path /x\n"
+        // A customers line in a version 1 manifest, a version 2 one without
+        // next-number, a name that is not a customers file, a second
+        // customers line, a next-number not above the names, a follow line
+        // before the customers line, a file followed twice.
+        let texts: [String] = [
+            "stave-manifest 1\ngeneration 1\n" + line,
+            "stave-manifest 2\ngeneration 1\n" + line,
+            v2 + line.replacingOccurrences(of: "customers-000003.stp", with: "../customers-000003.stp"),
+            v2 + line.replacingOccurrences(of: "customers-000003.stp", with: "part-000003.stp"),
+            v2 + line + line,
+            "stave-manifest 2\ngeneration 1\nnext-number 3\n" + line,
+            v2 + fl + line,
+            v2 + fl + fl,
+            v2 + fl.replacingOccurrences(of: "tail 0000000000000004", with: "tail 4"),
+        ]
+        for text in texts {
             XCTAssertThrowsError(try Manifest.parse(signed(text), path: "s"), text) { e in
                 guard case StaveError.badStore = e else { return XCTFail("\(e)") }
             }
@@ -155,6 +177,7 @@ final class CustomerFormatTests: XCTestCase {
         let events = m.parts[0]
         try FileManager.default.copyItem(atPath: s + "/" + events.name, toPath: s + "/customers-000009.stp")
         m.customers = ManifestPart(name: "customers-000009.stp", rows: events.rows, bytes: events.bytes, footerChecksum: events.footerChecksum)
+        m.nextNumber = 10
         let good = try Data(contentsOf: URL(fileURLWithPath: s + "/MANIFEST"))
         try Data(m.serialize()).write(to: URL(fileURLWithPath: s + "/MANIFEST"))
         assertOpenFails(s, "holds table kind 1, MANIFEST lists it as kind 2")

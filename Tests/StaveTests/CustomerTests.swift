@@ -216,7 +216,9 @@ final class CustomerStoreTests: XCTestCase {
         let after = try Store.open(f.store.path)
         XCTAssertEqual(after.manifest.generation, before.generation + 1)
         XCTAssertEqual(after.manifest.parts, before.parts)
-        XCTAssertEqual(after.manifest.customers?.name, "customers-000002.stp")
+        // A number never used before (the parts took 1...3).
+        XCTAssertEqual(after.manifest.customers?.name, "customers-\(String(format: "%06d", before.nextNumber)).stp")
+        XCTAssertEqual(after.manifest.nextNumber, before.nextNumber + 1)
         XCTAssertEqual(Sys.kind(f.store.path + "/customers-000001.stp"), .missing)
         let t = try XCTUnwrap(try CustomerTable.load(after))
         XCTAssertEqual(t.ids, [1])
