@@ -55,19 +55,17 @@ public struct FollowState: Equatable, Sendable {
     /// Identity of the file (st_dev, st_ino) when it was first followed.
     public var device: UInt64
     public var inode: UInt64
-    /// XXH64 of the (up to 4,096) bytes just before `offset`: a file
-    /// rewritten in place is told apart from one that only grew.
-    public var tail: UInt64
+    /// XXH64 of the file's bytes [0, offset): a file rewritten in place is
+    /// told apart from one that only grew.
+    public var prefix: UInt64
 
-    public init(path: String, offset: UInt64, device: UInt64, inode: UInt64, tail: UInt64) {
+    public init(path: String, offset: UInt64, device: UInt64, inode: UInt64, prefix: UInt64) {
         self.path = path
         self.offset = offset
         self.device = device
         self.inode = inode
-        self.tail = tail
+        self.prefix = prefix
     }
-
-    public static let tailWindow = 4096
 }
 
 public struct Manifest: Equatable, Sendable {
@@ -127,7 +125,7 @@ public struct Manifest: Equatable, Sendable {
             text += "customers \(c.name) rows \(c.rows) bytes \(c.bytes) footer \(Manifest.hex16(c.footerChecksum))\n"
         }
         for f in follows {
-            text += "follow offset \(f.offset) device \(f.device) inode \(f.inode) tail \(Manifest.hex16(f.tail)) path \(f.path)\n"
+            text += "follow offset \(f.offset) device \(f.device) inode \(f.inode) prefix \(Manifest.hex16(f.prefix)) path \(f.path)\n"
         }
         for p in parts {
             text += "part \(p.name) rows \(p.rows) bytes \(p.bytes) footer \(Manifest.hex16(p.footerChecksum))\n"
@@ -197,13 +195,13 @@ public struct Manifest: Equatable, Sendable {
             while k < lines.count - 1, lines[k].starts(with: Array("follow ".utf8)) {
                 let line = text(k)
                 let f = line.split(separator: " ", maxSplits: 10, omittingEmptySubsequences: false)
-                guard f.count == 11, f[1] == "offset", f[3] == "device", f[5] == "inode", f[7] == "tail", f[9] == "path",
+                guard f.count == 11, f[1] == "offset", f[3] == "device", f[5] == "inode", f[7] == "prefix", f[9] == "path",
                       let offset = UInt64(f[2]), let device = UInt64(f[4]), let inode = UInt64(f[6]),
-                      f[8].utf8.count == 16, let tail = UInt64(f[8], radix: 16), !f[10].isEmpty, f[10].utf8.count <= maxFollowPath else {
-                    throw bad(k + 1, "expected 'follow offset <n> device <n> inode <n> tail <hex> path <path>'")
+                      f[8].utf8.count == 16, let prefix = UInt64(f[8], radix: 16), !f[10].isEmpty, f[10].utf8.count <= maxFollowPath else {
+                    throw bad(k + 1, "expected 'follow offset <n> device <n> inode <n> prefix <hex> path <path>'")
                 }
                 guard followed.insert(String(f[10])).inserted else { throw bad(k + 1, "\(f[10]) followed twice") }
-                follows.append(FollowState(path: String(f[10]), offset: offset, device: device, inode: inode, tail: tail))
+                follows.append(FollowState(path: String(f[10]), offset: offset, device: device, inode: inode, prefix: prefix))
                 k += 1
             }
         }

@@ -75,4 +75,84 @@ public enum XXH64 {
         h ^= h >> 32
         return h
     }
+
+    /// Incremental XXH64: `update` with the bytes in any pieces, `digest`
+    /// gives what `hash` gives for their concatenation.
+    public struct Stream: Sendable, Equatable {
+        let seed: UInt64
+        var v1: UInt64, v2: UInt64, v3: UInt64, v4: UInt64
+        var total: UInt64 = 0
+        /// Fewer than 32 bytes not yet folded into v1...v4.
+        var pending: [UInt8] = []
+
+        public init(seed: UInt64 = 0) {
+            self.seed = seed
+            v1 = seed &+ XXH64.p1 &+ XXH64.p2
+            v2 = seed &+ XXH64.p2
+            v3 = seed
+            v4 = seed &- XXH64.p1
+        }
+
+        public var count: UInt64 { total }
+
+        public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+            total += UInt64(bytes.count)
+            var i = 0
+            @inline(__always) func lane(_ b: UnsafeRawBufferPointer, _ o: Int) -> UInt64 {
+                UInt64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+            }
+            if !pending.isEmpty {
+                let take = min(32 - pending.count, bytes.count)
+                pending += bytes[0..<take]
+                i = take
+                guard pending.count == 32 else { return }
+                pending.withUnsafeBytes { b in
+                    v1 = XXH64.round(v1, lane(b, 0)); v2 = XXH64.round(v2, lane(b, 8))
+                    v3 = XXH64.round(v3, lane(b, 16)); v4 = XXH64.round(v4, lane(b, 24))
+                }
+                pending.removeAll(keepingCapacity: true)
+            }
+            // Every load reads [i, i + 32) with i + 32 <= bytes.count.
+            while i + 32 <= bytes.count {
+                v1 = XXH64.round(v1, lane(bytes, i)); v2 = XXH64.round(v2, lane(bytes, i + 8))
+                v3 = XXH64.round(v3, lane(bytes, i + 16)); v4 = XXH64.round(v4, lane(bytes, i + 24))
+                i += 32
+            }
+            if i < bytes.count { pending += bytes[i...] }
+        }
+
+        public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+
+        public func digest() -> UInt64 {
+            var h: UInt64
+            if total >= 32 {
+                h = rotl(v1, 1) &+ rotl(v2, 7) &+ rotl(v3, 12) &+ rotl(v4, 18)
+                h = merge(h, v1); h = merge(h, v2); h = merge(h, v3); h = merge(h, v4)
+            } else {
+                h = seed &+ p5
+            }
+            h = h &+ total
+            return pending.withUnsafeBytes { buf in
+                let n = buf.count
+                var i = 0
+                while i + 8 <= n {
+                    h ^= round(0, UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                    h = rotl(h, 27) &* p1 &+ p4
+                    i += 8
+                }
+                if i + 4 <= n {
+                    h ^= UInt64(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: i, as: UInt32.self))) &* p1
+                    h = rotl(h, 23) &* p2 &+ p3
+                    i += 4
+                }
+                while i < n {
+                    h ^= UInt64(buf[i]) &* p5
+                    h = rotl(h, 11) &* p1
+                    i += 1
+                }
+                h ^= h >> 33; h = h &* p2; h ^= h >> 29; h = h &* p3; h ^= h >> 32
+                return h
+            }
+        }
+    }
 }

@@ -101,57 +101,12 @@ public enum CustomerTableWriter {
 
 /// Changes to an existing store, under its writer lock.
 public enum StoreEditor {
-    /// The lock file every writer of an existing store holds (flock).
-    public static let lockName = "LOCK"
-
-    /// Runs `body` holding the store's writer lock; a second writer gets a
-    /// clear error instead of waiting or racing.
-    public static func withWriterLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
-        guard Sys.kind(path) == .directory, Sys.kind(path + "/" + FormatConstants.manifestName) == .file else {
-            throw StaveError.badStore(path: path, detail: "no such store")
-        }
-        guard let fd = try Sys.tryLock(path + "/" + lockName) else {
-            throw StaveError.badStore(path: path, detail: "another stave process is writing to this store (it holds \(lockName))")
-        }
-        defer { Sys.close(fd) }
-        return try body()
-    }
-
-    /// Replaces the store's customer table atomically: the new table is
-    /// written and fsynced under a new name, then a new MANIFEST (generation
-    /// + 1) naming it replaces the old one by rename, the directory is
-    /// fsynced, and only then is the old table file removed. A reader sees
-    /// either the old manifest or the new one, each complete.
+    /// Replaces the store's customer table atomically (see StoreTransaction):
+    /// a reader sees either the old table or the new one, each complete.
     public static func replaceCustomers(store path: String, table: CustomerColumns, policy: CompressionPolicy) throws -> ManifestPart {
-        try withWriterLock(path) {
-            let store = try Store.open(path)
-            let old = store.manifest
-            var manifest = old
-            manifest.generation += 1
-            let name = ManifestPart.customersName(number: manifest.takeNumber())
-            let temp = path + "/" + name + ".tmp-\(Sys.pid)"
-            Sys.unlink(temp)
-            let written = try CustomerTableWriter.write(table, to: temp, policy: policy)
-            var ok = false
-            defer { if !ok { Sys.unlink(temp) } }
-            try Sys.rename(temp, path + "/" + name)
-            var entry = written
-            entry.name = name
-            manifest.customers = entry
-            let out = try OutputFile(path: path + "/" + FormatConstants.manifestName)
-            try out.write(manifest.serialize())
-            do {
-                try out.commit()
-            } catch {
-                // Remove the new table only if the new manifest did not land.
-                let current = try? Manifest.parse(Sys.readFile(path + "/" + FormatConstants.manifestName, limit: Manifest.maxSize), path: path)
-                if current?.customers?.name != name { Sys.unlink(path + "/" + name) }
-                ok = true
-                throw error
-            }
-            ok = true
-            if let previous = old.customers, previous.name != name { Sys.unlink(path + "/" + previous.name) }
-            return entry
-        }
+        let t = try StoreTransaction(path: path, policy: policy)
+        let entry = try t.setCustomers(table)
+        try t.commit()
+        return entry
     }
 }

@@ -27,13 +27,30 @@ public final class Store: @unchecked Sendable {
         }
         let manifestPath = path + "/" + FormatConstants.manifestName
         guard Sys.kind(manifestPath) == .file else { throw StaveError.badStore(path: path, detail: "no MANIFEST: not a stave store") }
-        let manifest = try Manifest.parse(try Sys.readFile(manifestPath, limit: Manifest.maxSize), path: path)
-        var parts: [Part] = []
-        for entry in manifest.parts {
-            parts.append(try Part.open(directory: path, entry: entry, kind: FormatConstants.tableKindEvents))
+        // A snapshot: the shared reader lock from reading MANIFEST until every
+        // file it names is open and mapped (a writer deletes files only while
+        // it holds the lock exclusively; a mapping outlives the file's name).
+        // Stores written before the reader lock existed have no READERS
+        // file: then a file that vanishes between the two steps means a
+        // writer replaced the manifest, and opening starts again.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let lock = Sys.lockShared(path + "/" + StoreFiles.readerLock)
+            defer { if let lock { Sys.close(lock) } }
+            let manifest = try Manifest.parse(try Sys.readFile(manifestPath, limit: Manifest.maxSize), path: path)
+            do {
+                var parts: [Part] = []
+                for entry in manifest.parts {
+                    parts.append(try Part.open(directory: path, entry: entry, kind: FormatConstants.tableKindEvents))
+                }
+                let customers = try manifest.customers.map { try Part.open(directory: path, entry: $0, kind: FormatConstants.tableKindCustomers) }
+                return Store(path: path, manifest: manifest, parts: parts, customers: customers)
+            } catch StaveError.badStore(let p, let detail) where detail.hasSuffix(Part.missingSuffix) && attempt < 5 {
+                let now = try? Manifest.parse(try Sys.readFile(manifestPath, limit: Manifest.maxSize), path: path)
+                if now == manifest { throw StaveError.badStore(path: p, detail: detail) }
+            }
         }
-        let customers = try manifest.customers.map { try Part.open(directory: path, entry: $0, kind: FormatConstants.tableKindCustomers) }
-        return Store(path: path, manifest: manifest, parts: parts, customers: customers)
     }
 }
 
@@ -55,10 +72,12 @@ public final class Part: @unchecked Sendable {
     /// Maps and validates a part: size as the manifest says, magic at both
     /// ends, known version, footer inside the file and matching its checksum
     /// (in the tail and in the manifest), footer rules (PartFooter.parse).
+    static let missingSuffix = " listed in MANIFEST is missing"
+
     public static func open(directory: String, entry: ManifestPart, kind: UInt32) throws -> Part {
         let path = directory + "/" + entry.name
         guard Sys.kind(path) == .file else {
-            throw StaveError.badStore(path: directory, detail: "part \(entry.name) listed in MANIFEST is missing")
+            throw StaveError.badStore(path: directory, detail: "\(entry.name)" + missingSuffix)
         }
         let file = try MappedFile(path: path)
         guard UInt64(file.size) == entry.bytes else {
@@ -92,6 +111,12 @@ public final class Part: @unchecked Sendable {
             }
             return Part(path: path, file: file, footer: footer, footerOffset: footerStart)
         }
+    }
+
+    /// Every column of row group `g`, decoded and checked against the
+    /// chunk statistics (so every value lies in its column's domain).
+    public func decodeRowGroup(_ g: Int) throws -> [[Int64]] {
+        try footer.columns.indices.map { try chunk(rowGroup: g, column: $0).decodeAllChecked() }
     }
 
     /// Reads one chunk: checksum, decompression (capped at the declared size),

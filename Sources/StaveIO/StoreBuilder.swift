@@ -53,6 +53,7 @@ public final class StoreBuilder {
         let out = try OutputFile(path: tempPath + "/" + FormatConstants.manifestName)
         try out.write(manifest.serialize())
         try out.commit()
+        try Sys.touch(tempPath + "/" + StoreFiles.readerLock)
         try Sys.fsyncDirectory(tempPath)
         if Sys.kind(path) != .missing {
             guard force else { throw StaveError.outputExists(path: path) }

@@ -140,3 +140,124 @@ extension Sys {
         throw StaveError.io(path: path, operation: "lock", errno: e)
     }
 }
+
+extension Sys {
+    /// Names of the entries of a directory (without "." and "..").
+    public static func listDirectory(_ path: String) -> [String] {
+        var names: [String] = []
+        if let dir = opendir(path) {
+            while let entry = readdir(dir) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+        }
+        return names
+    }
+
+    /// A shared (readers) or exclusive lock on an existing file, without
+    /// waiting. Returns the descriptor holding it, or nil when the file is
+    /// missing or the lock is held incompatibly.
+    public static func tryLockExisting(_ path: String, shared: Bool) -> Int32? {
+        let fd = retrying { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        if retrying({ flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) }) == 0 { return fd }
+        close(fd)
+        return nil
+    }
+
+    /// A shared lock on an existing file, waiting for it (readers wait only
+    /// while a writer deletes unreferenced files: microseconds).
+    public static func lockShared(_ path: String) -> Int32? {
+        let fd = retrying { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        if retrying({ flock(fd, LOCK_SH) }) == 0 { return fd }
+        close(fd)
+        return nil
+    }
+
+    /// Creates an empty file if it does not exist (mode 0644).
+    public static func touch(_ path: String) throws {
+        let fd = try open(path, flags: O_WRONLY | O_CREAT | O_CLOEXEC, mode: 0o644)
+        close(fd)
+    }
+}
+
+extension Sys {
+    public struct FileIdentity: Equatable, Sendable {
+        public var device: UInt64
+        public var inode: UInt64
+        public var size: Int
+    }
+
+    public static func identity(fd: Int32, path: String) throws -> FileIdentity {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StaveError.io(path: path, operation: "stat", errno: errno) }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int(st.st_size))
+    }
+
+    /// The identity of the file at `path` now (nil if it does not exist).
+    public static func identity(path: String) -> FileIdentity? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int(st.st_size))
+    }
+
+    /// Reads exactly `count` bytes at `offset` (fewer only at end of file).
+    public static func pread(_ fd: Int32, count: Int, offset: Int, path: String) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = out.withUnsafeMutableBytes { b in retrying { Glibc.pread(fd, b.baseAddress! + done, count - done, off_t(offset + done)) } }
+            guard n >= 0 else { throw StaveError.io(path: path, operation: "read", errno: errno) }
+            if n == 0 { break }
+            done += n
+        }
+        return Array(out[0..<done])
+    }
+
+    /// The absolute, symlink-free path of an existing file.
+    public static func realPath(_ path: String) throws -> String {
+        guard let p = realpath(path, nil) else { throw StaveError.io(path: path, operation: "open", errno: errno) }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    public static func sleep(milliseconds: Int) {
+        var ts = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+        var rest = timespec()
+        while nanosleep(&ts, &rest) == -1 && errno == EINTR { ts = rest }
+    }
+}
+
+/// A flag set from a signal handler's queue and read by the main loop.
+public final class StopFlag: @unchecked Sendable {
+    // @unchecked Sendable: every access goes through the mutex.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var value = false
+
+    public init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    public var isSet: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return value
+    }
+
+    public func set() {
+        pthread_mutex_lock(mutex)
+        value = true
+        pthread_mutex_unlock(mutex)
+    }
+}

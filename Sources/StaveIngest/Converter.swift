@@ -59,9 +59,6 @@ public final class Converter {
 
     public func run() throws -> ConvertSummary {
         let t0 = Sys.monotonicSeconds()
-        let fd: Int32 = inputPath == "-" ? 0 : try Sys.open(inputPath, flags: O_RDONLY | O_CLOEXEC)
-        defer { if fd != 0 { Sys.close(fd) } }
-        let total: Int? = inputPath == "-" ? nil : try? Sys.fileSize(fd, path: inputPath)
         let builder = try StoreBuilder(path: outputPath, force: options.force, policy: options.compression, threads: options.threads)
         // The customer table first: a bad cust.csv fails before the long part.
         var customers: CustomerLoadResult?
@@ -70,6 +67,32 @@ public final class Converter {
             try builder.setCustomers(loaded.table)
             customers = loaded
         }
+        var summary = try ingest(into: builder) { try builder.commit() }
+        summary.outputBytes = builder.bytesWritten + builder.customerBytes
+        summary.customers = customers?.table.count ?? 0
+        summary.customersRejected = customers?.rejected ?? 0
+        summary.seconds = Sys.monotonicSeconds() - t0
+        return summary
+    }
+
+    /// `stave append`: the rows become new parts of the existing store at
+    /// `outputPath`, committed atomically under its writer lock (all rows
+    /// or, on any error, none).
+    public func append() throws -> ConvertSummary {
+        let t0 = Sys.monotonicSeconds()
+        let t = try StoreTransaction(path: outputPath, policy: options.compression, threads: options.threads)
+        var summary = try ingest(into: t) { try t.commit() }
+        summary.outputBytes = t.bytesWritten
+        summary.seconds = Sys.monotonicSeconds() - t0
+        return summary
+    }
+
+    /// Reads the input to its end into `sink`, then commits the rejects file
+    /// and calls `commit`.
+    func ingest(into sink: PartSink, commit: () throws -> Void) throws -> ConvertSummary {
+        let fd: Int32 = inputPath == "-" ? 0 : try Sys.open(inputPath, flags: O_RDONLY | O_CLOEXEC)
+        defer { if fd != 0 { Sys.close(fd) } }
+        let total: Int? = inputPath == "-" ? nil : try? Sys.fileSize(fd, path: inputPath)
         var rejects: OutputFile?
         if options.skipBadRows, let r = options.rejectsPath { rejects = try OutputFile(path: r) }
         defer { rejects?.abandon() }
@@ -88,7 +111,7 @@ public final class Converter {
             filled += n
             bytesRead += n
             let consumed = try data.withUnsafeBufferPointer { buf -> Int in
-                try state.consume(UnsafeBufferPointer(rebasing: buf[0..<filled]), atEOF: eof, builder: builder)
+                try state.consume(UnsafeBufferPointer(rebasing: buf[0..<filled]), atEOF: eof, sink: sink)
             }
             if consumed > 0 {
                 data.withUnsafeMutableBufferPointer { b in
@@ -103,15 +126,11 @@ public final class Converter {
             }
             progress?(bytesRead, total)
         }
-        try state.flush(builder: builder)
+        try state.flush(sink: sink)
         try rejects?.commit()
-        try builder.commit()
-        var summary = ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
-                                     inputBytes: bytesRead, outputBytes: builder.bytesWritten + builder.customerBytes,
-                                     seconds: Sys.monotonicSeconds() - t0)
-        summary.customers = customers?.table.count ?? 0
-        summary.customersRejected = customers?.rejected ?? 0
-        return summary
+        try commit()
+        return ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
+                              inputBytes: bytesRead, outputBytes: 0, seconds: 0)
     }
 }
 
@@ -126,6 +145,8 @@ struct ParseState {
     var rejected = 0
     var partsWritten = 0
     var headerDecided = false
+    /// When set, rejected lines are collected here instead of written.
+    var collected: [(line: Int, error: RowError, raw: [UInt8])]?
 
     init(options: ConvertOptions, file: String, rejects: OutputFile?) {
         self.options = options
@@ -138,7 +159,7 @@ struct ParseState {
     /// line boundaries and parsed on all threads (no field of the schema may
     /// hold a line break, so a line is always a record); results, errors and
     /// rejects are merged back in file order.
-    mutating func consume(_ data: UnsafeBufferPointer<UInt8>, atEOF: Bool, builder: StoreBuilder) throws -> Int {
+    mutating func consume(_ data: UnsafeBufferPointer<UInt8>, atEOF: Bool, sink: PartSink) throws -> Int {
         guard let base = data.baseAddress, data.count > 0 else { return 0 }
         let n = data.count
         var start = 0
@@ -146,12 +167,12 @@ struct ParseState {
         if !headerDecided {
             guard let hit = memchr(base, 0x0A, n) else {
                 if !atEOF { return 0 }
-                try handle(ParseState.stripCR(UnsafeBufferPointer(start: base, count: n)), builder: builder)
+                try handle(ParseState.stripCR(UnsafeBufferPointer(start: base, count: n)), sink: sink)
                 line += 1
                 return n
             }
             let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            try handle(ParseState.stripCR(UnsafeBufferPointer(start: base, count: end)), builder: builder)
+            try handle(ParseState.stripCR(UnsafeBufferPointer(start: base, count: end)), sink: sink)
             line += 1
             start = end + 1
         }
@@ -205,7 +226,7 @@ struct ParseState {
                 let take = min(segment.buffer.count - taken, options.bufferRows - buffer.count)
                 buffer.append(contentsOf: segment.buffer, rows: taken..<(taken + take))
                 taken += take
-                if buffer.count >= options.bufferRows { try flush(builder: builder) }
+                if buffer.count >= options.bufferRows { try flush(sink: sink) }
             }
             segment.buffer = EventBuffer()
             line += segment.lines
@@ -258,7 +279,9 @@ struct ParseState {
             throw StaveError.csv(file: file, line: line, column: e.column, message: e.message, field: e.field)
         }
         rejected += 1
-        if let rejects {
+        if collected != nil {
+            collected!.append((line, e, raw))
+        } else if let rejects {
             try rejects.write("\(line)\t\(e.column)\t\(e.message)\t")
             try rejects.write(raw)
             try rejects.write("\n")
@@ -268,7 +291,7 @@ struct ParseState {
         }
     }
 
-    mutating func handle(_ text: UnsafeBufferPointer<UInt8>, builder: StoreBuilder) throws {
+    mutating func handle(_ text: UnsafeBufferPointer<UInt8>, sink: PartSink) throws {
         var text = text
         if !headerDecided {
             headerDecided = true
@@ -297,16 +320,31 @@ struct ParseState {
         case .success(let row):
             buffer.append(row)
             rows += 1
-            if buffer.count >= options.bufferRows { try flush(builder: builder) }
+            if buffer.count >= options.bufferRows { try flush(sink: sink) }
         case .failure(let e):
             try reject(line: line, error: e, raw: Array(text))
         }
     }
 
-    mutating func flush(builder: StoreBuilder) throws {
+    /// Parses the complete lines of `data` (never a partial last line) into
+    /// `buffer`, collecting rejected lines; returns the bytes consumed.
+    mutating func consumeCollecting(_ data: UnsafeBufferPointer<UInt8>, into rejects: inout [(line: Int, error: RowError, raw: [UInt8])]) throws -> Int {
+        collected = []
+        defer { rejects += collected ?? []; collected = nil }
+        return try consume(data, atEOF: false, sink: NoSink())
+    }
+
+    mutating func flush(sink: PartSink) throws {
         guard buffer.count > 0 else { return }
-        try PartLayout.writePart(buffer, to: builder)
+        try PartLayout.writePart(buffer, to: sink)
         partsWritten += 1
         buffer.removeAll()
+    }
+}
+
+/// A sink for parsing that must never write (its caller commits itself).
+final class NoSink: PartSink {
+    func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws {
+        preconditionFailure("parts are written by the caller's commits")
     }
 }

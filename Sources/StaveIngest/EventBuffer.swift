@@ -31,6 +31,18 @@ public struct EventBuffer: Sendable {
         datetime += other.datetime[rows]; mobile += other.mobile[rows]; zip += other.zip[rows]
     }
 
+    /// Appends rows decoded from a store (columns in EventsSchema order,
+    /// values checked against their chunk statistics, which lie in each
+    /// column's domain: the narrowing conversions cannot trap).
+    public mutating func append(columns c: [[Int64]]) {
+        eventID += c[EventsSchema.eventID]
+        customerID += c[EventsSchema.customerID].lazy.map { UInt32($0) }
+        trackID += c[EventsSchema.trackID].lazy.map { UInt32($0) }
+        datetime += c[EventsSchema.datetime]
+        mobile += c[EventsSchema.mobile].lazy.map { UInt8($0) }
+        zip += c[EventsSchema.zip].lazy.map { UInt32($0) }
+    }
+
     public mutating func removeAll() {
         eventID.removeAll(keepingCapacity: true); customerID.removeAll(keepingCapacity: true)
         trackID.removeAll(keepingCapacity: true); datetime.removeAll(keepingCapacity: true)
@@ -144,7 +156,7 @@ public enum PartLayout {
     }
 
     /// Sorts `buf` into row groups and writes them as one part of `builder`.
-    public static func writePart(_ buf: EventBuffer, to builder: StoreBuilder) throws {
+    public static func writePart(_ buf: EventBuffer, to builder: PartSink) throws {
         let (order, groups) = PartLayout.order(buf)
         guard !groups.isEmpty else { return }
         try builder.addPart(groupCount: groups.count) { g in

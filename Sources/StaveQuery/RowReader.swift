@@ -13,12 +13,7 @@ public enum RowReader {
     public static func forEachRowGroup(_ store: Store, _ body: (EventColumns) throws -> Void) throws {
         for part in store.parts {
             for g in part.footer.rowGroups.indices {
-                var cols: [[Int64]] = []
-                for c in 0..<EventsSchema.columns.count {
-                    let values = try part.chunk(rowGroup: g, column: c).decodeAllChecked()
-                    cols.append(values)
-                }
-                try body(EventColumns(columns: cols))
+                try body(EventColumns(columns: try part.decodeRowGroup(g)))
             }
         }
     }

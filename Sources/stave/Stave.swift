@@ -16,6 +16,6 @@ struct Stave: ParsableCommand {
         66 missing or damaged store, 73 output exists, 74 I/O error, 70 internal error.
         """,
         version: "0.1.0",
-        subcommands: [Generate.self, Convert.self, Profile.self, Stats.self, Breakdown.self, TopZips.self, Hours.self, Inspect.self, Verify.self, Export.self]
+        subcommands: [Generate.self, Convert.self, Append.self, Follow.self, Compact.self, Profile.self, Stats.self, Breakdown.self, TopZips.self, Hours.self, Inspect.self, Verify.self, Export.self]
     )
 }

@@ -60,7 +60,7 @@ final class CustomerFormatTests: XCTestCase {
 
     func testManifestVersion2() throws {
         let customers = ManifestPart(name: "customers-000003.stp", rows: 5, bytes: 999, footerChecksum: 0xABC)
-        let follow = FollowState(path: "/data/live tracks.csv", offset: 12345, device: 2049, inode: 77, tail: 0xFEED)
+        let follow = FollowState(path: "/data/live tracks.csv", offset: 12345, device: 2049, inode: 77, prefix: 0xFEED)
         let m = Manifest(generation: 3, parts: [ManifestPart(name: "part-000001.stp", rows: 7, bytes: 100, footerChecksum: 1)],
                          customers: customers, follows: [follow], nextNumber: 9)
         let bytes = m.serialize()
@@ -69,7 +69,7 @@ final class CustomerFormatTests: XCTestCase {
         generation 3
         next-number 9
         customers customers-000003.stp rows 5 bytes 999 footer 0000000000000abc
-        follow offset 12345 device 2049 inode 77 tail 000000000000feed path /data/live tracks.csv
+        follow offset 12345 device 2049 inode 77 prefix 000000000000feed path /data/live tracks.csv
         part part-000001.stp rows 7 bytes 100 footer 0000000000000001
         """)
         XCTAssertEqual(try Manifest.parse(bytes, path: "s"), m)
@@ -84,7 +84,7 @@ final class CustomerFormatTests: XCTestCase {
         }
         let line = "customers customers-000003.stp rows 5 bytes 999 footer 0000000000000abc\n"
         let v2 = "stave-manifest 2\ngeneration 1\nnext-number 4\n"
-        let fl = "follow offset 1 device 2 inode 3 tail 0000000000000004 path /x\n"
+        let fl = "follow offset 1 device 2 inode 3 prefix 0000000000000004 path /x\n"
         // A customers line in a version 1 manifest, a version 2 one without
         // next-number, a name that is not a customers file, a second
         // customers line, a next-number not above the names, a follow line
@@ -98,7 +98,7 @@ final class CustomerFormatTests: XCTestCase {
             "stave-manifest 2\ngeneration 1\nnext-number 3\n" + line,
             v2 + fl + line,
             v2 + fl + fl,
-            v2 + fl.replacingOccurrences(of: "tail 0000000000000004", with: "tail 4"),
+            v2 + fl.replacingOccurrences(of: "prefix 0000000000000004", with: "prefix 4"),
         ]
         for text in texts {
             XCTAssertThrowsError(try Manifest.parse(signed(text), path: "s"), text) { e in

@@ -1,0 +1,209 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StaveFormat
+import StaveIO
+
+public struct FollowOptions: Sendable {
+    /// Commit when this many rows are waiting...
+    public var batchRows = 100_000
+    /// ...or when the oldest uncommitted line is this old.
+    public var intervalMS = 1000
+    /// How often to look for new bytes when there are none.
+    public var pollMS = 20
+    public var header: HeaderMode = .auto
+    public var skipBadRows = false
+    /// With skipBadRows: bad lines are appended here (line, column, reason, row).
+    public var rejectsPath: String?
+    public var compression = CompressionPolicy()
+    public var threads = 2
+    /// Stop (after committing) once the file has had no new bytes for this
+    /// long; nil: follow until stopped.
+    public var idleExitMS: Int?
+    public init() {}
+}
+
+public struct FollowSummary: Sendable {
+    public var commits = 0
+    public var rows = 0
+    public var rejected = 0
+    /// The committed offset at the end.
+    public var offset: UInt64 = 0
+}
+
+/// `stave follow`: tails a CSV file that another process appends to and
+/// commits micro-batches to a store. The byte offset reached is committed in
+/// the same manifest as the rows, so a stop or a crash resumes exactly there:
+/// no row lost, none twice. Holds the store's writer lock while it runs.
+public final class Follower {
+    public let storePath: String
+    public let filePath: String
+    public let options: FollowOptions
+    /// Called after each commit (rows committed, new offset).
+    public var onCommit: ((Int, UInt64) -> Void)?
+
+    public init(store: String, file: String, options: FollowOptions) {
+        storePath = store
+        filePath = file
+        self.options = options
+    }
+
+    struct Position {
+        var offset: UInt64
+        var line: Int
+    }
+
+    public func run(stop: StopFlag) throws -> FollowSummary {
+        let lock = try WriterLock(storePath)
+        let key = try Sys.realPath(filePath)
+        guard !key.utf8.contains(10), key.utf8.count <= Manifest.maxFollowPath else {
+            throw StaveError.usage("\(filePath): a followed path must be at most \(Manifest.maxFollowPath) bytes without line breaks")
+        }
+        let fd = try Sys.open(filePath, flags: O_RDONLY | O_CLOEXEC)
+        defer { Sys.close(fd) }
+        let id = try Sys.identity(fd: fd, path: filePath)
+        let manifest = try Manifest.parse(try Sys.readFile(lock.path + "/" + FormatConstants.manifestName, limit: Manifest.maxSize), path: lock.path)
+        var state = FollowState(path: key, offset: 0, device: id.device, inode: id.inode, prefix: XXH64.Stream().digest())
+        let saved = manifest.follows.first(where: { $0.path == key })
+        if let saved {
+            // Resume only where the file is provably the one followed before.
+            guard saved.device == id.device, saved.inode == id.inode else {
+                throw StaveError.badStore(path: filePath, detail: "is not the file followed before (it was replaced: device/inode differ); stopping rather than guessing")
+            }
+            guard UInt64(id.size) >= saved.offset else {
+                throw StaveError.badStore(path: filePath, detail: "is shorter (\(id.size) bytes) than the \(saved.offset) bytes already committed: truncated; stopping rather than guessing")
+            }
+            state = saved
+        }
+        // The committed prefix, read once: its checksum proves the file was
+        // only appended to, and its line count numbers later lines.
+        var prefix = XXH64.Stream()
+        var line = 1
+        var at = 0
+        while at < Int(state.offset) {
+            let chunk = try Sys.pread(fd, count: min(1 << 22, Int(state.offset) - at), offset: at, path: filePath)
+            if chunk.isEmpty { break }
+            prefix.update(chunk)
+            line += chunk.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+            at += chunk.count
+        }
+        if let saved, prefix.count != saved.offset || prefix.digest() != saved.prefix {
+            throw StaveError.badStore(path: filePath, detail: "was rewritten before offset \(saved.offset) (its bytes differ from those committed); stopping rather than guessing")
+        }
+        var convert = ConvertOptions()
+        convert.header = state.offset > 0 ? .absent : options.header
+        convert.skipBadRows = options.skipBadRows
+        convert.bufferRows = Int.max / 2   // commits decide when parts are written
+        convert.threads = options.threads
+        let rejects = try options.rejectsPath.map { try AppendFile(path: $0) }
+        var parse = ParseState(options: convert, file: filePath, rejects: nil)
+        parse.line = line
+        parse.headerDecided = state.offset > 0
+        var summary = FollowSummary(offset: state.offset)
+        // Bytes read but not yet parsed (a partial last line).
+        var pending: [UInt8] = []
+        var readOffset = state.offset
+        var consumedOffset = state.offset
+        var firstUncommitted: Double?
+        var lastData = Sys.monotonicSeconds()
+        var pendingRejects: [(line: Int, error: RowError, raw: [UInt8])] = []
+
+        func commit() throws {
+            guard consumedOffset > state.offset else { return }
+            let t = try StoreTransaction(path: lock.path, policy: options.compression, threads: options.threads, lock: lock)
+            try PartLayout.writePart(parse.buffer, to: t)
+            state.offset = consumedOffset
+            state.prefix = prefix.digest()
+            if let k = t.manifest.follows.firstIndex(where: { $0.path == key }) {
+                t.manifest.follows[k] = state
+            } else {
+                t.manifest.follows.append(state)
+            }
+            // Rejected lines first (durable before the offset passes them).
+            if let rejects, !pendingRejects.isEmpty {
+                for b in pendingRejects {
+                    try rejects.write(Array("\(b.line)\t\(b.error.column)\t\(b.error.message)\t".utf8) + b.raw + [10])
+                }
+                try rejects.sync()
+            }
+            try t.commit()
+            summary.commits += 1
+            summary.rows += parse.buffer.count
+            summary.rejected += pendingRejects.count
+            summary.offset = state.offset
+            onCommit?(parse.buffer.count, state.offset)
+            parse.buffer.removeAll()
+            pendingRejects.removeAll()
+            firstUncommitted = nil
+        }
+
+        let block = 1 << 20
+        while true {
+            if stop.isSet { try commit(); return summary }
+            // Read what is there.
+            let chunk = try Sys.pread(fd, count: block, offset: Int(readOffset), path: filePath)
+            if !chunk.isEmpty {
+                lastData = Sys.monotonicSeconds()
+                readOffset += UInt64(chunk.count)
+                pending += chunk
+                // Parse complete lines, at most what the batch still wants, so
+                // that a commit holds at most --batch-rows rows.
+                while true {
+                    let want = max(1, options.batchRows - parse.buffer.count)
+                    var end = 0, lines = 0
+                    while lines < want, let nl = pending[end...].firstIndex(of: 10) {
+                        end = nl + 1
+                        lines += 1
+                    }
+                    guard end > 0 else { break }
+                    let consumed = try pending.withUnsafeBufferPointer { buf -> Int in
+                        try parse.consumeCollecting(UnsafeBufferPointer(rebasing: buf[0..<end]), into: &pendingRejects)
+                    }
+                    guard consumed > 0 else { break }
+                    pending.withUnsafeBytes { prefix.update(UnsafeRawBufferPointer(rebasing: $0[0..<consumed])) }
+                    pending.removeFirst(consumed)
+                    consumedOffset += UInt64(consumed)
+                    if firstUncommitted == nil { firstUncommitted = Sys.monotonicSeconds() }
+                    if parse.buffer.count >= options.batchRows { try commit() } else { break }
+                    if stop.isSet { break }
+                }
+                if pending.count > Converter.maxLineLength {
+                    throw StaveError.csv(file: filePath, line: parse.line, column: 1,
+                                         message: "line longer than \(Converter.maxLineLength) bytes", field: "")
+                }
+            } else {
+                // Nothing new: has the file been replaced or truncated?
+                if let now = Sys.identity(path: filePath) {
+                    if now.device != state.device || now.inode != state.inode {
+                        try commit()
+                        throw StaveError.badStore(path: filePath, detail: "was replaced by another file; committed up to offset \(state.offset) of the old one and stopped")
+                    }
+                    if UInt64(now.size) < readOffset {
+                        try commit()
+                        throw StaveError.badStore(path: filePath, detail: "was truncated to \(now.size) bytes; committed up to offset \(state.offset) and stopped")
+                    }
+                }
+                if let idle = options.idleExitMS, (Sys.monotonicSeconds() - lastData) * 1000 >= Double(idle) {
+                    try commit()
+                    return summary
+                }
+                Sys.sleep(milliseconds: options.pollMS)
+            }
+            let due = firstUncommitted.map { (Sys.monotonicSeconds() - $0) * 1000 >= Double(options.intervalMS) } ?? false
+            if parse.buffer.count >= options.batchRows || due { try commit() }
+        }
+    }
+}
+
+/// A file opened for appending (rejects of a long-running follow).
+final class AppendFile {
+    let path: String
+    let fd: Int32
+    init(path: String) throws {
+        self.path = path
+        fd = try Sys.open(path, flags: O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode: 0o644)
+    }
+    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try Sys.writeAll(fd, $0, path: path) } }
+    func sync() throws { try Sys.fsync(fd, path: path) }
+    deinit { Sys.close(fd) }
+}

@@ -1,0 +1,198 @@
+import ArgumentParser
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+import StaveFormat
+import StaveIngest
+import StaveIO
+
+struct Append: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Append new events to an existing store, atomically.",
+        discussion: """
+        The rows become one or more new parts; a new MANIFEST naming them
+        replaces the old one in one rename, so every query sees all of them
+        or none. Same CSV rules as `convert`: the first bad row stops the
+        append (exit 65) and nothing is added; --skip-bad-rows sets bad rows
+        aside. A second writer on the same store gets an error (exit 66).
+        """
+    )
+
+    @Argument(help: "The store directory.")
+    var store: String
+
+    @Argument(help: "The CSV file, or - for standard input.")
+    var input: String
+
+    @Flag(inversion: .prefixedNo, help: "The first line is (--header) or is not (--no-header) a header. Default: detected.")
+    var header: Bool?
+
+    @Flag(help: "Append good rows and set bad ones aside instead of stopping at the first.")
+    var skipBadRows = false
+
+    @Option(help: "With --skip-bad-rows: write bad rows here, with line number and reason.")
+    var rejects: String?
+
+    @Option(help: "With --skip-bad-rows: stop (exit 65, nothing appended) after this many bad rows.")
+    var maxErrors: Int?
+
+    @Option(help: "Rows buffered per part (bounds memory: about 60 bytes a row).")
+    var bufferRows = 4_000_000
+
+    @OptionGroup var threads: ThreadOptions
+
+    @Flag(help: "No summary.")
+    var quiet = false
+
+    func validate() throws {
+        if (rejects != nil || maxErrors != nil) && !skipBadRows { throw ValidationError("--rejects and --max-errors need --skip-bad-rows") }
+        if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be >= 1") }
+        guard bufferRows >= 1 && bufferRows <= 100_000_000 else { throw ValidationError("--buffer-rows must be 1...100000000") }
+    }
+
+    func run() throws {
+        try guarded {
+            var options = ConvertOptions()
+            options.header = header.map { $0 ? .present : .absent } ?? .auto
+            options.skipBadRows = skipBadRows
+            options.rejectsPath = rejects
+            options.maxErrors = maxErrors
+            options.bufferRows = bufferRows
+            options.threads = threads.count
+            let s = try Converter(input: input, output: store, options: options).append()
+            if !quiet {
+                var line = "appended \(groupedThousands(s.rows)) rows to \(store) (\(s.parts) new part\(s.parts == 1 ? "" : "s"), "
+                line += "\(humanBytes(Double(s.outputBytes)))) in \((s.seconds * 1000).rounded() / 1000) s"
+                if skipBadRows { line += "; \(groupedThousands(s.rejected)) bad row\(s.rejected == 1 ? "" : "s") skipped" + (rejects.map { " (see \($0))" } ?? "") }
+                printError(line)
+            }
+        }
+    }
+}
+
+struct Follow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tail a CSV file another process appends to, committing micro-batches to the store.",
+        discussion: """
+        Commits every --batch-rows rows or --interval milliseconds, whichever
+        comes first; a partial last line waits for its newline. The byte
+        offset reached is committed in the same MANIFEST as the rows, so
+        after a stop or a crash `follow` resumes exactly there: no row lost,
+        none twice. Ctrl-C (or SIGTERM) commits what it has and exits 0. If
+        the file is replaced or truncated, follow says so and stops (exit 66)
+        rather than guess. Holds the store's writer lock while it runs.
+        """
+    )
+
+    @Argument(help: "The store directory.")
+    var store: String
+
+    @Argument(help: "The CSV file to follow.")
+    var file: String
+
+    @Option(help: "Commit after this many rows.")
+    var batchRows = 100_000
+
+    @Option(help: "Commit after this many milliseconds with uncommitted lines.")
+    var interval = 1000
+
+    @Option(help: "Exit (after committing) once the file has not grown for this many milliseconds.")
+    var idleExit: Int?
+
+    @Flag(inversion: .prefixedNo, help: "The first line is (--header) or is not (--no-header) a header. Default: detected.")
+    var header: Bool?
+
+    @Flag(help: "Commit good rows and set bad ones aside instead of stopping at the first.")
+    var skipBadRows = false
+
+    @Option(help: "With --skip-bad-rows: append bad rows here, with line number and reason.")
+    var rejects: String?
+
+    @OptionGroup var threads: ThreadOptions
+
+    @Flag(help: "No line per commit on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        if rejects != nil && !skipBadRows { throw ValidationError("--rejects needs --skip-bad-rows") }
+        guard batchRows >= 1 && batchRows <= 100_000_000 else { throw ValidationError("--batch-rows must be 1...100000000") }
+        guard interval >= 1 && interval <= 3_600_000 else { throw ValidationError("--interval must be 1...3600000") }
+        if let idleExit, idleExit < 0 { throw ValidationError("--idle-exit must be >= 0") }
+    }
+
+    func run() throws {
+        try guarded {
+            var options = FollowOptions()
+            options.batchRows = batchRows
+            options.intervalMS = interval
+            options.idleExitMS = idleExit
+            options.header = header.map { $0 ? .present : .absent } ?? .auto
+            options.skipBadRows = skipBadRows
+            options.rejectsPath = rejects
+            options.threads = threads.count
+            let stop = StopFlag()
+            // Ctrl-C and SIGTERM set the flag; the loop commits and returns.
+            var sources: [DispatchSourceSignal] = []
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler { stop.set() }
+                source.resume()
+                sources.append(source)
+            }
+            let follower = Follower(store: store, file: file, options: options)
+            if !quiet {
+                follower.onCommit = { rows, offset in printError("committed \(groupedThousands(rows)) rows, offset \(offset)") }
+            }
+            let s = try follower.run(stop: stop)
+            withExtendedLifetime(sources) {}
+            if !quiet {
+                printError("stopped: \(groupedThousands(s.rows)) rows in \(s.commits) commit\(s.commits == 1 ? "" : "s"), offset \(s.offset)"
+                           + (skipBadRows ? "; \(groupedThousands(s.rejected)) bad row\(s.rejected == 1 ? "" : "s") skipped" : ""))
+            }
+        }
+    }
+}
+
+struct Compact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge small parts into large, well-clustered ones.",
+        discussion: """
+        Parts with fewer than half of --target-rows rows are merged (when
+        there are at least two) into parts of at most --target-rows rows,
+        sorted like a fresh conversion. The new MANIFEST is committed
+        atomically; the old parts are deleted once it is durable and no
+        reader is opening the store (a reader that already opened them keeps
+        reading its snapshot). Query results are identical before and after.
+        """
+    )
+
+    @Argument(help: "The store directory.")
+    var store: String
+
+    @Option(help: "Rows per merged part (bounds memory: about 60 bytes a row).")
+    var targetRows = 4_000_000
+
+    @OptionGroup var threads: ThreadOptions
+
+    @Flag(help: "No summary.")
+    var quiet = false
+
+    func validate() throws {
+        guard targetRows >= 2 && targetRows <= 100_000_000 else { throw ValidationError("--target-rows must be 2...100000000") }
+    }
+
+    func run() throws {
+        try guarded {
+            let s = try Compactor.compact(store: store, targetRows: targetRows, threads: threads.count)
+            if !quiet {
+                if s.merged == 0 {
+                    printError("nothing to compact: \(s.partsBefore) part\(s.partsBefore == 1 ? "" : "s"), fewer than two below \(groupedThousands(targetRows / 2)) rows")
+                } else {
+                    printError("merged \(s.merged) parts (\(groupedThousands(s.rowsMoved)) rows): \(s.partsBefore) -> \(s.partsAfter) parts in \((s.seconds * 100).rounded() / 100) s")
+                }
+            }
+        }
+    }
+}
