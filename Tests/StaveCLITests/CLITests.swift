@@ -225,7 +225,7 @@ final class CLITests: XCTestCase {
     func testHelpListsCommands() throws {
         let r = try stave(["--help"])
         XCTAssertEqual(r.status, 0)
-        for c in ["generate", "convert", "profile", "stats", "breakdown", "top-zips", "hours", "inspect", "verify", "export"] {
+        for c in ["generate", "convert", "append", "follow", "compact", "profile", "stats", "breakdown", "top-zips", "hours", "inspect", "verify", "export"] {
             XCTAssertTrue(r.stdout.contains(c), c)
         }
     }
@@ -320,5 +320,60 @@ final class CLITests: XCTestCase {
         r = try stave(["convert", "--customers", "bad.csv", "-o", "m.stave"])
         XCTAssertEqual(r.status, 65)
         XCTAssertEqual(r.stderr, "stave: bad.csv:1:13: zip must be exactly 5 digits (1234)\n")
+    }
+
+    // MARK: Live data
+
+    func testAppendFollowCompactFromTheCommandLine() throws {
+        try convertSample()
+        write("more.csv", "7,48,1,\"2014-12-01 08:00:00\",1,\"00501\"\n8,9,2,\"2014-12-02 23:00:00\",0,\"00501\"\n")
+        var r = try stave(["append", "m.stave", "more.csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("appended 2 rows to m.stave (1 new part, "), r.stderr)
+        r = try stave(["profile", "m.stave", "--customer", "48,9", "--format", "csv"])
+        XCTAssertEqual(r.stdout, "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks\n9,1,0,0,0,1,0,1\n48,3,2,0,0,2,3,4\n")
+        // A bad row: exit 65 with file:line:column, nothing appended.
+        write("bad.csv", "9,1,1,\"2014-12-01 08:00:00\",1,\"00501\"\n10,1,1,\"2014-12-01 08:00:00\",2,\"00501\"\n")
+        let manifest = file("m.stave/MANIFEST")
+        r = try stave(["append", "m.stave", "bad.csv"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "stave: bad.csv:2:30: mobile must be 0 or 1 (2)\n")
+        XCTAssertEqual(file("m.stave/MANIFEST"), manifest)
+        // From standard input.
+        r = try stave(["append", "m.stave", "-", "--quiet"], stdin: "11,5,5,\"2014-10-05 05:00:00\",0,\"12345\"\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Compact: three parts into one, the same answers.
+        let before = try stave(["profile", "m.stave", "--format", "csv"]).stdout
+        r = try stave(["compact", "m.stave"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("merged 3 parts (10 rows): 3 -> 1 parts"), r.stderr)
+        XCTAssertEqual(try stave(["profile", "m.stave", "--format", "csv"]).stdout, before)
+        XCTAssertEqual(try stave(["verify", "m.stave"]).status, 0)
+        // Follow until idle; then a second writer gets exit 66 while one runs.
+        write("live.csv", "20,77,1,\"2014-12-03 10:00:00\",1,\"00001\"\n21,77,2,\"2014-12-03 11:00:00\",1,\"00001\"\n22,77")
+        r = try stave(["follow", "m.stave", "live.csv", "--idle-exit", "100", "--interval", "10"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("stopped: 2 rows in 1 commit, offset 80"), r.stderr)
+        XCTAssertTrue(file("m.stave/MANIFEST").contains("follow offset 80 device "))
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["follow", "m.stave", "live.csv", "--interval", "10", "--quiet"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        try p.run()
+        usleep(300_000)
+        r = try stave(["append", "m.stave", "more.csv"])
+        XCTAssertEqual(r.status, 66)
+        XCTAssertEqual(r.stderr, "stave: m.stave: another stave process is writing to this store (it holds LOCK)\n")
+        // The partial line completes; Ctrl-C commits it and exits 0.
+        let h = FileHandle(forWritingAtPath: dir + "/live.csv")!
+        h.seekToEndOfFile()
+        h.write(Data(",3,\"2014-12-03 12:00:00\",0,\"00001\"\n".utf8))
+        try h.close()
+        usleep(200_000)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        r = try stave(["profile", "m.stave", "--customer", "77", "--format", "csv"])
+        XCTAssertEqual(r.stdout.split(separator: "\n").last, "77,3,2,1,0,0,2,3")
     }
 }

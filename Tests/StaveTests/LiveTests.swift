@@ -233,3 +233,45 @@ final class XXH64StreamTests: XCTestCase {
         }
     }
 }
+
+final class SnapshotTests: XCTestCase {
+    /// Queries in a loop while appends and compactions run: every result is
+    /// the answer of some committed snapshot, and snapshots only move forward.
+    func testQueriesDuringAppendsAndCompactionsSeeCommittedSnapshots() throws {
+        let dir = temporaryDirectory(self)
+        let rows = randomEvents(count: 24_000, customers: 120, seed: 81)
+        let batches = stride(from: 0, to: rows.count, by: 2000).map { Array(rows[$0..<min(rows.count, $0 + 2000)]) }
+        let path = try convert(csvLines(batches[0]), dir: dir)
+        // The answer after each number of committed batches.
+        let expected: [Profile] = (1...batches.count).map { referenceProfile(Array(batches[0..<$0].joined())) }
+        let done = StopFlag()
+        final class Box: @unchecked Sendable { var seen: [Int] = []; var failures: [String] = [] }
+        let box = Box()
+        let reader = Thread {
+            while !done.isSet {
+                do {
+                    let p = try Queries.profile(try Store.open(path), filter: QueryFilter(), threads: 2)
+                    if let k = expected.firstIndex(of: p) { box.seen.append(k) } else { box.failures.append("a result matching no snapshot (\(p.count) customers)") }
+                } catch {
+                    box.failures.append("\(error)")
+                }
+            }
+        }
+        reader.start()
+        for (k, batch) in batches.enumerated().dropFirst() {
+            let file = dir + "/b\(k).csv"
+            writeFile(file, csvLines(batch))
+            _ = try Converter(input: file, output: path, options: ConvertOptions()).append()
+            if k % 3 == 0 { _ = try Compactor.compact(store: path, targetRows: 9000) }
+            usleep(3000)
+        }
+        done.set()
+        while !reader.isFinished { usleep(1000) }
+        XCTAssertEqual(box.failures, [])
+        XCTAssertGreaterThan(box.seen.count, 10)
+        XCTAssertEqual(box.seen, box.seen.sorted(), "snapshots never go back")
+        XCTAssertGreaterThan(Set(box.seen).count, 3, "the reader saw the table grow")
+        XCTAssertEqual(try Queries.profile(try Store.open(path), filter: QueryFilter(), threads: 2), expected.last)
+        print("SnapshotTests: \(box.seen.count) queries during \(batches.count - 1) appends and \((batches.count - 1) / 3) compactions, all matching a committed snapshot")
+    }
+}

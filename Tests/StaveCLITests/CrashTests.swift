@@ -1,0 +1,139 @@
+import Foundation
+import XCTest
+import StaveFormat
+import StaveIO
+
+/// SIGKILL at random moments: the store always opens, verifies, and holds
+/// exactly a prefix of the input (follow) or all-or-nothing of each append;
+/// resuming converges to every input row exactly once.
+final class CrashTests: XCTestCase {
+    var dir = ""
+    var kills = 0
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "stave-crash-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { [dir] in try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    func start(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = CLITests.binary
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    @discardableResult
+    func runToEnd(_ args: [String]) throws -> Int32 {
+        let p = try start(args)
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    func killLater(_ p: Process, afterMS ms: Int) {
+        usleep(useconds_t(ms * 1000))
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            kills += 1
+        }
+        p.waitUntilExit()
+    }
+
+    /// Event ids of every row of the store, sorted; the store must open and
+    /// verify.
+    func storeIDs(_ store: String, file: StaticString = #filePath, line: UInt = #line) throws -> [Int64] {
+        let report = Verifier.verify(dir + "/" + store)
+        XCTAssertTrue(report.isSound, "\(report.problems)", file: file, line: line)
+        let s = try Store.open(dir + "/" + store)
+        var ids: [Int64] = []
+        for part in s.parts {
+            for g in part.footer.rowGroups.indices { ids += try part.decodeRowGroup(g)[EventsSchema.eventID] }
+        }
+        return ids.sorted()
+    }
+
+    func lines(_ rows: Int, seed: Int) throws -> [Substring] {
+        XCTAssertEqual(try runToEnd(["generate", "--rows", String(rows), "--customers", "300", "--seed", String(seed), "--out", "gen\(seed)", "--quiet"]), 0)
+        let text = try String(contentsOfFile: dir + "/gen\(seed)/tracks.csv", encoding: .utf8)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+    }
+
+    func testFollowKilledAtRandomMomentsLosesNothingAndDuplicatesNothing() throws {
+        let all = try lines(40_000, seed: 7)
+        FileManager.default.createFile(atPath: dir + "/empty.csv", contents: Data())
+        XCTAssertEqual(try runToEnd(["convert", "empty.csv", "-o", "s.stave", "--quiet"]), 0)
+        FileManager.default.createFile(atPath: dir + "/live.csv", contents: Data())
+        // A writer keeps feeding the followed file, in pieces that often end
+        // mid-line, while follow is killed again and again.
+        let bytes = Array(all.joined(separator: "\n").utf8) + [10]
+        let path = dir + "/live.csv"
+        let writer = Thread {
+            let h = FileHandle(forWritingAtPath: path)!
+            var at = 0
+            var rng = SystemRandomNumberGenerator()
+            while at < bytes.count {
+                let n = min(bytes.count - at, Int.random(in: 1...3000, using: &rng))
+                h.write(Data(bytes[at..<(at + n)]))
+                at += n
+                usleep(useconds_t(Int.random(in: 200...2500, using: &rng)))
+            }
+            try? h.close()
+        }
+        writer.start()
+        var rng = SystemRandomNumberGenerator()
+        var previous = 0
+        for _ in 0..<40 {
+            let p = try start(["follow", "s.stave", "live.csv", "--interval", "15", "--batch-rows", "700", "--quiet"])
+            killLater(p, afterMS: Int.random(in: 20...250, using: &rng))
+            let ids = try storeIDs("s.stave")
+            // Exactly the first n lines: no gap, no duplicate, never fewer than before.
+            XCTAssertEqual(ids, (0..<Int64(ids.count)).map { $0 })
+            XCTAssertGreaterThanOrEqual(ids.count, previous)
+            previous = ids.count
+        }
+        while !writer.isFinished { usleep(10_000) }
+        // Resuming converges to every row exactly once.
+        XCTAssertEqual(try runToEnd(["follow", "s.stave", "live.csv", "--interval", "15", "--idle-exit", "300", "--quiet"]), 0)
+        XCTAssertEqual(try storeIDs("s.stave"), (0..<Int64(all.count)).map { $0 })
+        XCTAssertGreaterThanOrEqual(kills, 20, "most runs must be killed mid-way")
+        print("CrashTests: follow killed \(kills) times (SIGKILL), \(all.count) rows converged exactly once")
+    }
+
+    func testAppendKilledAtRandomMomentsIsAllOrNothing() throws {
+        let all = try lines(21_000, seed: 8)
+        try (all[0..<1000].joined(separator: "\n") + "\n").write(toFile: dir + "/first.csv", atomically: true, encoding: .utf8)
+        try (all[1000...].joined(separator: "\n") + "\n").write(toFile: dir + "/batch.csv", atomically: true, encoding: .utf8)
+        // How long one append takes here: kills land anywhere in twice that.
+        XCTAssertEqual(try runToEnd(["convert", "first.csv", "-o", "t.stave", "--quiet"]), 0)
+        let t0 = Date()
+        XCTAssertEqual(try runToEnd(["append", "t.stave", "batch.csv", "--quiet", "--buffer-rows", "7000"]), 0)
+        let window = max(20, Int(Date().timeIntervalSince(t0) * 2000))
+        XCTAssertEqual(try runToEnd(["convert", "first.csv", "-o", "s.stave", "--quiet"]), 0)
+        var count = 1000
+        var committed = 0
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<30 {
+            let p = try start(["append", "s.stave", "batch.csv", "--quiet", "--buffer-rows", "7000"])
+            killLater(p, afterMS: Int.random(in: 5...window, using: &rng))
+            let ids = try storeIDs("s.stave")
+            // All of the batch or none of it (three parts of 7,000 rows, one commit).
+            XCTAssertTrue(ids.count == count || ids.count == count + 20_000, "\(ids.count) rows after \(count)")
+            if ids.count > count { committed += 1 }
+            count = ids.count
+            XCTAssertEqual(Set(ids).count, 21_000 - (ids.count == 1000 ? 20_000 : 0))
+        }
+        // Both outcomes happened: kills before the commit and runs that finished.
+        XCTAssertGreaterThanOrEqual(kills, 5)
+        XCTAssertGreaterThanOrEqual(committed, 5)
+        print("CrashTests: append killed \(kills) times (SIGKILL) within \(window) ms, \(committed) of 30 committed, every state all-or-nothing")
+        // The next writer cleans up what killed ones left (temporaries, unlisted parts).
+        XCTAssertEqual(try runToEnd(["append", "s.stave", "first.csv", "--quiet"]), 0)
+        let s = try Store.open(dir + "/s.stave")
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/s.stave"))
+        XCTAssertEqual(files, Set(s.manifest.parts.map(\.name) + ["MANIFEST", "LOCK", "READERS"]))
+    }
+}
