@@ -396,6 +396,10 @@ def scale(rows, args, cache):
     s["dimension_ms"] = dim
     print("  customer dimension done", flush=True)
 
+    if rows <= 1_000_000 or args.quick:
+        s["live"] = live_data(csv, store, work, inner, R)
+        print("  live data done", flush=True)
+
     # Whole processes: stave profile vs the DuckDB CLI, alternating.
     cli = os.path.join(VENV_BIN, "duckdb")
     procs = {"stave profile (process)": [STAVE, "profile", store, "--format", "csv", "-o", "/dev/null"],
@@ -409,6 +413,64 @@ def scale(rows, args, cache):
     s["process_ms"] = {k: median(v) for k, v in got.items()}
     shutil.rmtree(work, ignore_errors=True)
     return s
+
+
+# ---------------------------------------------------------------- live data
+
+def live_data(csv, store, work, inner, rounds):
+    """Issue 5: append latency, the cost of many small parts, follow throughput."""
+    out = {}
+    lines = open(csv, "rb").read().splitlines(keepends=True)
+    live = os.path.join(work, "live.stave")
+    shutil.rmtree(live, ignore_errors=True)
+    shutil.copytree(store, live)
+    # 1. A 1,000-row append, then a new query process that sees it.
+    chunk = os.path.join(work, "append-1000.csv")
+    open(chunk, "wb").write(b"".join(lines[:1000]))
+    appends, visible = [], []
+    for _ in range(max(10, rounds * 2)):
+        t_append, _ = run([STAVE, "append", live, chunk, "--quiet"])
+        t_query, out_q = run([STAVE, "stats", live, "--format", "csv"])
+        appends.append(t_append * 1000)
+        visible.append((t_append + t_query) * 1000)
+    out["append_1000_ms"] = median(appends)
+    out["append_then_query_ms"] = median(visible)
+    # 2. One large part plus 100 appended ones (of 1,000 rows, the append
+    #    unit above, and of n/200 rows), against the same rows compacted.
+    many = os.path.join(work, "many.stave")
+    n = len(lines)
+    out["many_parts"] = []
+    for small in sorted({min(1000, max(1, n // 200)), max(1, n // 200)}):
+        shutil.rmtree(many, ignore_errors=True)
+        big = n - 100 * small
+        first = os.path.join(work, "big.csv")
+        open(first, "wb").write(b"".join(lines[:big]))
+        run([STAVE, "convert", first, "-o", many, "--quiet"])
+        for k in range(100):
+            piece = os.path.join(work, "piece.csv")
+            open(piece, "wb").write(b"".join(lines[big + k * small: big + (k + 1) * small]))
+            run([STAVE, "append", many, piece, "--quiet"])
+        got = {"101 parts": [], "compacted": []}
+        for r in range(rounds):
+            got["101 parts"].append(timer_value(stave_timer(many, "profile", inner)))
+        run([STAVE, "compact", many, "--quiet"])
+        for r in range(rounds):
+            got["compacted"].append(timer_value(stave_timer(many, "profile", inner)))
+        out["many_parts"].append({"small_part_rows": small, "profile_101_parts_ms": median(got["101 parts"]),
+                                  "profile_compacted_ms": median(got["compacted"])})
+    # 3. follow: the whole CSV, already written, as fast as it goes.
+    fol = os.path.join(work, "follow.stave")
+    shutil.rmtree(fol, ignore_errors=True)
+    empty = os.path.join(work, "empty.csv")
+    open(empty, "wb").close()
+    run([STAVE, "convert", empty, "-o", fol, "--quiet"])
+    idle = 200
+    t, _ = run([STAVE, "follow", fol, csv, "--batch-rows", "100000", "--idle-exit", str(idle), "--quiet"])
+    out["follow_events_per_s"] = n / max(1e-9, t - idle / 1000)
+    shutil.rmtree(live, ignore_errors=True)
+    shutil.rmtree(many, ignore_errors=True)
+    shutil.rmtree(fol, ignore_errors=True)
+    return out
 
 
 # ---------------------------------------------------------------- report
@@ -493,6 +555,18 @@ def report(results, m, v, args):
             for kind, t in s["dimension_ms"].items():
                 st, pr, du_ = t["stave"], t["stave profile, same range"], t["DuckDB native"]
                 L.append(f"| {kind} | {fmt_ms(st)} | {fmt_ms(pr)} | {st / pr:.2f}x | {fmt_ms(du_)} | {du_ / st:.1f}x |")
+        if "live" in s:
+            lv = s["live"]
+            L.append("\n### Live data (issue 5)\n")
+            L.append("| measure | result | target |")
+            L.append("|---|---|---|")
+            L.append(f"| `stave append` of 1,000 rows (whole process) | {fmt_ms(lv['append_1000_ms'])} ms | |")
+            L.append(f"| append, then a new `stave stats` process sees it | {fmt_ms(lv['append_then_query_ms'])} ms | <= 100 ms |")
+            for mp in lv["many_parts"]:
+                L.append(f"| profile over 1 large part + 100 appended parts of {mp['small_part_rows']:,} rows | {fmt_ms(mp['profile_101_parts_ms'])} ms | |")
+                L.append(f"| the same after `stave compact` | {fmt_ms(mp['profile_compacted_ms'])} ms | |")
+                L.append(f"| many parts / compacted | {mp['profile_101_parts_ms'] / mp['profile_compacted_ms']:.2f}x | <= 1.5x |")
+            L.append(f"| `stave follow` of a written file (commits of 100,000 rows) | {lv['follow_events_per_s'] / 1e6:.2f} M events/s | >= 0.2 M/s |")
         L.append("\n### Whole process (ms, median)\n")
         L.append("| command | ms |")
         L.append("|---|---|")
@@ -544,6 +618,14 @@ def report(results, m, v, args):
         row("convert peak RSS <= 512 MB", f"{x:.0f} MB", x <= 512)
         x = t["profile"]["stave 1 thread"] / t["profile"]["stave"]
         row("2 threads >= 1.7x faster than 1 (profile)", f"{x:.2f}x", x >= 1.7)
+        if "live" in s:
+            lv = s["live"]
+            row("append + new query visible <= 100 ms (issue 5)", f"{fmt_ms(lv['append_then_query_ms'])} ms", lv["append_then_query_ms"] <= 100)
+            for mp in lv["many_parts"]:
+                x = mp["profile_101_parts_ms"] / mp["profile_compacted_ms"]
+                row(f"1 + 100 parts of {mp['small_part_rows']:,} rows <= 1.5x compacted (issue 5)", f"{x:.2f}x", x <= 1.5)
+            x = lv["follow_events_per_s"]
+            row("follow >= 200,000 events/s (issue 5)", f"{x / 1e6:.2f} M/s", x >= 200_000)
         if "dimension_ms" in s:
             x = max(v["stave"] / v["stave profile, same range"] for v in s["dimension_ms"].values())
             row("breakdown, top zips, hours <= 2x profile, same range (issue 4)", f"worst {x:.2f}x", x <= 2)

@@ -99,16 +99,23 @@ public enum ProfileKernel {
         for r in runs { lo = min(lo, r.customer); hi = max(hi, r.customer) }
         let span = Int(hi - lo) + 1
         if span <= max(4 * runs.count, 1 << 16) {
+            // Counting sort: stable, one pass to count, one to place.
             var counts = [Int](repeating: 0, count: span + 1)
-            for r in runs { counts[Int(r.customer - lo) + 1] += 1 }
-            for k in 1...span { counts[k] += counts[k - 1] }
-            var out = runs
-            for r in runs {
-                let k = Int(r.customer - lo)
-                out[counts[k]] = r
-                counts[k] += 1
+            return [CustomerRun](unsafeUninitializedCapacity: runs.count) { out, n in
+                runs.withUnsafeBufferPointer { src in
+                    counts.withUnsafeMutableBufferPointer { c in
+                        // Every index below is customer - lo in 0..<span, plus one.
+                        for r in src { c[Int(r.customer &- lo) &+ 1] &+= 1 }
+                        for k in 1...span { c[k] &+= c[k &- 1] }
+                        for r in src {
+                            let k = Int(r.customer &- lo)
+                            (out.baseAddress! + c[k]).initialize(to: r)
+                            c[k] &+= 1
+                        }
+                    }
+                }
+                n = runs.count
             }
-            return out
         }
         return runs.enumerated().sorted { ($0.element.customer, $0.offset) < ($1.element.customer, $1.offset) }.map(\.element)
     }
@@ -132,8 +139,22 @@ public enum ProfileKernel {
 
     static let bitmapLimit: Int64 = 1 << 28
 
-    static func runSlice(customers: Range<Int>, views: [GroupView], runs: [CustomerRun], starts: [Int],
+    static func runSlice(customers: Range<Int>, views viewArray: [GroupView], runs runArray: [CustomerRun], starts startArray: [Int],
                          maxTrack: Int64, out: ProfileBuffers) {
+        viewArray.withUnsafeBufferPointer { views in
+        runArray.withUnsafeBufferPointer { runs in
+        startArray.withUnsafeBufferPointer { starts in
+            runSlice(customers: customers, views: views, runs: runs, starts: starts, maxTrack: maxTrack, out: out)
+        }
+        }
+        }
+    }
+
+    /// - Precondition: `starts` has customers.upperBound + 1 entries indexing
+    ///   `runs`, and every run's group indexes `views` (built together in
+    ///   `compute`).
+    static func runSlice(customers: Range<Int>, views: UnsafeBufferPointer<GroupView>, runs: UnsafeBufferPointer<CustomerRun>,
+                         starts: UnsafeBufferPointer<Int>, maxTrack: Int64, out: ProfileBuffers) {
         let useBitmap = maxTrack < bitmapLimit
         var bitmap = [UInt64](repeating: 0, count: useBitmap ? Int(maxTrack >> 6) + 1 : 0)
         var scratch: [UInt32] = []
