@@ -76,16 +76,31 @@ public enum CivilTime {
 
     public struct DatetimeError: Error, Sendable { public let message: String }
 
-    static func parse(_ p: UnsafePointer<UInt8>, count n: Int, allowDateOnly: Bool, allowT: Bool) -> Result<Int64, DatetimeError> {
-        @inline(__always) func digits(_ at: Int, _ len: Int) -> Int64? {
-            var v: Int64 = 0
-            for k in at..<(at + len) {
-                let c = p[k] &- 48
-                if c > 9 { return nil }
-                v = v * 10 + Int64(c)
-            }
-            return v
+    /// The decimal number in p[at..<at + len], or nil if a byte is not a digit.
+    /// - Precondition: the bytes are readable.
+    @inline(__always)
+    static func decimal(_ p: UnsafePointer<UInt8>, _ at: Int, _ len: Int) -> Int64? {
+        var v: Int64 = 0
+        for k in at..<(at + len) {
+            let c = p[k] &- 48
+            if c > 9 { return nil }
+            v = v * 10 + Int64(c)
         }
+        return v
+    }
+
+    /// Why y-mo-d is not a date of years 0001...9999, or nil if it is one.
+    static func dateProblem(_ y: Int64, _ mo: Int64, _ d: Int64) -> DatetimeError? {
+        guard y >= 1 else { return DatetimeError(message: "year 0000 out of range") }
+        guard (1...12).contains(mo) else { return DatetimeError(message: "month \(mo) out of range") }
+        guard d >= 1, d <= daysIn(year: y, month: mo) else {
+            return DatetimeError(message: "day \(d) out of range for \(y)-\(mo < 10 ? "0" : "")\(mo)")
+        }
+        return nil
+    }
+
+    static func parse(_ p: UnsafePointer<UInt8>, count n: Int, allowDateOnly: Bool, allowT: Bool) -> Result<Int64, DatetimeError> {
+        @inline(__always) func digits(_ at: Int, _ len: Int) -> Int64? { decimal(p, at, len) }
         let shape = allowDateOnly ? "expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS" : "expected YYYY-MM-DD HH:MM:SS"
         guard n == 19 || (allowDateOnly && n == 10) else { return .failure(DatetimeError(message: shape)) }
         guard let y = digits(0, 4), p[4] == UInt8(ascii: "-"), let mo = digits(5, 2), p[7] == UInt8(ascii: "-"), let d = digits(8, 2) else {
@@ -101,9 +116,7 @@ public enum CivilTime {
             }
             (h, mi, s) = (hh, mm, ss)
         }
-        guard y >= 1 else { return .failure(DatetimeError(message: "year 0000 out of range")) }
-        guard (1...12).contains(mo) else { return .failure(DatetimeError(message: "month \(mo) out of range")) }
-        guard d >= 1, d <= daysIn(year: y, month: mo) else { return .failure(DatetimeError(message: "day \(d) out of range for \(y)-\(mo < 10 ? "0" : "")\(mo)")) }
+        if let e = dateProblem(y, mo, d) { return .failure(e) }
         guard h <= 23 else { return .failure(DatetimeError(message: "hour \(h) out of range")) }
         guard mi <= 59 else { return .failure(DatetimeError(message: "minute \(mi) out of range")) }
         guard s <= 59 else { return .failure(DatetimeError(message: "second \(s) out of range")) }
@@ -147,15 +160,7 @@ public enum CivilTime {
     /// Parses a date as the original cust.csv writes it, MM/DD/YYYY, or in
     /// ISO form YYYY-MM-DD; returns the day number.
     public static func parseDate(_ p: UnsafePointer<UInt8>, count n: Int) -> Result<Int64, DatetimeError> {
-        @inline(__always) func digits(_ at: Int, _ len: Int) -> Int64? {
-            var v: Int64 = 0
-            for k in at..<(at + len) {
-                let c = p[k] &- 48
-                if c > 9 { return nil }
-                v = v * 10 + Int64(c)
-            }
-            return v
-        }
+        @inline(__always) func digits(_ at: Int, _ len: Int) -> Int64? { decimal(p, at, len) }
         let shape = "expected MM/DD/YYYY or YYYY-MM-DD"
         guard n == 10 else { return .failure(DatetimeError(message: shape)) }
         let y: Int64, mo: Int64, d: Int64
@@ -166,11 +171,7 @@ public enum CivilTime {
         } else {
             return .failure(DatetimeError(message: shape))
         }
-        guard y >= 1 else { return .failure(DatetimeError(message: "year 0000 out of range")) }
-        guard (1...12).contains(mo) else { return .failure(DatetimeError(message: "month \(mo) out of range")) }
-        guard d >= 1, d <= daysIn(year: y, month: mo) else {
-            return .failure(DatetimeError(message: "day \(d) out of range for \(y)-\(mo < 10 ? "0" : "")\(mo)"))
-        }
+        if let e = dateProblem(y, mo, d) { return .failure(e) }
         return .success(daysFromCivil(year: y, month: mo, day: d))
     }
 

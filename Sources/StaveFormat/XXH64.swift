@@ -31,7 +31,6 @@ public enum XXH64 {
         var h: UInt64
         // Every load below reads [i, i + size) with i + size <= n.
         @inline(__always) func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
-        @inline(__always) func u32(_ o: Int) -> UInt64 { UInt64(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: o, as: UInt32.self))) }
         if n >= 32 {
             var v1 = seed &+ p1 &+ p2
             var v2 = seed &+ p2
@@ -52,19 +51,27 @@ public enum XXH64 {
         } else {
             h = seed &+ p5
         }
-        h = h &+ UInt64(n)
+        return finish(h &+ UInt64(n), UnsafeRawBufferPointer(rebasing: buf[i...]))
+    }
+
+    /// Folds the last (fewer than 32) bytes into `h` and avalanches.
+    static func finish(_ h0: UInt64, _ rest: UnsafeRawBufferPointer) -> UInt64 {
+        var h = h0
+        let n = rest.count
+        var i = 0
+        // Every load reads [i, i + size) with i + size <= n.
         while i + 8 <= n {
-            h ^= round(0, u64(i))
+            h ^= round(0, UInt64(littleEndian: rest.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
             h = rotl(h, 27) &* p1 &+ p4
             i += 8
         }
         if i + 4 <= n {
-            h ^= u32(i) &* p1
+            h ^= UInt64(UInt32(littleEndian: rest.loadUnaligned(fromByteOffset: i, as: UInt32.self))) &* p1
             h = rotl(h, 23) &* p2 &+ p3
             i += 4
         }
         while i < n {
-            h ^= UInt64(buf[i]) &* p5
+            h ^= UInt64(rest[i]) &* p5
             h = rotl(h, 11) &* p1
             i += 1
         }
@@ -131,28 +138,8 @@ public enum XXH64 {
             } else {
                 h = seed &+ p5
             }
-            h = h &+ total
-            return pending.withUnsafeBytes { buf in
-                let n = buf.count
-                var i = 0
-                while i + 8 <= n {
-                    h ^= round(0, UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
-                    h = rotl(h, 27) &* p1 &+ p4
-                    i += 8
-                }
-                if i + 4 <= n {
-                    h ^= UInt64(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: i, as: UInt32.self))) &* p1
-                    h = rotl(h, 23) &* p2 &+ p3
-                    i += 4
-                }
-                while i < n {
-                    h ^= UInt64(buf[i]) &* p5
-                    h = rotl(h, 11) &* p1
-                    i += 1
-                }
-                h ^= h >> 33; h = h &* p2; h ^= h >> 29; h = h &* p3; h ^= h >> 32
-                return h
-            }
+            let folded = h &+ total
+            return pending.withUnsafeBytes { XXH64.finish(folded, $0) }
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import StaveFormat
+import StaveIngest
 import StaveIO
 import StaveQuery
 import StaveReports
@@ -185,3 +186,42 @@ struct CustomerFilterOptions: ParsableArguments {
 }
 
 extension BreakdownKey: ExpressibleByArgument {}
+
+/// How events CSV is read: shared by convert and append.
+struct CSVInputOptions: ParsableArguments {
+    @Flag(inversion: .prefixedNo, help: "The first line is (--header) or is not (--no-header) a header. Default: detected.")
+    var header: Bool?
+
+    @Flag(help: "Keep good rows and set bad ones aside instead of stopping at the first.")
+    var skipBadRows = false
+
+    @Option(help: "With --skip-bad-rows: write bad rows here, with line number and reason.")
+    var rejects: String?
+
+    @Option(help: "With --skip-bad-rows: stop (exit 65, nothing written) after this many bad rows.")
+    var maxErrors: Int?
+
+    @Option(help: "Rows buffered per part (bounds memory: about 60 bytes a row).")
+    var bufferRows = 4_000_000
+
+    func validate() throws {
+        if (rejects != nil || maxErrors != nil) && !skipBadRows { throw ValidationError("--rejects and --max-errors need --skip-bad-rows") }
+        if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be >= 1") }
+        guard bufferRows >= 1 && bufferRows <= 100_000_000 else { throw ValidationError("--buffer-rows must be 1...100000000") }
+    }
+
+    /// The converter options these flags set.
+    func apply(to options: inout ConvertOptions) {
+        options.header = header.map { $0 ? .present : .absent } ?? .auto
+        options.skipBadRows = skipBadRows
+        options.rejectsPath = rejects
+        options.maxErrors = maxErrors
+        options.bufferRows = bufferRows
+    }
+
+    /// "; N bad rows skipped (see FILE)" for summaries, or "".
+    func skippedNote(_ n: Int) -> String {
+        guard skipBadRows else { return "" }
+        return "; \(groupedThousands(n)) bad row\(n == 1 ? "" : "s") skipped" + (rejects.map { " (see \($0))" } ?? "")
+    }
+}

@@ -41,23 +41,10 @@ struct Convert: ParsableCommand {
     @Option(help: "With --skip-bad-rows: write bad cust.csv rows here, as --rejects does for events.")
     var customerRejects: String?
 
-    @Flag(inversion: .prefixedNo, help: "The first line is (--header) or is not (--no-header) a header. Default: detected.")
-    var header: Bool?
-
-    @Flag(help: "Convert good rows and set bad ones aside instead of stopping at the first.")
-    var skipBadRows = false
-
-    @Option(help: "With --skip-bad-rows: write bad rows here, with line number and reason.")
-    var rejects: String?
-
-    @Option(help: "With --skip-bad-rows: stop (exit 65, nothing written) after this many bad rows.")
-    var maxErrors: Int?
+    @OptionGroup var csv: CSVInputOptions
 
     @Flag(help: "Replace the output if it exists.")
     var force = false
-
-    @Option(help: "Rows buffered per part (bounds memory: about 60 bytes a row).")
-    var bufferRows = 4_000_000
 
     @Option(help: "zstd level for chunks where it pays (0: never compress).")
     var zstdLevel: Int32 = 3
@@ -68,21 +55,17 @@ struct Convert: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if (rejects != nil || maxErrors != nil || customerRejects != nil) && !skipBadRows {
-            throw ValidationError("--rejects, --customer-rejects and --max-errors need --skip-bad-rows")
-        }
+        if customerRejects != nil && !csv.skipBadRows { throw ValidationError("--customer-rejects needs --skip-bad-rows") }
         if input == nil && customers == nil { throw ValidationError("give an events CSV to convert, or --customers FILE to replace a store's customer table") }
-        if input == nil && rejects != nil { throw ValidationError("--rejects is for the events input; use --customer-rejects") }
-        if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be >= 1") }
-        guard bufferRows >= 1 && bufferRows <= 100_000_000 else { throw ValidationError("--buffer-rows must be 1...100000000") }
+        if input == nil && csv.rejects != nil { throw ValidationError("--rejects is for the events input; use --customer-rejects") }
         guard (0...19).contains(zstdLevel) else { throw ValidationError("--zstd-level must be 0...19") }
     }
 
     var customerOptions: CustomerLoadOptions {
         var c = CustomerLoadOptions()
-        c.skipBadRows = skipBadRows
+        c.skipBadRows = csv.skipBadRows
         c.rejectsPath = customerRejects
-        c.maxErrors = maxErrors
+        c.maxErrors = csv.maxErrors
         return c
     }
 
@@ -92,11 +75,7 @@ struct Convert: ParsableCommand {
             var options = ConvertOptions()
             options.customersPath = customers
             options.customerOptions = customerOptions
-            options.header = header.map { $0 ? .present : .absent } ?? .auto
-            options.skipBadRows = skipBadRows
-            options.rejectsPath = rejects
-            options.maxErrors = maxErrors
-            options.bufferRows = bufferRows
+            csv.apply(to: &options)
             options.force = force
             options.threads = threads.count
             options.compression.level = zstdLevel
@@ -116,10 +95,10 @@ struct Convert: ParsableCommand {
                 var line = "converted \(groupedThousands(s.rows)) rows, \(humanBytes(Double(s.inputBytes))) of CSV into \(output) "
                 line += "(\(humanBytes(Double(s.outputBytes))), \((ratio * 10).rounded() / 10)x smaller, \(s.parts) part\(s.parts == 1 ? "" : "s")) "
                 line += "in \((s.seconds * 100).rounded() / 100) s"
-                if skipBadRows { line += "; \(groupedThousands(s.rejected)) bad row\(s.rejected == 1 ? "" : "s") skipped" + (rejects.map { " (see \($0))" } ?? "") }
+                line += csv.skippedNote(s.rejected)
                 if customers != nil {
                     line += "; \(groupedThousands(s.customers)) customers"
-                    if skipBadRows { line += " (\(groupedThousands(s.customersRejected)) bad row\(s.customersRejected == 1 ? "" : "s") skipped" + (customerRejects.map { ", see \($0)" } ?? "") + ")" }
+                    if csv.skipBadRows { line += " (\(groupedThousands(s.customersRejected)) bad row\(s.customersRejected == 1 ? "" : "s") skipped" + (customerRejects.map { ", see \($0)" } ?? "") + ")" }
                 }
                 printError(line)
             }
@@ -138,7 +117,7 @@ struct Convert: ParsableCommand {
             if !quiet {
                 var line = "stored \(groupedThousands(loaded.table.count)) customers from \(path) in \(output)/\(entry.name) (\(humanBytes(Double(entry.bytes)))) "
                 line += "in \((((Sys.monotonicSeconds() - t0) * 100).rounded() / 100)) s"
-                if skipBadRows { line += "; \(groupedThousands(loaded.rejected)) bad row\(loaded.rejected == 1 ? "" : "s") skipped" + (customerRejects.map { " (see \($0))" } ?? "") }
+                if csv.skipBadRows { line += "; \(groupedThousands(loaded.rejected)) bad row\(loaded.rejected == 1 ? "" : "s") skipped" + (customerRejects.map { " (see \($0))" } ?? "") }
                 printError(line)
             }
         }

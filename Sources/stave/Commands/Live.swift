@@ -25,47 +25,23 @@ struct Append: ParsableCommand {
     @Argument(help: "The CSV file, or - for standard input.")
     var input: String
 
-    @Flag(inversion: .prefixedNo, help: "The first line is (--header) or is not (--no-header) a header. Default: detected.")
-    var header: Bool?
-
-    @Flag(help: "Append good rows and set bad ones aside instead of stopping at the first.")
-    var skipBadRows = false
-
-    @Option(help: "With --skip-bad-rows: write bad rows here, with line number and reason.")
-    var rejects: String?
-
-    @Option(help: "With --skip-bad-rows: stop (exit 65, nothing appended) after this many bad rows.")
-    var maxErrors: Int?
-
-    @Option(help: "Rows buffered per part (bounds memory: about 60 bytes a row).")
-    var bufferRows = 4_000_000
+    @OptionGroup var csv: CSVInputOptions
 
     @OptionGroup var threads: ThreadOptions
 
     @Flag(help: "No summary.")
     var quiet = false
 
-    func validate() throws {
-        if (rejects != nil || maxErrors != nil) && !skipBadRows { throw ValidationError("--rejects and --max-errors need --skip-bad-rows") }
-        if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be >= 1") }
-        guard bufferRows >= 1 && bufferRows <= 100_000_000 else { throw ValidationError("--buffer-rows must be 1...100000000") }
-    }
-
     func run() throws {
         try guarded {
             var options = ConvertOptions()
-            options.header = header.map { $0 ? .present : .absent } ?? .auto
-            options.skipBadRows = skipBadRows
-            options.rejectsPath = rejects
-            options.maxErrors = maxErrors
-            options.bufferRows = bufferRows
+            csv.apply(to: &options)
             options.threads = threads.count
             let s = try Converter(input: input, output: store, options: options).append()
             if !quiet {
                 var line = "appended \(groupedThousands(s.rows)) rows to \(store) (\(s.parts) new part\(s.parts == 1 ? "" : "s"), "
                 line += "\(humanBytes(Double(s.outputBytes)))) in \((s.seconds * 1000).rounded() / 1000) s"
-                if skipBadRows { line += "; \(groupedThousands(s.rejected)) bad row\(s.rejected == 1 ? "" : "s") skipped" + (rejects.map { " (see \($0))" } ?? "") }
-                printError(line)
+                printError(line + csv.skippedNote(s.rejected))
             }
         }
     }
