@@ -71,7 +71,9 @@ final class CrashTests: XCTestCase {
         // mid-line, while follow is killed again and again.
         let bytes = Array(all.joined(separator: "\n").utf8) + [10]
         let path = dir + "/live.csv"
+        let finished = DispatchSemaphore(value: 0)
         let writer = Thread {
+            defer { finished.signal() }
             let h = FileHandle(forWritingAtPath: path)!
             var at = 0
             var rng = SystemRandomNumberGenerator()
@@ -95,7 +97,7 @@ final class CrashTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(ids.count, previous)
             previous = ids.count
         }
-        while !writer.isFinished { usleep(10_000) }
+        finished.wait()
         // Resuming converges to every row exactly once.
         XCTAssertEqual(try runToEnd(["follow", "s.stave", "live.csv", "--interval", "15", "--idle-exit", "300", "--quiet"]), 0)
         XCTAssertEqual(try storeIDs("s.stave"), (0..<Int64(all.count)).map { $0 })

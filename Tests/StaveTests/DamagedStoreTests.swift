@@ -73,6 +73,7 @@ final class DamagedStoreTests: XCTestCase {
         put(manifestPath, manifest)
         XCTAssertEqual(errors + correct, trials)
         XCTAssertGreaterThan(errors, trials / 2)
+        print("DamagedStoreTests: \(trials) random corruptions: \(errors) clear errors, \(correct) exactly right answers")
     }
 
     // MARK: One exact error per hostile file

@@ -39,6 +39,9 @@ final class HostileCorpusTests: XCTestCase {
         "statistics-outside-domain": ("corrupt", "outside the BOOL domain"),
         "row-group-spans-two-months": ("corrupt", "spans more than one calendar month"),
         "row-group-of-zero-rows": ("corrupt", "row count 0 outside"),
+        "manifest-claims-a-billion-rows": ("corrupt", "MANIFEST says 1000000000"),
+        "footer-claims-a-billion-rows": ("corrupt", "footer says 1000000000"),
+        "row-group-claims-a-billion-rows": ("corrupt", "row count 1000000000 outside 1...1048576"),
         "customers-file-is-an-events-part": ("badStore", "holds table kind 1, MANIFEST lists it as kind 2"),
         "customer-ids-not-ascending": ("corrupt", "ids not strictly ascending"),
         "customer-name-not-utf8": ("corrupt", "is not valid UTF-8"),
@@ -245,6 +248,18 @@ final class HostileCorpusTests: XCTestCase {
         try make("row-group-of-zero-rows") { p in
             let at = FormatConstants.footerFixedSize + 6 * FormatConstants.columnSpecSize + groupSize
             try rewriteFooter(p) { $0.replaceSubrange(at..<(at + 4), with: le(UInt32(0))) }
+        }
+        try make("manifest-claims-a-billion-rows") { p in
+            var m = try manifest(p)
+            m.parts[0].rows = 1_000_000_000
+            try put(p + "/MANIFEST", m.serialize())
+        }
+        try make("footer-claims-a-billion-rows") { p in
+            try rewriteFooter(p) { $0.replaceSubrange(16..<24, with: le(UInt64(1_000_000_000))) }
+        }
+        try make("row-group-claims-a-billion-rows") { p in
+            let at = FormatConstants.footerFixedSize + 6 * FormatConstants.columnSpecSize
+            try rewriteFooter(p) { $0.replaceSubrange(at..<(at + 4), with: le(UInt32(1_000_000_000))) }
         }
         try make("customers-file-is-an-events-part") { p in
             var m = try manifest(p)

@@ -247,7 +247,9 @@ final class SnapshotTests: XCTestCase {
         let done = StopFlag()
         final class Box: @unchecked Sendable { var seen: [Int] = []; var failures: [String] = [] }
         let box = Box()
+        let finished = DispatchSemaphore(value: 0)
         let reader = Thread {
+            defer { finished.signal() }
             while !done.isSet {
                 do {
                     let p = try Queries.profile(try Store.open(path), filter: QueryFilter(), threads: 2)
@@ -266,7 +268,7 @@ final class SnapshotTests: XCTestCase {
             usleep(3000)
         }
         done.set()
-        while !reader.isFinished { usleep(1000) }
+        finished.wait()   // joins the reader (and orders its writes to box before our reads)
         XCTAssertEqual(box.failures, [])
         XCTAssertGreaterThan(box.seen.count, 10)
         XCTAssertEqual(box.seen, box.seen.sorted(), "snapshots never go back")
