@@ -78,3 +78,52 @@ public enum HoursReport {
         return t
     }
 }
+
+/// The customer table written back out: CSV in the original cust.csv shape
+/// (header, CRLF, strings quoted with "" for a quote, zip five digits,
+/// SignDate MM/DD/YYYY, codes as numbers), so that a cust.csv round-trips
+/// byte for byte; JSON / NDJSON / table with stave's column names, the date
+/// in ISO form and level and campaign by name.
+public enum CustomerExport {
+    public static func writeCSV(_ t: CustomerTable, header: Bool, to out: OutputFile) throws {
+        if header { try out.write(CustomersSchema.exportHeader.joined(separator: ",") + "\r\n") }
+        func quoted(_ s: String, _ b: inout [UInt8]) {
+            b.append(34)
+            for c in s.utf8 {
+                if c == 34 { b.append(34) }
+                b.append(c)
+            }
+            b.append(34)
+        }
+        for r in 0..<t.count {
+            let name = try t.name(r), address = try t.address(r)
+            let (y, m, d) = CivilTime.civilFromDays(t.signDate[r])
+            try out.withBuffer { b in
+                DecimalText.append(UInt64(t.ids[r]), to: &b); b.append(44)
+                quoted(name, &b); b.append(44)
+                DecimalText.append(UInt64(t.gender[r]), to: &b); b.append(44)
+                quoted(address, &b); b.append(44)
+                b.append(34); DecimalText.append(UInt64(t.zip[r]), to: &b, width: 5); b.append(34); b.append(44)
+                b.append(34)
+                DecimalText.append(UInt64(m), to: &b, width: 2); b.append(47)
+                DecimalText.append(UInt64(d), to: &b, width: 2); b.append(47)
+                DecimalText.append(UInt64(y), to: &b, width: 4)
+                b.append(34); b.append(44)
+                for v in [t.status[r], t.level[r], t.campaign[r]] { DecimalText.append(UInt64(v), to: &b); b.append(44) }
+                DecimalText.append(UInt64(t.linked[r]), to: &b)
+                b.append(13); b.append(10)
+            }
+        }
+    }
+
+    public static func table(_ t: CustomerTable) throws -> ResultTable {
+        var out = ResultTable(columns: CustomersSchema.columnNames)
+        for r in 0..<t.count {
+            out.rows.append([.int(Int64(t.ids[r])), .string(try t.name(r)), .int(Int64(t.gender[r])), .string(try t.address(r)),
+                             .string(DecimalText.zip5(Int64(t.zip[r]))), .string(CivilTime.formatDate(t.signDate[r])),
+                             .int(Int64(t.status[r])), .string(CustomersSchema.levelNames[Int(t.level[r])]),
+                             .string(CustomersSchema.campaignNames[Int(t.campaign[r])]), .int(Int64(t.linked[r]))])
+        }
+        return out
+    }
+}

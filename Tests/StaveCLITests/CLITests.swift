@@ -292,6 +292,22 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(lines.contains("unknown,3,night,0,0"))
     }
 
+    func testCustomerTableRoundTripsByteForByte() throws {
+        XCTAssertEqual(try stave(["generate", "--rows", "3000", "--customers", "250", "--seed", "9", "--out", "gen", "--quiet"]).status, 0)
+        XCTAssertEqual(try stave(["convert", "gen/tracks.csv", "--customers", "gen/cust.csv", "-o", "m.stave", "--quiet"]).status, 0)
+        var r = try stave(["export", "m.stave", "--table", "customers", "-o", "cust-again.csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(file("cust-again.csv"), file("gen/cust.csv"))
+        XCTAssertTrue(file("cust-again.csv").hasPrefix("CustID,Name,Gender,Address,zip,SignDate,Status,Level,Campaign,LinkedWithApps\r\n0,\""))
+        // Quotes and commas inside names survive too.
+        write("c.csv", "7,\"Smith, \"\"Jo\"\"\",1,\"1 Rue\",\"00501\",\"02/29/2012\",0,2,4,1\r\n")
+        XCTAssertEqual(try stave(["convert", "--customers", "c.csv", "-o", "m.stave", "--quiet"]).status, 0)
+        r = try stave(["export", "m.stave", "--table", "customers", "--no-header"])
+        XCTAssertEqual(r.stdout, file("c.csv"))
+        r = try stave(["export", "m.stave", "--table", "customers", "--format", "ndjson"])
+        XCTAssertEqual(r.stdout, #"{"customer_id":7,"name":"Smith, \"Jo\"","gender":1,"address":"1 Rue","zip":"00501","sign_date":"2012-02-29","status":0,"level":"Gold","campaign":"WEBOFFER","linked_with_apps":1}"# + "\n")
+    }
+
     func testCustomerErrorsAndExitCodes() throws {
         try convertSample()
         var r = try stave(["breakdown", "m.stave", "--by", "level"])
