@@ -31,6 +31,8 @@ public struct StoreInfo: Sendable {
     public var rows: Int
     public var bytes: Int
     public var generation: UInt64
+    /// Files `stave follow` tails into the store: path and committed offset.
+    public var follows: [FollowState]
     public var parts: [PartInfo]
     public var columns: [ColumnInfo]
     /// The customer table, if any: its file, rows, bytes and columns.
@@ -76,6 +78,7 @@ public struct StoreInfo: Sendable {
         path = store.path
         rows = store.rowCount
         generation = store.manifest.generation
+        follows = store.manifest.follows
         parts = store.parts.map(StoreInfo.partInfo)
         bytes = parts.reduce(0) { $0 + $1.bytes }
         columns = StoreInfo.columnInfos(store.parts, schema: EventsSchema.columns)
@@ -92,7 +95,9 @@ public struct StoreInfo: Sendable {
     }
 
     public func text() -> String {
-        var s = "store \(path): \(rows) rows in \(parts.count) part\(parts.count == 1 ? "" : "s"), \(bytes) bytes, generation \(generation)\n\n"
+        var s = "store \(path): \(rows) rows in \(parts.count) part\(parts.count == 1 ? "" : "s"), \(bytes) bytes, generation \(generation)\n"
+        for f in follows { s += "follows \(f.path): \(f.offset) bytes committed\n" }
+        s += "\n"
         s += TextTable.render(columns: ["part", "rows", "row_groups", "bytes"],
                               rows: parts.map { [$0.name, String($0.rows), String($0.rowGroups), String($0.bytes)] },
                               rightAligned: [false, true, true, true])
@@ -120,7 +125,8 @@ public struct StoreInfo: Sendable {
 
     public func json() -> String {
         func q(_ s: String) -> String { CellText.jsonString(s) }
-        var s = "{\n  \"path\": \(q(path)),\n  \"rows\": \(rows),\n  \"bytes\": \(bytes),\n  \"generation\": \(generation),\n  \"parts\": ["
+        var s = "{\n  \"path\": \(q(path)),\n  \"rows\": \(rows),\n  \"bytes\": \(bytes),\n  \"generation\": \(generation),\n"
+        s += "  \"follows\": [" + follows.map { "{\"path\": \(q($0.path)), \"offset\": \($0.offset)}" }.joined(separator: ", ") + "],\n  \"parts\": ["
         s += parts.map { "\n    {\"name\": \(q($0.name)), \"rows\": \($0.rows), \"row_groups\": \($0.rowGroups), \"bytes\": \($0.bytes)}" }.joined(separator: ",")
         s += "\n  ],\n  \"columns\": ["
         s += StoreInfo.columnsJSON(columns, indent: "    ")

@@ -371,6 +371,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("stopped: 2 rows in 1 commit, offset 80"), r.stderr)
         XCTAssertTrue(file("m.stave/MANIFEST").contains("follow offset 80 device "))
+        r = try stave(["inspect", "m.stave"])
+        XCTAssertTrue(r.stdout.contains("/live.csv: 80 bytes committed\n"), r.stdout)
+        r = try stave(["inspect", "m.stave", "--format", "json"])
+        let info = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual((info["follows"] as? [[String: Any]])?.first?["offset"] as? Int, 80)
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = ["follow", "m.stave", "live.csv", "--interval", "10", "--quiet"]
