@@ -22,6 +22,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 STAVE = os.environ["STAVE_BIN"]
@@ -62,16 +63,21 @@ def run(cmd, env=None, check=True):
 
 
 def run_rss(cmd):
-    """Runs a process, returns (seconds, peak RSS MB). RUSAGE_CHILDREN is a
-    running maximum over all children, so the child's own rusage from wait4."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    seconds = time.perf_counter() - t0
-    err = p.stderr.read().decode()
-    if status != 0:
-        sys.exit(f"failed ({status}): {' '.join(cmd)}\n{err[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    """Runs a process, returns (seconds, peak RSS MB), the peak read by GNU
+    time (`/usr/bin/time -f %M`). Not os.wait4 on a child spawned from here:
+    subprocess spawns with vfork, and Linux carries this interpreter's
+    memory high-water mark into the child's ru_maxrss, so every engine would
+    report at least this process's peak. `time` forks from its own 1 MB
+    image. The time measured includes its start, under a millisecond."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, err = p.communicate()
+        seconds = time.perf_counter() - t0
+        if p.returncode != 0:
+            sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}")
+        return seconds, int(rss.read().split()[-1]) / 1024
 
 
 def py(code, *args):
