@@ -11,7 +11,11 @@
 //   StaveIngest   CSV parsing and the streaming converter.
 //   StaveGen      the seeded synthetic data generator.
 //   StaveQuery    scan planning (chunk skipping) and the profile/stats kernels.
-//   StaveReports  tables of results and their writers (csv, json, ndjson, table).
+//   StaveReports  tables of results and their writers (csv, json, ndjson, table),
+//                 and the one description of every query (parameters, runner)
+//                 that the CLI and the server share.
+//   StaveServer   `stave serve`: the HTTP API and the live dashboard page
+//                 (Hummingbird 2; the only module that links it).
 //   stave         the command-line shell (the only ArgumentParser user).
 //
 // Micro-benchmarks (package-benchmark) live in their own package in
@@ -20,7 +24,7 @@ import PackageDescription
 
 let package = Package(
     name: "stave",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "stave", targets: ["stave"]),
         // Libraries, for the benchmark package in Benchmarks/ (and embedders).
@@ -33,6 +37,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // No default traits: stave needs neither swift-configuration nor full Foundation from it.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        // Graceful shutdown of the server's event streams (Hummingbird depends on it too).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0", traits: []),
     ],
     targets: [
         .systemLibrary(
@@ -46,21 +56,31 @@ let package = Package(
         .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO"]),
         .target(name: "StaveGen", dependencies: ["StaveFormat"]),
         .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO"]),
-        .target(name: "StaveReports", dependencies: ["StaveFormat", "StaveQuery"]),
+        .target(name: "StaveReports", dependencies: ["StaveFormat", "StaveIO", "StaveQuery"]),
+        .target(
+            name: "StaveServer",
+            dependencies: [
+                "StaveFormat", "StaveIO", "StaveQuery", "StaveReports",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .executableTarget(
             name: "stave",
             dependencies: [
-                "StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports",
+                "StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "StaveTests",
-            dependencies: ["StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "CZstd"]
+            dependencies: ["StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveServer", "CZstd"]
         ),
         .testTarget(
             name: "StaveCLITests",
-            dependencies: ["StaveFormat", "StaveIO", "StaveGen"]
+            dependencies: ["StaveFormat", "StaveIO", "StaveGen", "StaveQuery", "StaveReports"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -33,6 +33,10 @@ public enum StaveError: Error, Equatable, Sendable {
     /// `--max-errors` was reached.
     case tooManyBadRows(file: String, count: Int)
 
+    // MARK: Lookups (exit 67)
+    /// A customer (or other named thing) the store does not know.
+    case notFound(String)
+
     // MARK: Environment (exit 64, 73, 74)
     case usage(String)
     case outputExists(path: String)
@@ -46,6 +50,8 @@ public enum StaveError: Error, Equatable, Sendable {
             return 66
         case .csv, .tooManyBadRows:
             return 65
+        case .notFound:
+            return 67
         case .usage:
             return 64
         case .outputExists:
@@ -69,6 +75,7 @@ extension StaveError: CustomStringConvertible {
         case let .badStore(path, detail): return "\(path): \(detail)"
         case let .csv(file, line, column, message, field): return "\(file):\(line):\(column): \(message) (\(field))"
         case let .tooManyBadRows(file, count): return "\(file): stopped after \(count) bad rows (--max-errors)"
+        case let .notFound(message): return message
         case let .usage(message): return message
         case let .outputExists(path): return "\(path): already exists (use --force to replace it)"
         case let .io(path, op, errno): return "\(path): \(op) failed: \(ErrnoText.describe(errno))"

@@ -5,8 +5,9 @@ import Darwin
 #endif
 import StaveFormat
 
-/// A buffered output: standard output, or a file that appears atomically
-/// (written under a temporary name, fsynced, renamed on `commit`).
+/// A buffered output: standard output, a file that appears atomically
+/// (written under a temporary name, fsynced, renamed on `commit`), or memory
+/// (`OutputFile.memory()`, for the server: the same writers, the same bytes).
 /// If the owner never calls `commit`, `abandon` (or deinit) removes the
 /// temporary file, so a failed command leaves nothing half-written.
 public final class OutputFile {
@@ -16,6 +17,8 @@ public final class OutputFile {
     private var fd: Int32
     private var buffer: [UInt8] = []
     private var done = false
+    /// Memory mode: everything written so far (fd is -1).
+    private var collected: [UInt8]? = nil
     public private(set) var bytesWritten: Int = 0
     private static let flushThreshold = 1 << 20
 
@@ -36,6 +39,23 @@ public final class OutputFile {
         buffer.reserveCapacity(OutputFile.flushThreshold + 4096)
     }
 
+    private init(memory: Void) {
+        finalPath = nil
+        tempPath = nil
+        displayPath = "<memory>"
+        fd = -1
+        collected = []
+    }
+
+    /// An output that keeps its bytes in memory; `bytes()` returns them.
+    public static func memory() -> OutputFile { OutputFile(memory: ()) }
+
+    /// Memory mode: everything written (flushed first).
+    public func bytes() -> [UInt8] {
+        if collected != nil { collected! += buffer; bytesWritten += buffer.count; buffer.removeAll() }
+        return collected ?? []
+    }
+
     public func write(_ bytes: [UInt8]) throws {
         buffer.append(contentsOf: bytes)
         if buffer.count >= OutputFile.flushThreshold { try flush() }
@@ -54,6 +74,12 @@ public final class OutputFile {
 
     public func flush() throws {
         guard !buffer.isEmpty else { return }
+        if collected != nil {
+            collected! += buffer
+            bytesWritten += buffer.count
+            buffer.removeAll(keepingCapacity: true)
+            return
+        }
         try buffer.withUnsafeBytes { try Sys.writeAll(fd, $0, path: displayPath) }
         bytesWritten += buffer.count
         buffer.removeAll(keepingCapacity: true)

@@ -205,6 +205,23 @@ extension Sys {
         return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int(st.st_size))
     }
 
+    /// A file's identity and modification time: changes whenever the file
+    /// is replaced (a new inode, or the same number reused at a later time)
+    /// or written.
+    public struct FileStamp: Equatable, Sendable {
+        public var identity: FileIdentity
+        /// Modification time, nanoseconds since 1970.
+        public var modifiedNanoseconds: Int64
+    }
+
+    /// The stamp of the file at `path` now (nil if it does not exist).
+    public static func stamp(path: String) -> FileStamp? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return FileStamp(identity: FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int(st.st_size)),
+                         modifiedNanoseconds: Int64(st.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(st.st_mtim.tv_nsec))
+    }
+
     /// Reads exactly `count` bytes at `offset` (fewer only at end of file).
     public static func pread(_ fd: Int32, count: Int, offset: Int, path: String) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)

@@ -126,7 +126,7 @@ public final class CustomerTable: @unchecked Sendable {
 /// Restricts a query to customers with given attributes (each set: any of
 /// its values; nil: no restriction). Customers absent from the customer
 /// table match no attribute filter.
-public struct CustomerFilter: Sendable, Equatable {
+public struct CustomerFilter: Sendable, Hashable {
     public var levels: Set<UInt8>?
     public var campaigns: Set<UInt8>?
     public var genders: Set<UInt8>?

@@ -2,7 +2,7 @@ import StaveFormat
 
 /// What a query keeps: events with from <= datetime < to, of the listed
 /// customers (all when nil).
-public struct QueryFilter: Sendable, Equatable {
+public struct QueryFilter: Sendable, Hashable {
     public var from: Int64?
     public var to: Int64?
     /// Sorted, without duplicates.
@@ -38,13 +38,13 @@ public struct QueryFilter: Sendable, Equatable {
         return a < customers.count && customers[a] == customer
     }
 
-    /// Parses "ID[,ID...]".
-    public static func parseCustomers(_ text: String) -> Result<[UInt32], StaveError> {
+    /// Parses "ID[,ID...]"; `option` names the parameter in the error.
+    public static func parseCustomers(_ text: String, option: String = "--customer") -> Result<[UInt32], StaveError> {
         var out: [UInt32] = []
         for piece in text.split(separator: ",", omittingEmptySubsequences: false) {
             let t = piece.trimmingPrefix(while: { $0 == " " })
             guard let v = UInt32(t.trimmingSuffix()), !t.isEmpty else {
-                return .failure(.usage("--customer: '\(piece)' is not a customer id (0...\(UInt32.max))"))
+                return .failure(.usage("\(option): '\(piece)' is not a customer id (0...\(UInt32.max))"))
             }
             out.append(v)
         }

@@ -10,19 +10,49 @@ extension ProfileReport {
     /// row (not per event). Customers absent from the table get empty
     /// (null) attributes.
     public static func table(_ p: Profile, customers t: CustomerTable) throws -> ResultTable {
-        var table = self.table(p)
-        table.columns += customerColumns
-        for i in 0..<p.count {
-            if let r = t.row(of: p.customer[i]) {
-                table.rows[i] += [.string(try t.name(r)), .int(Int64(t.gender[r])), .string(DecimalText.zip5(Int64(t.zip[r]))),
-                                  .string(CivilTime.formatDate(t.signDate[r])), .int(Int64(t.status[r])),
-                                  .string(CustomersSchema.levelNames[Int(t.level[r])]),
-                                  .string(CustomersSchema.campaignNames[Int(t.campaign[r])]), .int(Int64(t.linked[r]))]
-            } else {
-                table.rows[i] += [Cell](repeating: .null, count: customerColumns.count)
-            }
+        try table(p, page: ProfilePage(), customers: t)
+    }
+
+    /// The attribute cells of customer `id` (nulls when the table does not list it).
+    static func attributes(of id: UInt32, in t: CustomerTable) throws -> [Cell] {
+        guard let r = t.row(of: id) else { return [Cell](repeating: .null, count: customerColumns.count) }
+        return [.string(try t.name(r)), .int(Int64(t.gender[r])), .string(DecimalText.zip5(Int64(t.zip[r]))),
+                .string(CivilTime.formatDate(t.signDate[r])), .int(Int64(t.status[r])),
+                .string(CustomersSchema.levelNames[Int(t.level[r])]),
+                .string(CustomersSchema.campaignNames[Int(t.campaign[r])]), .int(Int64(t.linked[r]))]
+    }
+}
+
+/// One customer: the profile over the range (zeros without events) and the
+/// attributes (null when the customer table does not list the id, or the
+/// store has none).
+public enum CustomerLookupReport {
+    public static var columns: [String] { ProfileReport.columns + ProfileReport.customerColumns }
+
+    public static func table(id: UInt32, profile p: Profile, customers: CustomerTable?) throws -> ResultTable {
+        var row: [Cell]
+        if let i = p.customer.firstIndex(of: id) {
+            row = ProfileReport.cells(p, i)
+        } else {
+            row = [.int(Int64(id))] + [Cell](repeating: .int(0), count: Profile.columnNames.count)
         }
-        return table
+        row += try customers.map { try ProfileReport.attributes(of: id, in: $0) } ?? [Cell](repeating: .null, count: ProfileReport.customerColumns.count)
+        return ResultTable(columns: columns, rows: [row])
+    }
+}
+
+/// The headline numbers (one row).
+public enum SummaryReport {
+    public static let columns = ["customers", "active_customers", "events", "mobile_events", "mobile_share",
+                                 "first_event", "last_event", "store_events", "parts", "generation"]
+
+    public static func table(_ s: Summary) -> ResultTable {
+        ResultTable(columns: columns, rows: [[
+            s.customers.map { .int(Int64($0)) } ?? .null, .int(Int64(s.activeCustomers)), .int(s.events), .int(s.mobileEvents),
+            s.mobileShare.map(Cell.double) ?? .null,
+            s.firstEvent.map { .string(CivilTime.format($0)) } ?? .null, s.lastEvent.map { .string(CivilTime.format($0)) } ?? .null,
+            .int(Int64(s.storeEvents)), .int(Int64(s.parts)), .int(Int64(s.generation)),
+        ]])
     }
 }
 

@@ -8,9 +8,42 @@ public enum ProfileReport {
     public static func table(_ p: Profile) -> ResultTable {
         var t = ResultTable(columns: columns)
         t.rows.reserveCapacity(p.count)
-        for i in 0..<p.count {
-            t.rows.append([.int(Int64(p.customer[i])), .int(p.uniqueTracks[i]), .int(p.morning[i]), .int(p.afternoon[i]),
-                           .int(p.evening[i]), .int(p.night[i]), .int(p.mobile[i]), .int(p.total(i))])
+        for i in 0..<p.count { t.rows.append(cells(p, i)) }
+        return t
+    }
+
+    static func cells(_ p: Profile, _ i: Int) -> [Cell] {
+        [.int(Int64(p.customer[i])), .int(p.uniqueTracks[i]), .int(p.morning[i]), .int(p.afternoon[i]),
+         .int(p.evening[i]), .int(p.night[i]), .int(p.mobile[i]), .int(p.total(i))]
+    }
+
+    /// The rows of `page`, in its order: sorted by its column (ties by
+    /// customer id, ascending), then `offset` rows skipped and at most
+    /// `limit` kept.
+    public static func rows(_ p: Profile, page: ProfilePage) -> [Int] {
+        var order = Array(0..<p.count)
+        if let sort = page.sort, sort != "customer_id", let k = Profile.columnNames.firstIndex(of: sort) {
+            let key = p.column(k)
+            let descending = page.order == .desc
+            order.sort { a, b in key[a] != key[b] ? (descending ? key[a] > key[b] : key[a] < key[b]) : a < b }
+        } else if page.order == .desc {
+            order.reverse()
+        }
+        let start = min(page.offset, order.count)
+        let end = page.limit.map { min(order.count, start + $0) } ?? order.count
+        return Array(order[start..<end])
+    }
+
+    /// The page of the profile, with the customer table's attributes when
+    /// `customers` is given.
+    public static func table(_ p: Profile, page: ProfilePage, customers: CustomerTable?) throws -> ResultTable {
+        let rows = page.isWhole ? Array(0..<p.count) : self.rows(p, page: page)
+        var t = ResultTable(columns: columns + (customers == nil ? [] : customerColumns))
+        t.rows.reserveCapacity(rows.count)
+        for i in rows {
+            var row = cells(p, i)
+            if let customers { row += try attributes(of: p.customer[i], in: customers) }
+            t.rows.append(row)
         }
         return t
     }

@@ -59,6 +59,16 @@ public struct ResultTable: Sendable {
         }
     }
 
+    /// A one-row result: JSON and NDJSON write the row as one object (not an
+    /// array); CSV and table as usual.
+    public func writeObject(_ format: OutputFormat, to out: OutputFile) throws {
+        guard format == .json || format == .ndjson, rows.count == 1 else { return try write(format, to: out) }
+        try out.withBuffer { b in
+            appendObject(rows[0], to: &b)
+            b.append(10)
+        }
+    }
+
     func appendObject(_ row: [Cell], to b: inout [UInt8]) {
         b.append(UInt8(ascii: "{"))
         for (k, cell) in row.enumerated() {

@@ -59,24 +59,44 @@ struct FilterOptions: ParsableArguments {
     }
 
     func makeFilter() throws -> QueryFilter {
-        func bound(_ name: String, _ text: String?) throws -> Int64? {
-            guard let text else { return nil }
-            switch CivilTime.parseBound(text) {
-            case .success(let v): return v
-            case .failure(let e): throw ValidationError("--\(name) '\(text)': \(e.message)")
-            }
-        }
-        let from = try bound("from", from)
-        let to = try bound("to", to)
-        if let from, let to, to < from { throw ValidationError("--to is before --from") }
-        var customers: [UInt32]?
-        if let customer {
-            switch QueryFilter.parseCustomers(customer) {
-            case .success(let ids): customers = ids
-            case .failure(let e): throw ValidationError(e.description)
-            }
-        }
+        let from = try cli(from.map { QueryParameters.bound("--from", $0) })
+        let to = try cli(to.map { QueryParameters.bound("--to", $0) })
+        if let e = QueryParameters.range(from: from, to: to, fromName: "--from", toName: "--to") { throw ValidationError("\(e.parameter) \(e.message)") }
+        let customers = try cli(customer.map { QueryParameters.customers("--customer", $0) })
         return QueryFilter(from: from, to: to, customers: customers)
+    }
+}
+
+/// A shared parameter parser's result as a command-line error
+/// ("--from '2014-13-01': month out of range").
+func cli<T>(_ r: Result<T, ParameterError>?) throws -> T? {
+    guard let r else { return nil }
+    switch r {
+    case .success(let v): return v
+    case .failure(let e): throw ValidationError("\(e.parameter): \(e.message)")
+    }
+}
+
+/// What every query command takes: the time range and customer list, and
+/// the attribute filters.
+func makeScope(_ filter: FilterOptions, _ attributes: CustomerFilterOptions) throws -> QueryScope {
+    let f = try filter.makeFilter()
+    return QueryScope(from: f.from, to: f.to, customers: f.customers, attributes: try attributes.makeFilter())
+}
+
+/// Runs one query request against STORE and writes its result: the code
+/// path `stave serve` shares.
+func runQuery(store: String, _ kind: QueryKind, scope: QueryScope, output: OutputOptions, threads: ThreadOptions, verbose: Bool = false) throws {
+    try guarded {
+        let phases = PhaseTimer(enabled: verbose)
+        let context = QueryContext(store: try Store.open(store), threads: threads.count)
+        phases.mark("open")
+        let result = try QueryRunner.run(QueryRequest(kind, scope: scope), in: context, phase: phases.enabled ? phases.mark : nil)
+        let out = try output.open()
+        try result.write(output.resolvedFormat(), to: out)
+        try out.commit()
+        phases.mark("output")
+        phases.report()
     }
 }
 
@@ -171,17 +191,10 @@ struct CustomerFilterOptions: ParsableArguments {
     func validate() throws { _ = try makeFilter() }
 
     func makeFilter() throws -> CustomerFilter {
-        func codes(_ text: String?, _ option: String, _ names: [String]) throws -> Set<UInt8>? {
-            guard let text else { return nil }
-            switch CustomerFilter.parseCodes(text, option: option, names: names) {
-            case .success(let s): return s
-            case .failure(let e): throw ValidationError(e.description)
-            }
-        }
-        return CustomerFilter(levels: try codes(level, "--level", CustomersSchema.levelNames),
-                              campaigns: try codes(campaign, "--campaign", CustomersSchema.campaignNames),
-                              genders: try codes(gender, "--gender", ["0", "1"]),
-                              statuses: try codes(status, "--status", ["0", "1"]))
+        CustomerFilter(levels: try cli(level.map { QueryParameters.codes("--level", $0, attribute: "level") }),
+                       campaigns: try cli(campaign.map { QueryParameters.codes("--campaign", $0, attribute: "campaign") }),
+                       genders: try cli(gender.map { QueryParameters.codes("--gender", $0, attribute: "gender") }),
+                       statuses: try cli(status.map { QueryParameters.codes("--status", $0, attribute: "status") }))
     }
 }
 

@@ -59,6 +59,7 @@ final class HostileCorpusTests: XCTestCase {
         case .badStore: return "badStore"
         case .csv: return "csv"
         case .tooManyBadRows: return "tooManyBadRows"
+        case .notFound: return "notFound"
         case .usage: return "usage"
         case .outputExists: return "outputExists"
         case .io: return "io"

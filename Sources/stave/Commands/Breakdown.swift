@@ -30,15 +30,7 @@ struct Breakdown: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        try guarded {
-            let s = try Store.open(store)
-            let table = try Queries.customerTable(s)
-            let rows = try Queries.breakdown(s, table: table, by: by, filter: try filter.makeFilter(),
-                                             customers: try customerFilter.makeFilter(), threads: threads.count)
-            let out = try output.open()
-            try BreakdownReport.table(rows, by: by).write(output.resolvedFormat(), to: out)
-            try out.commit()
-        }
+        try runQuery(store: store, .breakdown(by), scope: try makeScope(filter, customerFilter), output: output, threads: threads)
     }
 }
 
@@ -65,14 +57,7 @@ struct TopZips: ParsableCommand {
     }
 
     func run() throws {
-        try guarded {
-            let s = try Store.open(store)
-            let rows = try Queries.topZips(s, filter: try filter.makeFilter(), customers: try customerFilter.makeFilter(),
-                                           table: nil, limit: limit, threads: threads.count)
-            let out = try output.open()
-            try ZipReport.table(rows).write(output.resolvedFormat(), to: out)
-            try out.commit()
-        }
+        try runQuery(store: store, .topZips(limit: limit), scope: try makeScope(filter, customerFilter), output: output, threads: threads)
     }
 }
 
@@ -104,13 +89,6 @@ struct Hours: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        try guarded {
-            let s = try Store.open(store)
-            let h = try Queries.hours(s, by: by, filter: try filter.makeFilter(), customers: try customerFilter.makeFilter(),
-                                      table: nil, threads: threads.count)
-            let out = try output.open()
-            try HoursReport.table(h, by: by, perPart: per == .part).write(output.resolvedFormat(), to: out)
-            try out.commit()
-        }
+        try runQuery(store: store, .hours(by: by, perPart: per == .part), scope: try makeScope(filter, customerFilter), output: output, threads: threads)
     }
 }

@@ -29,33 +29,32 @@ struct Profile: ParsableCommand {
     @OptionGroup var customerFilter: CustomerFilterOptions
     @Flag(help: "Append the customer table's attributes to each profile.")
     var withCustomers = false
+    @Option(help: "Sort by this column: customer_id, unique_tracks, morning, afternoon, evening, night, mobile_tracks or total_tracks (ties by customer id).")
+    var sort: String?
+    @Option(help: "Sort order: asc or desc.")
+    var order: SortOrder = .asc
+    @Option(help: "At most this many rows (after --offset).")
+    var limit: Int?
+    @Option(help: "Skip this many rows first.")
+    var offset = 0
     @OptionGroup var output: OutputOptions
     @OptionGroup var threads: ThreadOptions
     @Flag(help: "Print row groups read and the time of each phase on stderr.")
     var verbose = false
 
+    func validate() throws {
+        _ = try cli(sort.map { QueryParameters.sortColumn("--sort", $0) })
+        if let limit, limit < 0 { throw ValidationError("--limit must be >= 0") }
+        if offset < 0 { throw ValidationError("--offset must be >= 0") }
+    }
+
     func run() throws {
-        try guarded {
-            let phases = PhaseTimer(enabled: verbose)
-            let s = try Store.open(store)
-            let cf = try customerFilter.makeFilter()
-            let table = (withCustomers || !cf.isEmpty) ? try Queries.customerTable(s) : nil
-            phases.mark("open")
-            var f = try filter.makeFilter()
-            if let table { f = cf.apply(to: f, table: table) }
-            let p = try Queries.profile(s, filter: f, threads: threads.count, phase: phases.enabled ? phases.mark : nil)
-            let out = try output.open()
-            if withCustomers, let table {
-                try ProfileReport.table(p, customers: table).write(output.resolvedFormat(), to: out)
-            } else {
-                try ProfileReport.write(p, format: output.resolvedFormat(), to: out)
-            }
-            try out.commit()
-            phases.mark("output")
-            phases.report()
-        }
+        let page = ProfilePage(withCustomers: withCustomers, sort: sort, order: order, limit: limit, offset: offset)
+        try runQuery(store: store, .profile(page), scope: try makeScope(filter, customerFilter), output: output, threads: threads, verbose: verbose)
     }
 }
+
+extension SortOrder: ExpressibleByArgument {}
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -78,22 +77,68 @@ struct Stats: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        try guarded {
-            let phases = PhaseTimer(enabled: verbose)
-            let s = try Store.open(store)
-            let cf = try customerFilter.makeFilter()
-            var f = try filter.makeFilter()
-            if !cf.isEmpty { f = cf.apply(to: f, table: try Queries.customerTable(s)) }
-            phases.mark("open")
-            let p = try Queries.profile(s, filter: f, threads: threads.count, phase: phases.enabled ? phases.mark : nil)
-            let stats = StatsKernel.compute(p)
-            phases.mark("stats")
-            let out = try output.open()
-            try StatsReport.write(stats, format: output.resolvedFormat(), to: out)
-            try out.commit()
-            phases.mark("output")
-            phases.report()
-        }
+        try runQuery(store: store, .stats, scope: try makeScope(filter, customerFilter), output: output, threads: threads, verbose: verbose)
+    }
+}
+
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The headline numbers: customers, events, mobile share, first and last event, parts.",
+        discussion: """
+        One row: customers (in the customer table, after the filters; empty
+        without a customer table), active_customers (with an event in
+        range), events, mobile_events, mobile_share, first_event and
+        last_event (in range), store_events (every event of the store),
+        parts and generation (the manifest's commit number). JSON: one
+        object. `stave serve` answers /api/summary with the same bytes.
+        """
+    )
+
+    @Argument(help: "The store directory.")
+    var store: String
+
+    @OptionGroup var filter: FilterOptions
+    @OptionGroup var customerFilter: CustomerFilterOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        try runQuery(store: store, .summary, scope: try makeScope(filter, customerFilter), output: output, threads: threads)
+    }
+}
+
+struct Customer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One customer: the profile over the range and the customer table's attributes.",
+        discussion: """
+        One row: customer_id, the profile columns (zeros without events in
+        range) and name, gender, zip, sign_date, status, level, campaign,
+        linked_with_apps (empty when the customer table does not list the
+        id). Exit 67 when the id is neither in the customer table nor has
+        events in range. JSON: one object.
+        """
+    )
+
+    @Argument(help: "The store directory.")
+    var store: String
+
+    @Argument(help: "The customer id.")
+    var id: UInt32
+
+    @Option(name: .long, help: "Only events at or after this time: YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
+    var from: String?
+
+    @Option(name: .long, help: "Only events before this time (half-open range).")
+    var to: String?
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        let from = try cli(self.from.map { QueryParameters.bound("--from", $0) })
+        let to = try cli(self.to.map { QueryParameters.bound("--to", $0) })
+        if let e = QueryParameters.range(from: from, to: to, fromName: "--from", toName: "--to") { throw ValidationError("\(e.parameter) \(e.message)") }
+        try runQuery(store: store, .customer(id), scope: QueryScope(from: from, to: to), output: output, threads: threads)
     }
 }
 

@@ -1,0 +1,362 @@
+import StaveFormat
+import StaveIO
+import StaveQuery
+
+// One description of every query the CLI and the server answer, one parser
+// for its parameters and one runner: `stave profile ... --format json` and
+// `GET /api/profile?...` go through the same code and write the same bytes.
+
+/// A bad parameter: which one, and what is wrong with it. The message does
+/// not repeat the name; each front end prefixes it in its own spelling
+/// (`--from` on the command line, `from` in a URL).
+public struct ParameterError: Error, Equatable, Sendable {
+    public var parameter: String
+    public var message: String
+
+    public init(_ parameter: String, _ message: String) {
+        self.parameter = parameter
+        self.message = message
+    }
+}
+
+/// What every query takes: a half-open time range, a customer list and
+/// filters on customer attributes.
+public struct QueryScope: Sendable, Hashable {
+    public var from: Int64?
+    public var to: Int64?
+    public var customers: [UInt32]?
+    public var attributes: CustomerFilter
+
+    public init(from: Int64? = nil, to: Int64? = nil, customers: [UInt32]? = nil, attributes: CustomerFilter = CustomerFilter()) {
+        self.from = from
+        self.to = to
+        self.customers = customers.map { Array(Set($0)).sorted() }
+        self.attributes = attributes
+    }
+}
+
+public enum SortOrder: String, Sendable, Hashable, CaseIterable {
+    case asc, desc
+}
+
+/// Which profile rows, in which order.
+public struct ProfilePage: Sendable, Hashable {
+    /// Append the customer table's attributes.
+    public var withCustomers = false
+    /// customer_id or one of Profile.columnNames; nil: by customer id.
+    public var sort: String? = nil
+    public var order: SortOrder = .asc
+    /// At most this many rows (nil: all).
+    public var limit: Int? = nil
+    /// Skip this many rows first.
+    public var offset = 0
+
+    public init(withCustomers: Bool = false, sort: String? = nil, order: SortOrder = .asc, limit: Int? = nil, offset: Int = 0) {
+        self.withCustomers = withCustomers
+        self.sort = sort
+        self.order = order
+        self.limit = limit
+        self.offset = offset
+    }
+
+    public static let sortColumns = ["customer_id"] + Profile.columnNames
+
+    /// True when every row comes out in customer order (no paging).
+    public var isWhole: Bool { (sort == nil || sort == "customer_id") && order == .asc && limit == nil && offset == 0 }
+}
+
+public enum QueryKind: Sendable, Hashable {
+    case summary
+    case profile(ProfilePage)
+    case stats
+    case breakdown(BreakdownKey)
+    case hours(by: BreakdownKey?, perPart: Bool)
+    case topZips(limit: Int)
+    case customer(UInt32)
+}
+
+public struct QueryRequest: Sendable, Hashable {
+    public var kind: QueryKind
+    public var scope: QueryScope
+
+    public init(_ kind: QueryKind, scope: QueryScope = QueryScope()) {
+        self.kind = kind
+        self.scope = scope
+    }
+
+    /// True when the answer needs the store's customer table (the runner
+    /// then fails on a store without one).
+    public var needsCustomerTable: Bool {
+        if !scope.attributes.isEmpty { return true }
+        switch kind {
+        case .breakdown: return true
+        case .hours(let key, _): return key != nil
+        case .profile(let page): return page.withCustomers
+        case .summary, .stats, .topZips, .customer: return false
+        }
+    }
+}
+
+// MARK: Parsing parameter values (shared by the CLI options and the URL parser)
+
+public enum QueryParameters {
+    /// A range bound: YYYY-MM-DD, 'YYYY-MM-DD HH:MM:SS' or with a T.
+    public static func bound(_ name: String, _ text: String) -> Result<Int64, ParameterError> {
+        switch CivilTime.parseBound(text) {
+        case .success(let v): return .success(v)
+        case .failure(let e): return .failure(ParameterError(name, "'\(text)': \(e.message)"))
+        }
+    }
+
+    public static func range(from: Int64?, to: Int64?, fromName: String, toName: String) -> ParameterError? {
+        if let from, let to, to < from { return ParameterError(toName, "is before \(fromName)") }
+        return nil
+    }
+
+    public static func customers(_ name: String, _ text: String) -> Result<[UInt32], ParameterError> {
+        QueryFilter.parseCustomers(text, option: name).mapError { ParameterError(name, strip(name, $0.description)) }
+    }
+
+    /// Level, campaign, gender or status codes (names or numbers).
+    public static func codes(_ name: String, _ text: String, attribute: String) -> Result<Set<UInt8>, ParameterError> {
+        let names: [String]
+        switch attribute {
+        case "level": names = CustomersSchema.levelNames
+        case "campaign": names = CustomersSchema.campaignNames
+        default: names = ["0", "1"]
+        }
+        return CustomerFilter.parseCodes(text, option: name, names: names).mapError { ParameterError(name, strip(name, $0.description)) }
+    }
+
+    public static func breakdownKey(_ name: String, _ text: String) -> Result<BreakdownKey, ParameterError> {
+        guard let k = BreakdownKey(rawValue: text) else {
+            return .failure(ParameterError(name, "'\(text)' is not one of " + BreakdownKey.allCases.map(\.rawValue).joined(separator: ", ")))
+        }
+        return .success(k)
+    }
+
+    public static func integer(_ name: String, _ text: String, in range: ClosedRange<Int>) -> Result<Int, ParameterError> {
+        guard let v = Int(text), range.contains(v) else {
+            return .failure(ParameterError(name, "'\(text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)"))
+        }
+        return .success(v)
+    }
+
+    public static func sortColumn(_ name: String, _ text: String) -> Result<String, ParameterError> {
+        guard ProfilePage.sortColumns.contains(text) else {
+            return .failure(ParameterError(name, "'\(text)' is not one of " + ProfilePage.sortColumns.joined(separator: ", ")))
+        }
+        return .success(text)
+    }
+
+    public static func order(_ name: String, _ text: String) -> Result<SortOrder, ParameterError> {
+        guard let o = SortOrder(rawValue: text) else { return .failure(ParameterError(name, "'\(text)' is not asc or desc")) }
+        return .success(o)
+    }
+
+    public static func flag(_ name: String, _ text: String) -> Result<Bool, ParameterError> {
+        switch text {
+        case "1", "true", "yes", "": return .success(true)
+        case "0", "false", "no": return .success(false)
+        default: return .failure(ParameterError(name, "'\(text)' is not true or false (1 or 0)"))
+        }
+    }
+
+    /// "--level: 'x' is not ..." -> "'x' is not ...".
+    static func strip(_ name: String, _ message: String) -> String {
+        message.hasPrefix(name + ": ") ? String(message.dropFirst(name.count + 2)) : message
+    }
+
+    /// The largest page of profile rows and of zips a URL may ask for
+    /// (responses stay bounded).
+    public static let maxPage = 10_000
+    public static let maxZips = 1_000
+}
+
+// MARK: Parsing a URL's query
+
+extension QueryRequest {
+    /// The request of `endpoint` ("summary", "profile", "stats", "breakdown",
+    /// "hours", "top-zips", or "customers" with `id`) from URL query
+    /// parameters (already percent-decoded). Unknown and repeated parameters
+    /// are errors, so a typo never silently means "no filter".
+    public static func parse(endpoint: String, id: String? = nil, query: [(String, String)]) -> Result<QueryRequest, ParameterError> {
+        Result { try parseThrowing(endpoint: endpoint, id: id, query: query) }.mapError { $0 as! ParameterError }
+    }
+
+    static func parseThrowing(endpoint: String, id: String?, query: [(String, String)]) throws -> QueryRequest {
+        var values: [String: String] = [:]
+        for (name, value) in query {
+            guard values[name] == nil else { throw ParameterError(name, "is given more than once") }
+            values[name] = value
+        }
+        let scopeNames = ["from", "to", "customer", "level", "campaign", "gender", "status"]
+        var allowed: [String]
+        switch endpoint {
+        case "summary", "stats": allowed = scopeNames
+        case "profile": allowed = scopeNames + ["with_customers", "sort", "order", "limit", "offset"]
+        case "breakdown": allowed = scopeNames + ["by"]
+        case "hours": allowed = scopeNames + ["by", "per"]
+        case "top-zips": allowed = scopeNames + ["limit"]
+        case "customers": allowed = ["from", "to"]
+        default: throw ParameterError("path", "unknown endpoint '\(endpoint)'")
+        }
+        for name in values.keys.sorted() where !allowed.contains(name) {
+            throw ParameterError(name, "is not a parameter of /api/\(endpoint) (it takes: \(allowed.joined(separator: ", ")))")
+        }
+        func get<T>(_ name: String, _ parse: (String, String) -> Result<T, ParameterError>) throws -> T? {
+            guard let text = values[name] else { return nil }
+            return try parse(name, text).get()
+        }
+        var scope = QueryScope()
+        scope.from = try get("from", QueryParameters.bound)
+        scope.to = try get("to", QueryParameters.bound)
+        if let e = QueryParameters.range(from: scope.from, to: scope.to, fromName: "from", toName: "to") { throw e }
+        scope = QueryScope(from: scope.from, to: scope.to, customers: try get("customer", QueryParameters.customers))
+        scope.attributes = CustomerFilter(levels: try get("level") { QueryParameters.codes($0, $1, attribute: "level") },
+                                          campaigns: try get("campaign") { QueryParameters.codes($0, $1, attribute: "campaign") },
+                                          genders: try get("gender") { QueryParameters.codes($0, $1, attribute: "gender") },
+                                          statuses: try get("status") { QueryParameters.codes($0, $1, attribute: "status") })
+        switch endpoint {
+        case "summary": return QueryRequest(.summary, scope: scope)
+        case "stats": return QueryRequest(.stats, scope: scope)
+        case "profile":
+            let page = ProfilePage(withCustomers: try get("with_customers", QueryParameters.flag) ?? false,
+                                   sort: try get("sort", QueryParameters.sortColumn),
+                                   order: try get("order", QueryParameters.order) ?? .asc,
+                                   limit: try get("limit") { QueryParameters.integer($0, $1, in: 0...QueryParameters.maxPage) } ?? 100,
+                                   offset: try get("offset") { QueryParameters.integer($0, $1, in: 0...Int(Int32.max)) } ?? 0)
+            return QueryRequest(.profile(page), scope: scope)
+        case "breakdown":
+            guard let key = try get("by", QueryParameters.breakdownKey) else { throw ParameterError("by", "is required: " + BreakdownKey.allCases.map(\.rawValue).joined(separator: ", ")) }
+            return QueryRequest(.breakdown(key), scope: scope)
+        case "hours":
+            let per = try get("per") { name, text -> Result<Bool, ParameterError> in
+                text == "hour" ? .success(false) : text == "part" ? .success(true) : .failure(ParameterError(name, "'\(text)' is not hour or part"))
+            }
+            return QueryRequest(.hours(by: try get("by", QueryParameters.breakdownKey), perPart: per ?? false), scope: scope)
+        case "top-zips":
+            return QueryRequest(.topZips(limit: try get("limit") { QueryParameters.integer($0, $1, in: 1...QueryParameters.maxZips) } ?? 10), scope: scope)
+        default:
+            guard let id, let v = UInt32(id) else { throw ParameterError("id", "'\(id ?? "")' is not a customer id (0...\(UInt32.max))") }
+            return QueryRequest(.customer(v), scope: scope)
+        }
+    }
+}
+
+// MARK: Running
+
+/// A store opened for queries, with its customer table decoded at most
+/// once (on first use).
+public final class QueryContext: Sendable {
+    public let store: Store
+    public let threads: Int
+    /// nil: not loaded yet; .some(nil): the store has none.
+    private let table = Locked<CustomerTable??>(nil)
+
+    public init(store: Store, threads: Int) {
+        self.store = store
+        self.threads = threads
+    }
+
+    /// The customer table, or nil if the store has none.
+    public func customerTableIfAny() throws -> CustomerTable? {
+        try table.withLock { table in
+            if let loaded = table { return loaded }
+            let t = try CustomerTable.load(store)
+            table = .some(t)
+            return t
+        }
+    }
+
+    /// The customer table, or a clear error if the store has none.
+    public func customerTable() throws -> CustomerTable {
+        guard let t = try customerTableIfAny() else { return try Queries.customerTable(store) }
+        return t
+    }
+}
+
+/// What a query returns, ready to be written in any output format.
+public enum QueryResult: Sendable {
+    /// Rows (JSON: an array of objects). `total`: the rows before paging.
+    case rows(ResultTable, total: Int)
+    /// A whole profile in customer order (written straight from its columns).
+    case profile(Profile)
+    /// One row (JSON: one object).
+    case object(ResultTable)
+    /// colStats (JSON: one object keyed by column).
+    case stats([ColumnStats])
+
+    public func write(_ format: OutputFormat, to out: OutputFile) throws {
+        switch self {
+        case .rows(let t, _): try t.write(format, to: out)
+        case .profile(let p): try ProfileReport.write(p, format: format, to: out)
+        case .object(let t): try t.writeObject(format, to: out)
+        case .stats(let s): try StatsReport.write(s, format: format, to: out)
+        }
+    }
+
+    /// The rows before paging (profile), or the rows written.
+    public var total: Int {
+        switch self {
+        case .rows(_, let total): return total
+        case .profile(let p): return p.count
+        case .object: return 1
+        case .stats(let s): return s.count
+        }
+    }
+}
+
+public enum QueryRunner {
+    /// Runs `request`. `phase`, if given, hears what the profile pass did
+    /// (for --verbose).
+    public static func run(_ request: QueryRequest, in context: QueryContext, phase: ((String) -> Void)? = nil) throws -> QueryResult {
+        let store = context.store, threads = context.threads, scope = request.scope
+        var filter = QueryFilter(from: scope.from, to: scope.to, customers: scope.customers)
+        let attributes = scope.attributes
+        if !attributes.isEmpty { filter = attributes.apply(to: filter, table: try context.customerTable()) }
+        switch request.kind {
+        case .summary:
+            let p = try Queries.profile(store, filter: filter, threads: threads, phase: phase)
+            var inTable: Int? = nil
+            if let t = try context.customerTableIfAny() {
+                inTable = (0..<t.count).reduce(0) { n, r in
+                    n + ((attributes.matches(t, row: r) && (scope.customers == nil || filter.wants(customer: t.ids[r]))) ? 1 : 0)
+                }
+            }
+            return .object(SummaryReport.table(try Queries.summary(store, filter: filter, profile: p, customersInTable: inTable)))
+        case .profile(let page):
+            let p = try Queries.profile(store, filter: filter, threads: threads, phase: phase)
+            if page.isWhole && !page.withCustomers { return .profile(p) }
+            let table = page.withCustomers ? try context.customerTable() : nil
+            return .rows(try ProfileReport.table(p, page: page, customers: table), total: p.count)
+        case .stats:
+            return .stats(StatsKernel.compute(try Queries.profile(store, filter: filter, threads: threads, phase: phase)))
+        case .breakdown(let key):
+            // The breakdown applies the attribute filter itself (its
+            // `customers` column counts the table's matching customers).
+            let rows = try Queries.breakdown(store, table: try context.customerTable(), by: key,
+                                             filter: QueryFilter(from: scope.from, to: scope.to, customers: scope.customers),
+                                             customers: attributes, threads: threads)
+            let t = BreakdownReport.table(rows, by: key)
+            return .rows(t, total: t.rows.count)
+        case .hours(let key, let perPart):
+            let table = (key != nil || !attributes.isEmpty) ? try context.customerTable() : nil
+            let h = try Queries.hours(store, by: key, filter: filter, customers: CustomerFilter(), table: table, threads: threads)
+            let t = HoursReport.table(h, by: key, perPart: perPart)
+            return .rows(t, total: t.rows.count)
+        case .topZips(let limit):
+            let rows = try Queries.topZips(store, filter: filter, customers: CustomerFilter(), table: nil, limit: limit, threads: threads)
+            let t = ZipReport.table(rows)
+            return .rows(t, total: t.rows.count)
+        case .customer(let id):
+            let p = try Queries.profile(store, filter: QueryFilter(from: scope.from, to: scope.to, customers: [id]), threads: threads)
+            let table = try context.customerTableIfAny()
+            let row = table?.row(of: id)
+            guard p.count > 0 || row != nil else {
+                throw StaveError.notFound("no customer \(id): not in the customer table and no events in range")
+            }
+            return .object(try CustomerLookupReport.table(id: id, profile: p, customers: table))
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import XCTest
+import StaveFormat
+import StaveIO
+import StaveIngest
+import StaveQuery
+import StaveReports
+@testable import StaveServer
+
+/// The query layer the CLI and the server share: summary and event span
+/// against a naive reference, profile pages against a plain sort, the URL
+/// parameter parser, and the server's answer cache.
+final class QueryRequestTests: XCTestCase {
+    /// Many small row groups (and two parts) so the event span's early stop
+    /// has something to skip.
+    func store(_ rows: [EventRow], dir: String) throws -> Store {
+        var options = ConvertOptions()
+        options.bufferRows = rows.count / 2 + 1
+        return try Store.open(try convert(csvLines(rows), dir: dir, options: options))
+    }
+
+    func testEventSpanAndSummaryMatchANaiveScan() throws {
+        let dir = temporaryDirectory(self)
+        let rows = randomEvents(count: 30_000, customers: 400, seed: 5)
+        let s = try store(rows, dir: dir)
+        XCTAssertGreaterThan(s.parts.count, 1)
+        let bounds: [(String?, String?)] = [(nil, nil), ("2014-11-01", "2014-12-01"), ("2014-10-01", "2014-10-01 00:30:00"),
+                                           ("2014-12-31 23:00:00", nil), (nil, "2014-10-01 00:00:01"), ("2015-01-01", nil),
+                                           ("2014-11-05 13:13:13", "2014-11-05 13:13:14")]
+        let lists: [[UInt32]?] = [nil, [3, 10, 17], [3], [999_999], []]
+        for (from, to) in bounds {
+            for list in lists {
+                let filter = QueryFilter(from: from.map(seconds), to: to.map(seconds), customers: list)
+                let kept = rows.filter { r in
+                    (filter.from.map { r.datetime >= $0 } ?? true) && (filter.to.map { r.datetime < $0 } ?? true)
+                        && (list.map { $0.contains(r.customerID) } ?? true)
+                }
+                let span = try Queries.eventSpan(s, filter: filter)
+                let what = "\(from ?? "-")..\(to ?? "-") \(list.map { "\($0)" } ?? "all")"
+                XCTAssertEqual(span?.first, kept.map(\.datetime).min(), what)
+                XCTAssertEqual(span?.last, kept.map(\.datetime).max(), what)
+                let p = try Queries.profile(s, filter: filter, threads: 2)
+                XCTAssertEqual(p, referenceProfile(rows, filter: filter), what)
+                let sum = try Queries.summary(s, filter: filter, profile: p, customersInTable: nil)
+                XCTAssertEqual(sum.events, Int64(kept.count), what)
+                XCTAssertEqual(sum.mobileEvents, Int64(kept.filter { $0.mobile == 1 }.count), what)
+                XCTAssertEqual(sum.activeCustomers, Set(kept.map(\.customerID)).count, what)
+                XCTAssertEqual(sum.storeEvents, rows.count)
+                XCTAssertEqual(sum.parts, s.parts.count)
+            }
+        }
+    }
+
+    func testProfilePagesAreSlicesOfAPlainSort() throws {
+        let dir = temporaryDirectory(self)
+        let rows = randomEvents(count: 5_000, customers: 150, seed: 9)
+        let s = try store(rows, dir: dir)
+        let p = try Queries.profile(s, filter: QueryFilter(), threads: 2)
+        let context = QueryContext(store: s, threads: 2)
+        for sort in ProfilePage.sortColumns {
+            for order in SortOrder.allCases {
+                for (offset, limit) in [(0, nil), (0, 10), (7, 5), (140, 100), (1_000, 3), (0, 0)] as [(Int, Int?)] {
+                    let page = ProfilePage(sort: sort, order: order, limit: limit, offset: offset)
+                    guard case .rows(let table, let total) = try QueryRunner.run(QueryRequest(.profile(page)), in: context) else {
+                        // The whole profile in customer order comes back as the profile itself.
+                        XCTAssertTrue(page.isWhole)
+                        continue
+                    }
+                    XCTAssertEqual(total, p.count)
+                    // The reference: stable sort by (key, customer id), then slice.
+                    let k = sort == "customer_id" ? nil : Profile.columnNames.firstIndex(of: sort)
+                    let key: (Int) -> Int64 = { i in k.map { p.column($0)[i] } ?? Int64(p.customer[i]) }
+                    var order_ = Array(0..<p.count).sorted { a, b in
+                        key(a) != key(b) ? (order == .asc ? key(a) < key(b) : key(a) > key(b)) : a < b
+                    }
+                    order_ = Array(order_.dropFirst(offset).prefix(limit ?? Int.max))
+                    XCTAssertEqual(table.rows.map { $0[0] }, order_.map { Cell.int(Int64(p.customer[$0])) }, "\(sort) \(order) \(offset) \(String(describing: limit))")
+                }
+            }
+        }
+    }
+
+    func testURLParametersParseLikeTheCLIOptions() throws {
+        func parse(_ endpoint: String, _ query: [(String, String)], id: String? = nil) -> Result<QueryRequest, ParameterError> {
+            QueryRequest.parse(endpoint: endpoint, id: id, query: query)
+        }
+        XCTAssertEqual(try parse("summary", []).get(), QueryRequest(.summary))
+        XCTAssertEqual(try parse("profile", []).get(), QueryRequest(.profile(ProfilePage(limit: 100))))
+        XCTAssertEqual(try parse("top-zips", []).get(), QueryRequest(.topZips(limit: 10)))
+        XCTAssertEqual(try parse("hours", [("by", "campaign"), ("per", "part")]).get(), QueryRequest(.hours(by: .campaign, perPart: true)))
+        XCTAssertEqual(try parse("customers", [("from", "2014-11-01")], id: "48").get(),
+                       QueryRequest(.customer(48), scope: QueryScope(from: seconds("2014-11-01"))))
+        let r = try parse("stats", [("from", "2014-11-01 05:00:00"), ("customer", "5, 3,5"), ("level", "gold,0"), ("status", "1")]).get()
+        XCTAssertEqual(r.scope, QueryScope(from: seconds("2014-11-01 05:00:00"), customers: [3, 5],
+                                           attributes: CustomerFilter(levels: [2, 0], statuses: [1])))
+        XCTAssertTrue(r.needsCustomerTable)
+        XCTAssertFalse(try parse("stats", []).get().needsCustomerTable)
+        for (endpoint, query, parameter) in [
+            ("summary", [("from", "2014-02-30")], "from"),
+            ("summary", [("to", "2014-10-01"), ("from", "2014-10-02")], "to"),
+            ("profile", [("limit", "10001")], "limit"),
+            ("profile", [("offset", "-1")], "offset"),
+            ("breakdown", [], "by"),
+            ("summary", [("a", "1"), ("a", "2")], "a"),
+            ("nothing", [], "path"),
+        ] as [(String, [(String, String)], String)] {
+            guard case .failure(let e) = parse(endpoint, query) else { XCTFail("\(endpoint) \(query) parsed"); continue }
+            XCTAssertEqual(e.parameter, parameter)
+        }
+        // The query string itself.
+        XCTAssertEqual(try QueryString.parse("from=2014-11-01+05%3A00%3a00&flag&x=%E2%82%AC").get().map { "\($0.0)=\($0.1)" },
+                       ["from=2014-11-01 05:00:00", "flag=", "x=€"])
+        XCTAssertEqual(try QueryString.parse(nil).get().count, 0)
+        for bad in ["a=%G0", "a=%2", "a=%FF", "%=1"] {
+            guard case .failure = QueryString.parse(bad) else { XCTFail(bad); continue }
+        }
+    }
+
+    func testCacheSharesOneComputationAndStaysBounded() async throws {
+        let cache = ResultCache(maxBytes: 1_000)
+        let computations = Locked(0)
+        let key = ResultCache.Key(generation: 1, request: QueryRequest(.summary))
+        let answers = try await withThrowingTaskGroup(of: RenderedAnswer.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await cache.answer(key) {
+                        computations.withLock { $0 += 1 }
+                        try await Task.sleep(for: .milliseconds(100))
+                        return RenderedAnswer(body: Array("x".utf8), total: 1)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(answers.count, 20)
+        XCTAssertEqual(computations.current, 1, "20 concurrent requests for one answer computed it once")
+        // Bounded: 600-byte answers, at most one fits beside another's 400.
+        for g in 2...5 {
+            _ = try await cache.answer(ResultCache.Key(generation: UInt64(g), request: QueryRequest(.stats))) {
+                RenderedAnswer(body: [UInt8](repeating: 0, count: 600), total: 1)
+            }
+        }
+        let count = await cache.count
+        XCTAssertEqual(count, 1)
+        await cache.keepOnly(generation: 99)
+        let after = await cache.count
+        XCTAssertEqual(after, 0)
+        // Errors are not kept.
+        struct Boom: Error {}
+        let k2 = ResultCache.Key(generation: 1, request: QueryRequest(.stats))
+        await XCTAssertThrowsErrorAsync { _ = try await cache.answer(k2) { throw Boom() } }
+        let ok = try await cache.answer(k2) { RenderedAnswer(body: [1], total: 1) }
+        XCTAssertEqual(ok.body, [1])
+    }
+}
+
+func XCTAssertThrowsErrorAsync(_ body: () async throws -> Void, file: StaticString = #filePath, line: UInt = #line) async {
+    do {
+        try await body()
+        XCTFail("no error", file: file, line: line)
+    } catch {}
+}
