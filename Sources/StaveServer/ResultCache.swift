@@ -10,6 +10,8 @@ struct RenderedAnswer: Sendable {
 /// so an answer stays right until the next commit, when `keepOnly` drops the
 /// older generations. Bounded in bytes (least recently used goes first).
 /// Concurrent requests for the same missing answer share one computation.
+/// With `maxBytes` 0 there is no cache at all: every request computes its
+/// own answer (what `--cache-mb 0` is for: measuring the queries).
 actor ResultCache {
     struct Key: Hashable, Sendable {
         var generation: UInt64
@@ -36,6 +38,7 @@ actor ResultCache {
     /// The cached answer for `key`, or `compute`'s (shared with any request
     /// for the same key already computing it). Errors are not cached.
     func answer(_ key: Key, compute: @escaping @Sendable () async throws -> RenderedAnswer) async throws -> RenderedAnswer {
+        guard maxBytes > 0 else { return try await compute() }
         clock += 1
         if let e = entries[key] {
             entries[key]!.lastUse = clock

@@ -38,7 +38,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (0: any free port; the URL printed says which).")
     var port = 8080
 
-    @Option(help: "Cache of answers per commit, in MB (0: no cache).")
+    @Option(help: "Cache of answers per commit, in MB (0: no cache, every request runs its query).")
     var cacheMb = 64
 
     @OptionGroup var threads: ThreadOptions
