@@ -4,11 +4,15 @@
 //
 // Modules, one per concern:
 //   CZstd         libzstd, through pkg-config (apt: libzstd-dev)
+//   CSnappy       libsnappy, through pkg-config (apt: libsnappy-dev), for Parquet
+//                 files other tools write
 //   StaveFormat   on-disk structures: constants, checksums, encodings, footer,
 //                 manifest, logical types. Pure bytes, no I/O.
 //   StaveIO       mapped files, atomic output, the zstd shim, part writer and
 //                 the validating store reader.
-//   StaveIngest   CSV parsing and the streaming converter.
+//   StaveInterop  Parquet (Thrift compact metadata, pages, writer and reader)
+//                 and the Arrow IPC stream writer: formats other tools speak.
+//   StaveIngest   CSV (and Parquet) input and the streaming converter.
 //   StaveGen      the seeded synthetic data generator.
 //   StaveQuery    scan planning (chunk skipping) and the profile/stats kernels.
 //   StaveReports  tables of results and their writers (csv, json, ndjson, table),
@@ -29,6 +33,7 @@ let package = Package(
         .executable(name: "stave", targets: ["stave"]),
         // Libraries, for the benchmark package in Benchmarks/ (and embedders).
         .library(name: "StaveFormat", targets: ["StaveFormat"]),
+        .library(name: "StaveInterop", targets: ["StaveInterop"]),
         .library(name: "StaveIO", targets: ["StaveIO"]),
         .library(name: "StaveIngest", targets: ["StaveIngest"]),
         .library(name: "StaveGen", targets: ["StaveGen"]),
@@ -51,12 +56,19 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        .systemLibrary(
+            name: "CSnappy",
+            path: "Sources/CSnappy",
+            pkgConfig: "snappy",
+            providers: [.apt(["libsnappy-dev"])]
+        ),
         .target(name: "StaveFormat"),
+        .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy"]),
         .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd"]),
-        .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO"]),
+        .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop"]),
         .target(name: "StaveGen", dependencies: ["StaveFormat"]),
         .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO"]),
-        .target(name: "StaveReports", dependencies: ["StaveFormat", "StaveIO", "StaveQuery"]),
+        .target(name: "StaveReports", dependencies: ["StaveFormat", "StaveIO", "StaveQuery", "StaveInterop"]),
         .target(
             name: "StaveServer",
             dependencies: [

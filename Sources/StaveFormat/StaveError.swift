@@ -32,6 +32,9 @@ public enum StaveError: Error, Equatable, Sendable {
     case csv(file: String, line: Int, column: Int, message: String, field: String)
     /// `--max-errors` was reached.
     case tooManyBadRows(file: String, count: Int)
+    /// An input file stave cannot read as a whole (a damaged Parquet file,
+    /// or one using a feature stave does not support, named in `detail`).
+    case unreadableInput(file: String, detail: String)
 
     // MARK: Lookups (exit 67)
     /// A customer (or other named thing) the store does not know.
@@ -48,7 +51,7 @@ public enum StaveError: Error, Equatable, Sendable {
         case .truncated, .badMagic, .unsupportedVersion, .checksumMismatch, .outOfBounds,
              .unknownEncoding, .corrupt, .badStore:
             return 66
-        case .csv, .tooManyBadRows:
+        case .csv, .tooManyBadRows, .unreadableInput:
             return 65
         case .notFound:
             return 67
@@ -75,6 +78,7 @@ extension StaveError: CustomStringConvertible {
         case let .badStore(path, detail): return "\(path): \(detail)"
         case let .csv(file, line, column, message, field): return "\(file):\(line):\(column): \(message) (\(field))"
         case let .tooManyBadRows(file, count): return "\(file): stopped after \(count) bad rows (--max-errors)"
+        case let .unreadableInput(file, detail): return "\(file): \(detail)"
         case let .notFound(message): return message
         case let .usage(message): return message
         case let .outputExists(path): return "\(path): already exists (use --force to replace it)"

@@ -35,4 +35,25 @@ public enum Zstd {
             throw StaveError.corrupt(file: file, what: "\(what): zstd frame decoded to \(n) bytes, expected \(destination.count)")
         }
     }
+
+    /// Decompresses `source` (one or more frames, content size declared or
+    /// not, as other writers make them) into exactly `destination.count`
+    /// bytes: more or fewer is an error. A declared size that differs is an
+    /// error before anything is decoded.
+    public static func decompressExact(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer, file: String, what: String) throws {
+        let declared = ZSTD_getFrameContentSize(source.baseAddress, source.count)
+        if declared == ZSTD_CONTENTSIZE_ERROR {
+            throw StaveError.corrupt(file: file, what: "\(what): not a zstd frame")
+        }
+        if declared != ZSTD_CONTENTSIZE_UNKNOWN && declared > UInt64(destination.count) {
+            throw StaveError.corrupt(file: file, what: "\(what): zstd frame declares \(declared) bytes, expected \(destination.count)")
+        }
+        let n = ZSTD_decompress(destination.baseAddress, destination.count, source.baseAddress, source.count)
+        guard ZSTD_isError(n) == 0 else {
+            throw StaveError.corrupt(file: file, what: "\(what): zstd: \(String(cString: ZSTD_getErrorName(n)))")
+        }
+        guard n == destination.count else {
+            throw StaveError.corrupt(file: file, what: "\(what): zstd data decoded to \(n) bytes, expected \(destination.count)")
+        }
+    }
 }

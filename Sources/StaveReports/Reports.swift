@@ -166,6 +166,8 @@ public enum EventExport {
                 try out.write(cells.indices.map { pad(cells[$0], tableWidths[$0], right: right[$0]) }.joined(separator: "  ") + "\n")
             }
             first = first && cols.count == 0
+        case .parquet, .arrow:
+            throw StaveError.usage("events are written as Parquet by ParquetExport.EventFile, not row by row")
         }
     }
 

@@ -4,6 +4,13 @@ import StaveIO
 /// Output formats of every query command.
 public enum OutputFormat: String, CaseIterable, Sendable {
     case csv, json, ndjson, table
+    /// Apache Parquet (one file; see formats/PARQUET.md).
+    case parquet
+    /// An Arrow IPC stream (for pyarrow, Polars and notebooks).
+    case arrow
+
+    /// Binary formats, not for a terminal.
+    public var isBinary: Bool { self == .parquet || self == .arrow }
 }
 
 /// One value of a result.
@@ -56,6 +63,10 @@ public struct ResultTable: Sendable {
         case .table:
             try out.write(TextTable.render(columns: columns, rows: rows.map { $0.map(CellText.plain) },
                                            rightAligned: rows.first.map { $0.map(CellText.isNumeric) } ?? []))
+        case .parquet:
+            try writeParquet(to: out)
+        case .arrow:
+            try writeArrow(to: out)
         }
     }
 

@@ -30,11 +30,17 @@ func printError(_ text: String) {
 var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
 struct OutputOptions: ParsableArguments {
-    @Option(name: .long, help: "Output format: csv, json, ndjson or table. Default: table on a terminal, csv otherwise.")
+    @Option(name: .long, help: "Output format: csv, json, ndjson, table, parquet or arrow (an Arrow IPC stream). Default: table on a terminal, csv otherwise.")
     var format: OutputFormat?
 
     @Option(name: .shortAndLong, help: "Write to this file (atomically) instead of standard output.")
     var output: String?
+
+    func validate() throws {
+        if let format, format.isBinary, output == nil || output == "-", Sys.isTerminal(1) {
+            throw ValidationError("--format \(format.rawValue) is binary: write it to a file with -o FILE (or pipe it)")
+        }
+    }
 
     func resolvedFormat() -> OutputFormat {
         if let format { return format }

@@ -60,6 +60,7 @@ final class HostileCorpusTests: XCTestCase {
         case .csv: return "csv"
         case .tooManyBadRows: return "tooManyBadRows"
         case .notFound: return "notFound"
+        case .unreadableInput: return "unreadableInput"
         case .usage: return "usage"
         case .outputExists: return "outputExists"
         case .io: return "io"

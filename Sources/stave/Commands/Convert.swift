@@ -92,7 +92,7 @@ struct Convert: ParsableCommand {
             progress.finish()
             if !quiet {
                 let ratio = s.outputBytes > 0 ? Double(s.inputBytes) / Double(s.outputBytes) : 0
-                var line = "converted \(groupedThousands(s.rows)) rows, \(humanBytes(Double(s.inputBytes))) of CSV into \(output) "
+                var line = "converted \(groupedThousands(s.rows)) rows, \(humanBytes(Double(s.inputBytes))) of \(s.inputKind) into \(output) "
                 line += "(\(humanBytes(Double(s.outputBytes))), \((ratio * 10).rounded() / 10)x smaller, \(s.parts) part\(s.parts == 1 ? "" : "s")) "
                 line += "in \((s.seconds * 100).rounded() / 100) s"
                 line += csv.skippedNote(s.rejected)

@@ -1,0 +1,151 @@
+import StaveFormat
+import StaveInterop
+
+/// Events from a Parquet file (what DuckDB, PyArrow and Spark write): the
+/// six columns found by name, whatever their order, each in any of the
+/// physical and logical types those tools use for it:
+///
+/// - event_id, customer_id, track_id: INT32 or INT64;
+/// - datetime: INT64 TIMESTAMP (millis, micros or nanos; the converted types
+///   TIMESTAMP_MILLIS/MICROS too), INT96 (Spark's default), or a string
+///   `YYYY-MM-DD HH:MM:SS`; a UTC-adjusted timestamp is read as its UTC wall
+///   clock; fractions of a second are an error (stave stores seconds);
+/// - mobile: BOOLEAN, INT32 or INT64 (0 or 1);
+/// - listening_zip: a string of five digits, or INT32/INT64 0...99999 (a zip
+///   read as a number has lost its leading zeros; five digits restore them).
+///
+/// Value errors come as RowError with the row number (1-based, in file
+/// order) standing for the line, so they go through the CSV path's rules:
+/// an error, or with --skip-bad-rows a rejects line.
+struct ParquetEvents {
+    let file: ParquetFile
+    /// Column index per stave column (EventsSchema order).
+    let index: [Int]
+
+    enum TimeKind { case seconds(divisor: Int64), int96, text }
+    let time: TimeKind
+
+    init(path: String) throws {
+        let file = try ParquetFile(path: path)
+        self.file = file
+        var index: [Int] = []
+        for name in EventsSchema.columnNames {
+            guard let k = file.columns.firstIndex(where: { $0.name.lowercased() == name }) else {
+                throw ParquetError(file: path, message: "no column '\(name)' (the file has: \(file.columns.map(\.name).joined(separator: ", ")); stave needs \(EventsSchema.columnNames.joined(separator: ", ")))")
+            }
+            index.append(k)
+        }
+        self.index = index
+        let found = index
+        func type(_ role: Int) -> ParquetColumnInfo { file.columns[found[role]] }
+        func unsupported(_ role: Int, _ expected: String) -> ParquetError {
+            let c = type(role)
+            return ParquetError(file: path, message: "column '\(c.name)' is \(c.type)\(c.logicalKind.map { " (logical type \($0))" } ?? ""); stave reads it from \(expected)")
+        }
+        for role in [EventsSchema.eventID, EventsSchema.customerID, EventsSchema.trackID] where ![.int32, .int64].contains(type(role).type) {
+            throw unsupported(role, "INT32 or INT64")
+        }
+        if ![.boolean, .int32, .int64].contains(type(EventsSchema.mobile).type) { throw unsupported(EventsSchema.mobile, "BOOLEAN, INT32 or INT64") }
+        if ![.byteArray, .int32, .int64].contains(type(EventsSchema.zip).type) { throw unsupported(EventsSchema.zip, "a string or INT32/INT64") }
+        let dt = type(EventsSchema.datetime)
+        var kind: TimeKind
+        switch dt.type {
+        case .int96: kind = .int96
+        case .byteArray: kind = .text
+        case .int64:
+            let unit = dt.timestampUnit ?? (dt.convertedType == 9 ? 1 : dt.convertedType == 10 ? 2 : nil)
+            switch unit {
+            case 1?: kind = .seconds(divisor: 1_000)
+            case 2?: kind = .seconds(divisor: 1_000_000)
+            case 3?: kind = .seconds(divisor: 1_000_000_000)
+            default: throw unsupported(EventsSchema.datetime, "INT64 TIMESTAMP, INT96 or a string")
+            }
+        default: throw unsupported(EventsSchema.datetime, "INT64 TIMESTAMP, INT96 or a string")
+        }
+        time = kind
+    }
+
+    /// Decodes row group `g` and calls `row` for each row in order, with its
+    /// 1-based row number in the file. Columns are converted whole (no
+    /// per-row allocation); the first error of a row, in column order, is
+    /// the one reported.
+    func forEachRow(group g: Int, firstRow: Int, _ row: (Int, Result<EventRow, RowError>) throws -> Void) throws {
+        let n = file.rows(inGroup: g)
+        var columns: [[Int64]] = []
+        var errors: [Int: RowError] = [:]
+        for role in 0..<EventsSchema.columnNames.count {
+            let (values, present) = try file.read(group: g, column: index[role])
+            var out = [Int64](repeating: 0, count: n)
+            var k = 0
+            for r in 0..<n {
+                if let present, !present[r] {
+                    if errors[r] == nil { errors[r] = RowError(column: role + 1, message: "\(EventsSchema.columnNames[role]) is null", field: "") }
+                    continue
+                }
+                switch convert(role, values, k) {
+                case .success(let v): out[r] = v
+                case .failure(let e): if errors[r] == nil { errors[r] = e }
+                }
+                k += 1
+            }
+            columns.append(out)
+        }
+        for r in 0..<n {
+            if let e = errors[r] {
+                try row(firstRow + r, .failure(e))
+                continue
+            }
+            try row(firstRow + r, .success(EventRow(eventID: columns[0][r], customerID: UInt32(columns[1][r]), trackID: UInt32(columns[2][r]),
+                                                    datetime: columns[3][r], mobile: UInt8(columns[4][r]), zip: UInt32(columns[5][r]))))
+        }
+    }
+
+    /// Value `k` of a column as stave stores it, checked.
+    @inline(__always)
+    func convert(_ role: Int, _ values: ParquetRead, _ k: Int) -> Result<Int64, RowError> {
+        let name = EventsSchema.columnNames[role]
+        func bad(_ message: String, _ field: String) -> Result<Int64, RowError> { .failure(RowError(column: role + 1, message: message, field: field)) }
+        switch (role, values) {
+        case (EventsSchema.eventID, .integers(let v)):
+            return v[k] >= 0 ? .success(v[k]) : bad("\(name) is negative", String(v[k]))
+        case (EventsSchema.customerID, .integers(let v)), (EventsSchema.trackID, .integers(let v)):
+            return (0...Int64(UInt32.max)).contains(v[k]) ? .success(v[k]) : bad("\(name) out of range 0...\(UInt32.max)", String(v[k]))
+        case (EventsSchema.mobile, .integers(let v)):
+            return v[k] == 0 || v[k] == 1 ? .success(v[k]) : bad("mobile must be 0 or 1", String(v[k]))
+        case (EventsSchema.zip, .integers(let v)):
+            return (0...99_999).contains(v[k]) ? .success(v[k]) : bad("listening_zip out of range 0...99999", String(v[k]))
+        case (EventsSchema.zip, .byteArrays(let o, let b)):
+            let s = b[o[k]..<o[k + 1]]
+            guard s.count == 5, s.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return bad("listening_zip is not five digits", String(decoding: s.prefix(60), as: UTF8.self)) }
+            return .success(s.reduce(0) { $0 * 10 + Int64($1 - 48) })
+        case (EventsSchema.datetime, .integers(let v)):
+            guard case .seconds(let divisor) = time else { break }
+            let (q, r) = v[k].quotientAndRemainder(dividingBy: divisor)
+            guard r == 0 else { return bad("datetime has a fraction of a second (stave stores whole seconds)", String(v[k])) }
+            return Self.checkedSeconds(q)
+        case (EventsSchema.datetime, .int96(let v)):
+            // Julian day 2440588 is 1970-01-01.
+            let (nanos, day) = v[k]
+            guard nanos >= 0, nanos < 86_400 * 1_000_000_000 else { return bad("datetime INT96 time of day out of range", String(nanos)) }
+            guard nanos % 1_000_000_000 == 0 else { return bad("datetime has a fraction of a second (stave stores whole seconds)", String(nanos)) }
+            return Self.checkedSeconds((day - 2_440_588) * 86_400 + nanos / 1_000_000_000)
+        case (EventsSchema.datetime, .byteArrays(let o, let b)):
+            let count = o[k + 1] - o[k]
+            guard count > 0 else { return bad("datetime is empty", "") }
+            // b is not empty (count > 0), so its base address exists.
+            switch b.withUnsafeBufferPointer({ CivilTime.parse($0.baseAddress! + o[k], count: count) }) {
+            case .success(let v): return .success(v)
+            case .failure(let e): return bad("datetime: \(e.message)", String(decoding: b[o[k]..<o[k + 1]].prefix(60), as: UTF8.self))
+            }
+        default: break
+        }
+        return bad("\(name) has an unexpected type", "")
+    }
+
+    static func checkedSeconds(_ s: Int64) -> Result<Int64, RowError> {
+        guard s >= CivilTime.minSeconds, s <= CivilTime.maxSeconds else {
+            return .failure(RowError(column: EventsSchema.datetime + 1, message: "datetime outside years 1...9999", field: String(s)))
+        }
+        return .success(s)
+    }
+}

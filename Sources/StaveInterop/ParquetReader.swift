@@ -1,0 +1,458 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSnappy
+import StaveFormat
+import StaveIO
+
+// A Parquet reader for flat tables (formats/PARQUET.md): what DuckDB,
+// PyArrow and Spark write by default. Every offset and size from the file
+// is checked against the file before use; what it does not support (nested
+// or repeated columns, encryption, codecs other than UNCOMPRESSED, SNAPPY
+// and ZSTD, encodings other than PLAIN, dictionaries, RLE and
+// DELTA_BINARY_PACKED) is a clear error naming it.
+
+/// What went wrong with a Parquet file: unreadable or unsupported (exit 65).
+public struct ParquetError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var message: String
+    public var description: String { "\(file): \(message)" }
+
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
+}
+
+public struct ParquetColumnInfo: Sendable, Equatable {
+    public var name: String
+    public var type: ParquetPhysicalType
+    public var optional: Bool
+    /// LogicalType union member id (1 STRING, 6 DATE, 8 TIMESTAMP, 10 INTEGER, ...).
+    public var logicalKind: Int16?
+    /// TIMESTAMP unit: 1 millis, 2 micros, 3 nanos.
+    public var timestampUnit: Int16?
+    public var timestampUTC: Bool?
+    /// The deprecated ConvertedType (0 UTF8, 9 TIMESTAMP_MILLIS, 10 TIMESTAMP_MICROS, ...).
+    public var convertedType: Int32?
+}
+
+/// Decoded values of one column chunk.
+public enum ParquetRead: Sendable {
+    /// INT32, INT64 and BOOLEAN (0/1) values.
+    case integers([Int64])
+    case doubles([Double])
+    /// INT96 as (nanoseconds of the day, Julian day).
+    case int96([(nanos: Int64, julianDay: Int64)])
+    case byteArrays(offsets: [Int], bytes: [UInt8])
+}
+
+public final class ParquetFile: @unchecked Sendable {
+    // @unchecked Sendable: immutable after init; reads only.
+    public let path: String
+    let file: MappedFile
+    public let columns: [ParquetColumnInfo]
+    public let rowCount: Int
+    /// Per row group: rows, and per column the chunk's metadata struct.
+    let groups: [(rows: Int, chunks: [ThriftStruct])]
+    let dataEnd: Int
+
+    public var rowGroupCount: Int { groups.count }
+    public func rows(inGroup g: Int) -> Int { groups[g].rows }
+
+    /// The largest row group stave decodes (a column of it is held in memory).
+    public static let maxGroupRows = 1 << 24
+    /// The largest page, uncompressed.
+    public static let maxPageBytes = 1 << 28
+
+    func fail(_ message: String) -> ParquetError { ParquetError(file: path, message: message) }
+
+    public static func isParquet(path: String) -> Bool {
+        guard let fd = try? Sys.open(path, flags: O_RDONLY | O_CLOEXEC) else { return false }
+        defer { Sys.close(fd) }
+        guard let head = try? Sys.pread(fd, count: 4, offset: 0, path: path) else { return false }
+        return head == Array("PAR1".utf8)
+    }
+
+    public init(path: String) throws {
+        self.path = path
+        file = try MappedFile(path: path)
+        let size = file.size
+        let fail = { (m: String) in ParquetError(file: path, message: m) }
+        guard size >= 12 else { throw fail("not a Parquet file (\(size) bytes)") }
+        let magic = Array("PAR1".utf8)
+        guard Array(file.bytes[0..<4]) == magic else { throw fail("not a Parquet file (no PAR1 at the start)") }
+        guard Array(file.bytes[(size - 4)..<size]) == magic else {
+            if Array(file.bytes[(size - 4)..<size]) == Array("PARE".utf8) { throw fail("encrypted Parquet files are not supported") }
+            throw fail("truncated or not a Parquet file (no PAR1 at the end)")
+        }
+        var length = 0
+        for k in 0..<4 { length |= Int(file.bytes[size - 8 + k]) << (8 * k) }
+        guard length > 0, length <= size - 12 else { throw fail("footer length \(length) does not fit in the file (\(size) bytes)") }
+        dataEnd = size - 8 - length
+        let meta: ThriftStruct
+        do {
+            var reader = ThriftReader(UnsafeRawBufferPointer(rebasing: file.bytes[dataEnd..<(size - 8)]))
+            meta = try reader.readStruct()
+        } catch let e as ThriftError {
+            throw fail("unreadable footer: \(e.message)")
+        }
+        guard meta.int(1) != nil, let schema = meta.structs(2), let rows = meta.int(3), let rowGroups = meta.structs(4) else {
+            throw fail("footer lacks version, schema, num_rows or row_groups")
+        }
+        guard meta[8] == nil else { throw fail("encrypted Parquet files are not supported") }
+        guard let root = schema.first, let children = root.int(5), children == Int64(schema.count - 1) else {
+            throw fail("nested schemas are not supported (the schema must be one flat list of columns)")
+        }
+        var columns: [ParquetColumnInfo] = []
+        for e in schema.dropFirst() {
+            let name = e.string(4) ?? "?"
+            guard e.int(5) == nil || e.int(5) == 0, let t = e.int(1), let type = ParquetPhysicalType(rawValue: Int32(clamping: t)) else {
+                throw fail("column '\(name)': nested or untyped columns are not supported")
+            }
+            let repetition = e.int(3) ?? Int64(ParquetCode.required)
+            guard repetition == Int64(ParquetCode.required) || repetition == Int64(ParquetCode.optional) else {
+                throw fail("column '\(name)': repeated columns are not supported")
+            }
+            var info = ParquetColumnInfo(name: name, type: type, optional: repetition == Int64(ParquetCode.optional))
+            info.convertedType = e.int(6).map { Int32(clamping: $0) }
+            if let logical = e.structure(10), let kind = logical.fields.keys.first {
+                info.logicalKind = kind
+                if kind == 8, let ts = logical.structure(8) {
+                    info.timestampUTC = ts.bool(1)
+                    info.timestampUnit = ts.structure(2)?.fields.keys.first
+                }
+            }
+            columns.append(info)
+        }
+        self.columns = columns
+        guard rows >= 0 else { throw fail("negative row count") }
+        var groups: [(Int, [ThriftStruct])] = []
+        var total = 0
+        for (g, rg) in rowGroups.enumerated() {
+            guard let chunks = rg.structs(1), chunks.count == columns.count, let n = rg.int(3), n >= 0, n <= Int64(Self.maxGroupRows) else {
+                throw fail("row group \(g): missing columns or a row count outside 0...\(Self.maxGroupRows)")
+            }
+            for (c, chunk) in chunks.enumerated() {
+                guard chunk.string(1) == nil else { throw fail("row group \(g) column '\(columns[c].name)': data in another file is not supported") }
+                guard chunk[8] == nil, chunk[9] == nil else { throw fail("encrypted columns are not supported") }
+                guard chunk.structure(3) != nil else { throw fail("row group \(g) column '\(columns[c].name)': no column metadata") }
+            }
+            groups.append((Int(n), chunks))
+            total += Int(n)
+        }
+        guard total == Int(rows) else { throw fail("row groups hold \(total) rows, the footer says \(rows)") }
+        self.groups = groups
+        rowCount = total
+    }
+
+    // MARK: Column chunks
+
+    /// Decodes column `c` of row group `g`. Nulls are an error naming the
+    /// row (stave's columns have none), unless `allowNulls`, when `present`
+    /// says which rows have a value.
+    public func read(group g: Int, column c: Int) throws -> (values: ParquetRead, present: [Bool]?) {
+        let info = columns[c]
+        let rows = groups[g].rows
+        let what = "row group \(g) column '\(info.name)'"
+        guard let md = groups[g].chunks[c].structure(3), let codec = md.int(4), let dataOffset = md.int(9),
+              let compressedSize = md.int(7), let valueCount = md.int(5) else { throw fail("\(what): incomplete column metadata") }
+        guard md.int(1) == Int64(info.type.rawValue) else { throw fail("\(what): metadata type differs from the schema") }
+        guard valueCount == Int64(rows) else { throw fail("\(what): \(valueCount) values in a row group of \(rows) rows") }
+        var start = dataOffset
+        if let d = md.int(11), d > 0, d < start { start = d }
+        guard start >= 4, compressedSize >= 0, start <= Int64(dataEnd), compressedSize <= Int64(dataEnd) - start else {
+            throw fail("\(what): chunk at \(start) of \(compressedSize) bytes lies outside the data (\(dataEnd) bytes)")
+        }
+        let chunk = UnsafeRawBufferPointer(rebasing: file.bytes[Int(start)..<Int(start + compressedSize)])
+        var decoder = ColumnDecoder(info: info, rows: rows, file: self, what: what)
+        var p = 0
+        while decoder.rowsDone < rows {
+            guard p < chunk.count else { throw fail("\(what): pages end after \(decoder.rowsDone) of \(rows) rows") }
+            var reader = ThriftReader(UnsafeRawBufferPointer(rebasing: chunk[p...]))
+            let header: ThriftStruct
+            do { header = try reader.readStruct() } catch let e as ThriftError { throw fail("\(what): unreadable page header: \(e.message)") }
+            p += reader.position
+            guard let type = header.int(1), let rawSize = header.int(2), let storedSize = header.int(3),
+                  rawSize >= 0, storedSize >= 0, storedSize <= Int64(chunk.count - p), rawSize <= Int64(Self.maxPageBytes) else {
+                throw fail("\(what): page header with missing or impossible sizes")
+            }
+            let stored = UnsafeRawBufferPointer(rebasing: chunk[p..<(p + Int(storedSize))])
+            p += Int(storedSize)
+            switch Int32(clamping: type) {
+            case ParquetCode.dictionaryPage:
+                guard let d = header.structure(7), let n = d.int(1), n >= 0, n <= rawSize else { throw fail("\(what): bad dictionary page header") }
+                let body = try decompress(stored, codec: codec, size: Int(rawSize), what: what)
+                try decoder.dictionary(body, count: Int(n))
+            case ParquetCode.dataPage:
+                guard let d = header.structure(5), let n = d.int(1), let enc = d.int(2) else { throw fail("\(what): bad data page header") }
+                let body = try decompress(stored, codec: codec, size: Int(rawSize), what: what)
+                try decoder.page(levels: nil, values: body, count: n, encoding: enc, v1: true)
+            case ParquetCode.dataPageV2:
+                guard let d = header.structure(8), let n = d.int(1), let enc = d.int(4), let nulls = d.int(2),
+                      let defLength = d.int(5), let repLength = d.int(6), defLength >= 0, repLength == 0,
+                      defLength <= storedSize, nulls >= 0 else { throw fail("\(what): bad data page v2 header") }
+                let levels = UnsafeRawBufferPointer(rebasing: stored[0..<Int(defLength)])
+                let rest = UnsafeRawBufferPointer(rebasing: stored[Int(defLength)...])
+                let compressed = d.bool(7) ?? true
+                let valueBytes = Int(rawSize) - Int(defLength)
+                guard valueBytes >= 0 else { throw fail("\(what): data page v2 levels larger than the page") }
+                let body = compressed ? try decompress(rest, codec: codec, size: valueBytes, what: what) : Array(rest)
+                guard body.count == valueBytes else { throw fail("\(what): data page v2 sizes disagree") }
+                try decoder.page(levels: Array(levels), values: body, count: n, encoding: enc, v1: false)
+            default:
+                continue // index pages and unknown page types carry no values
+            }
+        }
+        return try decoder.finish()
+    }
+
+    func decompress(_ stored: UnsafeRawBufferPointer, codec: Int64, size: Int, what: String) throws -> [UInt8] {
+        switch Int32(clamping: codec) {
+        case ParquetCode.uncompressed:
+            guard stored.count == size else { throw fail("\(what): uncompressed page of \(stored.count) bytes, header says \(size)") }
+            return Array(stored)
+        case ParquetCode.zstd:
+            var out = [UInt8](repeating: 0, count: size)
+            do {
+                try out.withUnsafeMutableBytes { try Zstd.decompressExact(stored, into: $0, file: path, what: what) }
+            } catch let e as StaveError { throw fail("\(e)") }
+            return out
+        case ParquetCode.snappy:
+            var length = 0
+            guard snappy_uncompressed_length(stored.baseAddress?.assumingMemoryBound(to: CChar.self), stored.count, &length) == SNAPPY_OK,
+                  length == size else { throw fail("\(what): snappy data does not decode to the page's \(size) bytes") }
+            var out = [UInt8](repeating: 0, count: max(size, 1))
+            var n = out.count
+            let status = out.withUnsafeMutableBytes {
+                snappy_uncompress(stored.baseAddress?.assumingMemoryBound(to: CChar.self), stored.count, $0.baseAddress?.assumingMemoryBound(to: CChar.self), &n)
+            }
+            guard status == SNAPPY_OK, n == size else { throw fail("\(what): corrupt snappy data") }
+            out.removeSubrange(size...)
+            return out
+        default:
+            let names = [2: "GZIP", 3: "LZO", 4: "BROTLI", 5: "LZ4", 7: "LZ4_RAW"]
+            throw fail("\(what): compression \(names[Int(codec)] ?? "code \(codec)") is not supported (stave reads UNCOMPRESSED, SNAPPY and ZSTD)")
+        }
+    }
+}
+
+/// Decodes the pages of one column chunk into one array.
+struct ColumnDecoder {
+    let info: ParquetColumnInfo
+    let rows: Int
+    let file: ParquetFile
+    let what: String
+    var rowsDone = 0
+    var integers: [Int64] = []
+    var doubles: [Double] = []
+    var int96: [(nanos: Int64, julianDay: Int64)] = []
+    var offsets: [Int] = [0]
+    var bytes: [UInt8] = []
+    var present: [Bool]? = nil
+    /// The dictionary, decoded like values.
+    var dictionary: ParquetRead? = nil
+
+    init(info: ParquetColumnInfo, rows: Int, file: ParquetFile, what: String) {
+        self.info = info
+        self.rows = rows
+        self.file = file
+        self.what = what
+        if info.optional { present = [] }
+    }
+
+    func fail(_ m: String) -> ParquetError { file.fail("\(what): \(m)") }
+
+    mutating func dictionary(_ body: [UInt8], count: Int) throws {
+        var d = ColumnDecoder(info: ParquetColumnInfo(name: info.name, type: info.type, optional: false), rows: count, file: file, what: what + " dictionary")
+        try body.withUnsafeBytes { try d.plain($0, count: count) }
+        d.rowsDone = count
+        dictionary = try d.finish().values
+    }
+
+    mutating func page(levels: [UInt8]?, values body: [UInt8], count n: Int64, encoding: Int64, v1: Bool) throws {
+        guard n >= 0, n <= Int64(rows - rowsDone) else { throw fail("a page of \(n) values past the row group's \(rows) rows") }
+        let count = Int(n)
+        var present = count
+        try body.withUnsafeBytes { raw in
+            var data = raw
+            if info.optional {
+                // Definition levels, one bit each: v1 with a 4-byte length in the body, v2 in the header's section.
+                var defs = [UInt32](repeating: 0, count: count)
+                func decodeLevels(_ levelBytes: UnsafeRawBufferPointer) throws {
+                    do { _ = try defs.withUnsafeMutableBufferPointer { try RLEHybrid.decode(levelBytes, width: 1, count: count, into: $0.baseAddress!) } }
+                    catch let e as ThriftError { throw fail("definition levels: \(e.message)") }
+                }
+                if v1 {
+                    guard data.count >= 4 else { throw fail("definition levels truncated") }
+                    let length = Int(data[0]) | Int(data[1]) << 8 | Int(data[2]) << 16 | Int(data[3]) << 24
+                    guard length <= data.count - 4 else { throw fail("definition levels longer than the page") }
+                    try decodeLevels(UnsafeRawBufferPointer(rebasing: data[4..<(4 + length)]))
+                    data = UnsafeRawBufferPointer(rebasing: data[(4 + length)...])
+                } else {
+                    try levels!.withUnsafeBytes { try decodeLevels($0) }
+                }
+                present = 0
+                for d in defs { self.present!.append(d == 1); present += Int(d) }
+            }
+            switch Int32(clamping: encoding) {
+            case ParquetCode.plain:
+                try plain(data, count: present)
+            case ParquetCode.rleDictionary, ParquetCode.plainDictionary:
+                guard let dictionary else { throw fail("dictionary-encoded page without a dictionary page") }
+                guard data.count >= 1 || present == 0 else { throw fail("dictionary indices truncated") }
+                let width = present == 0 ? 0 : Int(data[0])
+                var indices = [UInt32](repeating: 0, count: present)
+                if present > 0 {
+                    do { _ = try indices.withUnsafeMutableBufferPointer { try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: data[1...]), width: width, count: present, into: $0.baseAddress!) } }
+                    catch let e as ThriftError { throw fail("dictionary indices: \(e.message)") }
+                }
+                try lookUp(indices, in: dictionary)
+            case ParquetCode.rle where info.type == .boolean:
+                guard data.count >= 4 else { throw fail("boolean RLE truncated") }
+                var bits = [UInt32](repeating: 0, count: present)
+                do { _ = try bits.withUnsafeMutableBufferPointer { try RLEHybrid.decode(UnsafeRawBufferPointer(rebasing: data[4...]), width: 1, count: present, into: $0.baseAddress!) } }
+                catch let e as ThriftError { throw fail("booleans: \(e.message)") }
+                integers += bits.lazy.map(Int64.init)
+            case ParquetCode.deltaBinaryPacked where info.type == .int32 || info.type == .int64:
+                do { integers += try DeltaBinaryPacked.decode(data, count: present) }
+                catch let e as ThriftError { throw fail("DELTA_BINARY_PACKED: \(e.message)") }
+            default:
+                let names = [5: "DELTA_BINARY_PACKED", 6: "DELTA_LENGTH_BYTE_ARRAY", 7: "DELTA_BYTE_ARRAY", 9: "BYTE_STREAM_SPLIT", 3: "RLE", 4: "BIT_PACKED"]
+                throw fail("encoding \(names[Int(encoding)] ?? "code \(encoding)") is not supported for \(info.type) (stave reads PLAIN, dictionaries, RLE booleans and DELTA_BINARY_PACKED integers)")
+            }
+        }
+        rowsDone += count
+    }
+
+    mutating func lookUp(_ indices: [UInt32], in dictionary: ParquetRead) throws {
+        switch dictionary {
+        case .integers(let d):
+            for i in indices { guard Int(i) < d.count else { throw fail("dictionary index \(i) of \(d.count)") }; integers.append(d[Int(i)]) }
+        case .doubles(let d):
+            for i in indices { guard Int(i) < d.count else { throw fail("dictionary index \(i) of \(d.count)") }; doubles.append(d[Int(i)]) }
+        case .int96(let d):
+            for i in indices { guard Int(i) < d.count else { throw fail("dictionary index \(i) of \(d.count)") }; int96.append(d[Int(i)]) }
+        case .byteArrays(let o, let b):
+            for i in indices {
+                guard Int(i) < o.count - 1 else { throw fail("dictionary index \(i) of \(o.count - 1)") }
+                bytes += b[o[Int(i)]..<o[Int(i) + 1]]
+                offsets.append(bytes.count)
+            }
+        }
+    }
+
+    /// PLAIN values: fixed widths little-endian; byte arrays with a 4-byte
+    /// length; booleans one bit each.
+    mutating func plain(_ data: UnsafeRawBufferPointer, count: Int) throws {
+        func fixed(_ width: Int) throws {
+            guard count <= data.count / max(width, 1) else { throw fail("\(count) values of \(width) bytes in \(data.count) bytes") }
+        }
+        switch info.type {
+        case .int32:
+            try fixed(4)
+            for k in 0..<count { integers.append(Int64(Int32(bitPattern: data.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self).littleEndian))) }
+        case .int64:
+            try fixed(8)
+            for k in 0..<count { integers.append(Int64(bitPattern: data.loadUnaligned(fromByteOffset: 8 * k, as: UInt64.self).littleEndian)) }
+        case .double:
+            try fixed(8)
+            for k in 0..<count { doubles.append(Double(bitPattern: data.loadUnaligned(fromByteOffset: 8 * k, as: UInt64.self).littleEndian)) }
+        case .float:
+            try fixed(4)
+            for k in 0..<count { doubles.append(Double(Float(bitPattern: data.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self).littleEndian))) }
+        case .boolean:
+            guard count <= data.count * 8 else { throw fail("\(count) booleans in \(data.count) bytes") }
+            for k in 0..<count { integers.append(Int64(data[k / 8] >> UInt8(k % 8) & 1)) }
+        case .int96:
+            try fixed(12)
+            for k in 0..<count {
+                let nanos = Int64(bitPattern: data.loadUnaligned(fromByteOffset: 12 * k, as: UInt64.self).littleEndian)
+                let day = Int64(Int32(bitPattern: data.loadUnaligned(fromByteOffset: 12 * k + 8, as: UInt32.self).littleEndian))
+                int96.append((nanos, day))
+            }
+        case .byteArray:
+            var p = 0
+            for _ in 0..<count {
+                guard data.count - p >= 4 else { throw fail("byte array length truncated") }
+                let n = Int(data.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian)
+                p += 4
+                guard n <= data.count - p else { throw fail("a byte array of \(n) bytes with \(data.count - p) left") }
+                bytes += UnsafeRawBufferPointer(rebasing: data[p..<(p + n)])
+                offsets.append(bytes.count)
+                p += n
+            }
+        case .fixedLenByteArray:
+            throw fail("FIXED_LEN_BYTE_ARRAY columns are not supported")
+        }
+    }
+
+    func finish() throws -> (values: ParquetRead, present: [Bool]?) {
+        guard rowsDone == rows else { throw fail("pages hold \(rowsDone) of \(rows) rows") }
+        let values: ParquetRead
+        switch info.type {
+        case .int32, .int64, .boolean: values = .integers(integers)
+        case .double, .float: values = .doubles(doubles)
+        case .int96: values = .int96(int96)
+        case .byteArray, .fixedLenByteArray: values = .byteArrays(offsets: offsets, bytes: bytes)
+        }
+        return (values, present)
+    }
+}
+
+/// DELTA_BINARY_PACKED (Encodings.md, code 5): a header (block size,
+/// miniblocks per block, value count, first value), then per block a zigzag
+/// minimum delta, one bit width per miniblock and the miniblocks packed.
+enum DeltaBinaryPacked {
+    static func decode(_ data: UnsafeRawBufferPointer, count: Int) throws -> [Int64] {
+        var p = 0
+        func varint() throws -> UInt64 {
+            var out: UInt64 = 0, shift: UInt64 = 0
+            while true {
+                guard p < data.count else { throw ThriftError(message: "truncated") }
+                let b = data[p]; p += 1
+                guard shift < 64 else { throw ThriftError(message: "varint too long") }
+                out |= UInt64(b & 0x7F) << shift
+                if b & 0x80 == 0 { return out }
+                shift += 7
+            }
+        }
+        func zigzag() throws -> Int64 { let u = try varint(); return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+        let blockSize = try varint(), miniblocks = try varint(), total = try varint()
+        var value = try zigzag()
+        guard blockSize > 0, blockSize % 128 == 0, miniblocks > 0, blockSize % miniblocks == 0, (blockSize / miniblocks) % 32 == 0,
+              blockSize <= 1 << 20, miniblocks <= 1 << 10 else { throw ThriftError(message: "bad block sizes \(blockSize)/\(miniblocks)") }
+        guard total == UInt64(count) else { throw ThriftError(message: "\(total) values where the page has \(count)") }
+        var out: [Int64] = []
+        out.reserveCapacity(count)
+        if count > 0 { out.append(value) }
+        let perMini = Int(blockSize / miniblocks)
+        while out.count < count {
+            let minDelta = try zigzag()
+            guard Int(miniblocks) <= data.count - p else { throw ThriftError(message: "bit widths truncated") }
+            let widths = (0..<Int(miniblocks)).map { Int(data[p + $0]) }
+            p += Int(miniblocks)
+            for w in widths {
+                guard out.count < count else { break }
+                guard w <= 64 else { throw ThriftError(message: "bit width \(w)") }
+                let bytesNeeded = perMini * w / 8
+                guard bytesNeeded <= data.count - p else { throw ThriftError(message: "miniblock truncated") }
+                var bit = 0
+                for _ in 0..<perMini {
+                    var v: UInt64 = 0
+                    for b in 0..<w {
+                        let byte = data[p + (bit + b) / 8]
+                        v |= UInt64((byte >> UInt8((bit + b) % 8)) & 1) << UInt64(b)
+                    }
+                    bit += w
+                    if out.count < count {
+                        value = value &+ minDelta &+ Int64(bitPattern: v)
+                        out.append(value)
+                    }
+                }
+                p += bytesNeeded
+            }
+        }
+        return out
+    }
+}
