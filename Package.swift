@@ -88,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StaveTests",
-            dependencies: ["StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveServer", "CZstd"]
+            dependencies: ["StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveServer", "StaveInterop", "CZstd"]
         ),
         .testTarget(
             name: "StaveCLITests",

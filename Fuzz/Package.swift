@@ -16,6 +16,7 @@ let stave: [Target.Dependency] = [
     .product(name: "StaveIO", package: "stave"),
     .product(name: "StaveIngest", package: "stave"),
     .product(name: "StaveQuery", package: "stave"),
+    .product(name: "StaveInterop", package: "stave"),
 ]
 
 let package = Package(
@@ -26,5 +27,6 @@ let package = Package(
         .executableTarget(name: "fuzz-store", dependencies: stave),
         .executableTarget(name: "fuzz-manifest", dependencies: stave),
         .executableTarget(name: "fuzz-params", dependencies: stave),
+        .executableTarget(name: "fuzz-parquet", dependencies: stave),
     ]
 )

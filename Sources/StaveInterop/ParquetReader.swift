@@ -50,7 +50,9 @@ public enum ParquetRead: Sendable {
 public final class ParquetFile: @unchecked Sendable {
     // @unchecked Sendable: immutable after init; reads only.
     public let path: String
-    let file: MappedFile
+    /// Keeps `bytes` valid: the MappedFile, or the copy of in-memory bytes.
+    let owner: AnyObject
+    let bytes: UnsafeRawBufferPointer
     public let columns: [ParquetColumnInfo]
     public let rowCount: Int
     /// Per row group: rows, and per column the chunk's metadata struct.
@@ -74,9 +76,24 @@ public final class ParquetFile: @unchecked Sendable {
         return head == Array("PAR1".utf8)
     }
 
-    public init(path: String) throws {
+    /// Maps the file at `path`.
+    public convenience init(path: String) throws {
+        let file = try MappedFile(path: path)
+        try self.init(owner: file, bytes: file.bytes, path: path)
+    }
+
+    /// Reads a Parquet file held in memory (`name` for messages).
+    public convenience init(bytes: [UInt8], name: String) throws {
+        let copy = OwnedBytes(bytes)
+        try self.init(owner: copy, bytes: copy.view, path: name)
+    }
+
+    /// - Precondition: `owner` keeps `bytes` valid and unchanged.
+    init(owner: AnyObject, bytes: UnsafeRawBufferPointer, path: String) throws {
         self.path = path
-        file = try MappedFile(path: path)
+        self.owner = owner
+        self.bytes = bytes
+        let file = (bytes: bytes, size: bytes.count)
         let size = file.size
         let fail = { (m: String) in ParquetError(file: path, message: m) }
         guard size >= 12 else { throw fail("not a Parquet file (\(size) bytes)") }
@@ -164,7 +181,8 @@ public final class ParquetFile: @unchecked Sendable {
         guard start >= 4, compressedSize >= 0, start <= Int64(dataEnd), compressedSize <= Int64(dataEnd) - start else {
             throw fail("\(what): chunk at \(start) of \(compressedSize) bytes lies outside the data (\(dataEnd) bytes)")
         }
-        let chunk = UnsafeRawBufferPointer(rebasing: file.bytes[Int(start)..<Int(start + compressedSize)])
+        // In range: checked above against dataEnd <= bytes.count; `owner` keeps the bytes alive.
+        let chunk = UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(start + compressedSize)])
         var decoder = ColumnDecoder(info: info, rows: rows, file: self, what: what)
         var p = 0
         while decoder.rowsDone < rows {
@@ -179,6 +197,9 @@ public final class ParquetFile: @unchecked Sendable {
             }
             let stored = UnsafeRawBufferPointer(rebasing: chunk[p..<(p + Int(storedSize))])
             p += Int(storedSize)
+            if let crc = header.int(4), UInt32(truncatingIfNeeded: crc) != CRC32.checksum(stored) {
+                throw fail("\(what): page checksum mismatch (the page is damaged)")
+            }
             switch Int32(clamping: type) {
             case ParquetCode.dictionaryPage:
                 guard let d = header.structure(7), let n = d.int(1), n >= 0, n <= rawSize else { throw fail("\(what): bad dictionary page header") }
@@ -235,6 +256,22 @@ public final class ParquetFile: @unchecked Sendable {
             throw fail("\(what): compression \(names[Int(codec)] ?? "code \(codec)") is not supported (stave reads UNCOMPRESSED, SNAPPY and ZSTD)")
         }
     }
+}
+
+/// A copy of bytes at a stable address, freed with the object.
+final class OwnedBytes {
+    private let storage: UnsafeMutableRawBufferPointer
+    /// The copied bytes (exactly as many as given).
+    let view: UnsafeRawBufferPointer
+
+    init(_ source: [UInt8]) {
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(source.count, 1), alignment: 16)
+        source.withUnsafeBytes { if $0.count > 0 { storage.copyMemory(from: $0) } }
+        self.storage = storage
+        view = UnsafeRawBufferPointer(start: storage.baseAddress, count: source.count)
+    }
+
+    deinit { storage.deallocate() }
 }
 
 /// Decodes the pages of one column chunk into one array.

@@ -14,7 +14,7 @@ import StaveIO
 // pages when the values have few distinct values, else PLAIN data pages;
 // every page zstd-compressed; data pages v1 of at most `pageRows` values;
 // definition levels only for optional columns; min/max statistics and the
-// null count per chunk.
+// null count per chunk; a CRC-32 in every page header.
 
 public enum ParquetPhysicalType: Int32, Sendable {
     case boolean = 0, int32 = 1, int64 = 2, int96 = 3, float = 4, double = 5, byteArray = 6, fixedLenByteArray = 7
@@ -281,6 +281,8 @@ struct EncodedChunk {
                 h.i32(1, type)
                 h.i32(2, Int32(body.count))
                 h.i32(3, Int32(packed.count))
+                // The page checksum: CRC-32 of the bytes as stored.
+                h.i32(4, Int32(bitPattern: CRC32.checksum(packed)))
                 header(&h)
             }
             uncompressed += w.bytes.count + body.count
