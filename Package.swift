@@ -20,7 +20,9 @@
 //                 that the CLI and the server share.
 //   StaveServer   `stave serve`: the HTTP API and the live dashboard page
 //                 (Hummingbird 2; the only module that links it).
-//   stave         the command-line shell (the only ArgumentParser user).
+//   stave         the command-line shell (ArgumentParser); `stave serve` runs
+//   stave-serve   the server's own small shell, kept out of `stave` so that
+//                 queries start without Hummingbird and SwiftNIO.
 //
 // Micro-benchmarks (package-benchmark) live in their own package in
 // Benchmarks/, so that building and testing stave does not build them.
@@ -31,6 +33,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "stave", targets: ["stave"]),
+        // `stave serve` runs it: the HTTP server in its own binary, so that
+        // the query commands do not load it.
+        .executable(name: "stave-serve", targets: ["stave-serve"]),
         // Libraries, for the benchmark package in Benchmarks/ (and embedders).
         .library(name: "StaveFormat", targets: ["StaveFormat"]),
         .library(name: "StaveInterop", targets: ["StaveInterop"]),
@@ -82,13 +87,22 @@ let package = Package(
         .executableTarget(
             name: "stave",
             dependencies: [
-                "StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveServer",
+                "StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveInterop",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "stave-serve",
+            dependencies: [
+                "StaveFormat", "StaveIO", "StaveServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "StaveTests",
-            dependencies: ["StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveServer", "StaveInterop", "CZstd"]
+            dependencies: ["StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveServer", "StaveInterop", "CZstd"],
+            // The hostile stores are read from the source tree by path, not bundled.
+            exclude: ["Corpus"]
         ),
         .testTarget(
             name: "StaveCLITests",

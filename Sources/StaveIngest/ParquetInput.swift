@@ -75,20 +75,7 @@ struct ParquetEvents {
         var errors: [Int: RowError] = [:]
         for role in 0..<EventsSchema.columnNames.count {
             let (values, present) = try file.read(group: g, column: index[role])
-            var out = [Int64](repeating: 0, count: n)
-            var k = 0
-            for r in 0..<n {
-                if let present, !present[r] {
-                    if errors[r] == nil { errors[r] = RowError(column: role + 1, message: "\(EventsSchema.columnNames[role]) is null", field: "") }
-                    continue
-                }
-                switch convert(role, values, k) {
-                case .success(let v): out[r] = v
-                case .failure(let e): if errors[r] == nil { errors[r] = e }
-                }
-                k += 1
-            }
-            columns.append(out)
+            columns.append(convert(role, values, present: present, rows: n, errors: &errors))
         }
         for r in 0..<n {
             if let e = errors[r] {
@@ -100,46 +87,88 @@ struct ParquetEvents {
         }
     }
 
-    /// Value `k` of a column as stave stores it, checked.
-    @inline(__always)
-    func convert(_ role: Int, _ values: ParquetRead, _ k: Int) -> Result<Int64, RowError> {
+    /// One column as stave stores it: a value per row (0 where the row is
+    /// bad), checked in one pass; the first error of a row, in column order,
+    /// is kept in `errors`.
+    func convert(_ role: Int, _ values: ParquetRead, present: [Bool]?, rows n: Int, errors: inout [Int: RowError]) -> [Int64] {
         let name = EventsSchema.columnNames[role]
-        func bad(_ message: String, _ field: String) -> Result<Int64, RowError> { .failure(RowError(column: role + 1, message: message, field: field)) }
+        var out = [Int64](repeating: 0, count: n)
+        /// Row r holding the k-th non-null value, for every present row.
+        func rowsWithValues(_ body: (_ r: Int, _ k: Int) -> Void) {
+            if let present {
+                var k = 0
+                for r in 0..<n {
+                    if present[r] { body(r, k); k += 1 } else if errors[r] == nil {
+                        errors[r] = RowError(column: role + 1, message: "\(name) is null", field: "")
+                    }
+                }
+            } else {
+                for r in 0..<n { body(r, r) }
+            }
+        }
+        func bad(_ r: Int, _ message: String, _ field: String) {
+            if errors[r] == nil { errors[r] = RowError(column: role + 1, message: message, field: field) }
+        }
         switch (role, values) {
         case (EventsSchema.eventID, .integers(let v)):
-            return v[k] >= 0 ? .success(v[k]) : bad("\(name) is negative", String(v[k]))
+            rowsWithValues { r, k in if v[k] >= 0 { out[r] = v[k] } else { bad(r, "\(name) is negative", String(v[k])) } }
         case (EventsSchema.customerID, .integers(let v)), (EventsSchema.trackID, .integers(let v)):
-            return (0...Int64(UInt32.max)).contains(v[k]) ? .success(v[k]) : bad("\(name) out of range 0...\(UInt32.max)", String(v[k]))
+            rowsWithValues { r, k in
+                if v[k] >= 0 && v[k] <= Int64(UInt32.max) { out[r] = v[k] } else { bad(r, "\(name) out of range 0...\(UInt32.max)", String(v[k])) }
+            }
         case (EventsSchema.mobile, .integers(let v)):
-            return v[k] == 0 || v[k] == 1 ? .success(v[k]) : bad("mobile must be 0 or 1", String(v[k]))
+            rowsWithValues { r, k in if v[k] == 0 || v[k] == 1 { out[r] = v[k] } else { bad(r, "mobile must be 0 or 1", String(v[k])) } }
         case (EventsSchema.zip, .integers(let v)):
-            return (0...99_999).contains(v[k]) ? .success(v[k]) : bad("listening_zip out of range 0...99999", String(v[k]))
+            rowsWithValues { r, k in if v[k] >= 0 && v[k] <= 99_999 { out[r] = v[k] } else { bad(r, "listening_zip out of range 0...99999", String(v[k])) } }
         case (EventsSchema.zip, .byteArrays(let o, let b)):
-            let s = b[o[k]..<o[k + 1]]
-            guard s.count == 5, s.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return bad("listening_zip is not five digits", String(decoding: s.prefix(60), as: UTF8.self)) }
-            return .success(s.reduce(0) { $0 * 10 + Int64($1 - 48) })
+            rowsWithValues { r, k in
+                var z: Int64 = 0
+                var ok = o[k + 1] - o[k] == 5
+                if ok {
+                    for i in o[k]..<o[k + 1] {
+                        let d = b[i] &- 48
+                        if d > 9 { ok = false; break }
+                        z = z * 10 + Int64(d)
+                    }
+                }
+                if ok { out[r] = z } else { bad(r, "listening_zip is not five digits", String(decoding: b[o[k]..<o[k + 1]].prefix(60), as: UTF8.self)) }
+            }
         case (EventsSchema.datetime, .integers(let v)):
             guard case .seconds(let divisor) = time else { break }
-            let (q, r) = v[k].quotientAndRemainder(dividingBy: divisor)
-            guard r == 0 else { return bad("datetime has a fraction of a second (stave stores whole seconds)", String(v[k])) }
-            return Self.checkedSeconds(q)
+            rowsWithValues { r, k in
+                let (q, rem) = v[k].quotientAndRemainder(dividingBy: divisor)
+                if rem != 0 { return bad(r, "datetime has a fraction of a second (stave stores whole seconds)", String(v[k])) }
+                switch Self.checkedSeconds(q) {
+                case .success(let s): out[r] = s
+                case .failure(let e): bad(r, e.message, e.field)
+                }
+            }
         case (EventsSchema.datetime, .int96(let v)):
             // Julian day 2440588 is 1970-01-01.
-            let (nanos, day) = v[k]
-            guard nanos >= 0, nanos < 86_400 * 1_000_000_000 else { return bad("datetime INT96 time of day out of range", String(nanos)) }
-            guard nanos % 1_000_000_000 == 0 else { return bad("datetime has a fraction of a second (stave stores whole seconds)", String(nanos)) }
-            return Self.checkedSeconds((day - 2_440_588) * 86_400 + nanos / 1_000_000_000)
-        case (EventsSchema.datetime, .byteArrays(let o, let b)):
-            let count = o[k + 1] - o[k]
-            guard count > 0 else { return bad("datetime is empty", "") }
-            // b is not empty (count > 0), so its base address exists.
-            switch b.withUnsafeBufferPointer({ CivilTime.parse($0.baseAddress! + o[k], count: count) }) {
-            case .success(let v): return .success(v)
-            case .failure(let e): return bad("datetime: \(e.message)", String(decoding: b[o[k]..<o[k + 1]].prefix(60), as: UTF8.self))
+            rowsWithValues { r, k in
+                let (nanos, day) = v[k]
+                guard nanos >= 0, nanos < 86_400 * 1_000_000_000 else { return bad(r, "datetime INT96 time of day out of range", String(nanos)) }
+                guard nanos % 1_000_000_000 == 0 else { return bad(r, "datetime has a fraction of a second (stave stores whole seconds)", String(nanos)) }
+                switch Self.checkedSeconds((day - 2_440_588) * 86_400 + nanos / 1_000_000_000) {
+                case .success(let s): out[r] = s
+                case .failure(let e): bad(r, e.message, e.field)
+                }
             }
-        default: break
+        case (EventsSchema.datetime, .byteArrays(let o, let b)):
+            b.withUnsafeBufferPointer { buf in
+                rowsWithValues { r, k in
+                    let count = o[k + 1] - o[k]
+                    guard count > 0, let base = buf.baseAddress else { return bad(r, "datetime is empty", "") }
+                    switch CivilTime.parse(base + o[k], count: count) {
+                    case .success(let v): out[r] = v
+                    case .failure(let e): bad(r, "datetime: \(e.message)", String(decoding: b[o[k]..<o[k + 1]].prefix(60), as: UTF8.self))
+                    }
+                }
+            }
+        default:
+            rowsWithValues { r, _ in bad(r, "\(name) has an unexpected type", "") }
         }
-        return bad("\(name) has an unexpected type", "")
+        return out
     }
 
     static func checkedSeconds(_ s: Int64) -> Result<Int64, RowError> {

@@ -443,18 +443,8 @@ struct ColumnDecoder {
 enum DeltaBinaryPacked {
     static func decode(_ data: UnsafeRawBufferPointer, count: Int) throws -> [Int64] {
         var p = 0
-        func varint() throws -> UInt64 {
-            var out: UInt64 = 0, shift: UInt64 = 0
-            while true {
-                guard p < data.count else { throw ThriftError(message: "truncated") }
-                let b = data[p]; p += 1
-                guard shift < 64 else { throw ThriftError(message: "varint too long") }
-                out |= UInt64(b & 0x7F) << shift
-                if b & 0x80 == 0 { return out }
-                shift += 7
-            }
-        }
-        func zigzag() throws -> Int64 { let u = try varint(); return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+        func varint() throws -> UInt64 { try Varint.read(data, &p) }
+        func zigzag() throws -> Int64 { Varint.zigzag(try varint()) }
         let blockSize = try varint(), miniblocks = try varint(), total = try varint()
         var value = try zigzag()
         guard blockSize > 0, blockSize % 128 == 0, miniblocks > 0, blockSize % miniblocks == 0, (blockSize / miniblocks) % 32 == 0,

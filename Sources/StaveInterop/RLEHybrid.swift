@@ -78,15 +78,8 @@ public enum RLEHybrid {
         let valueBytes = (width + 7) / 8
         let mask: UInt64 = width == 32 ? 0xFFFF_FFFF : (1 << UInt64(width)) - 1
         while done < count {
-            var header: UInt64 = 0, shift: UInt64 = 0
-            while true {
-                guard p < bytes.count else { throw ThriftError(message: "RLE data ends after \(done) of \(count) values") }
-                let b = bytes[p]; p += 1
-                guard shift < 63 else { throw ThriftError(message: "RLE run header too long") }
-                header |= UInt64(b & 0x7F) << shift
-                if b & 0x80 == 0 { break }
-                shift += 7
-            }
+            guard p < bytes.count else { throw ThriftError(message: "RLE data ends after \(done) of \(count) values") }
+            let header = try Varint.read(bytes, &p)
             if header & 1 == 0 {
                 let run = Int(clamping: header >> 1)
                 guard run > 0 else { throw ThriftError(message: "empty RLE run") }

@@ -125,6 +125,27 @@ public struct ThriftError: Error, Equatable, Sendable {
     public var message: String
 }
 
+/// Unsigned LEB128 (7 bits a byte, least significant first), as Thrift's
+/// compact protocol, Parquet's RLE run headers and DELTA_BINARY_PACKED use it.
+enum Varint {
+    /// Reads one varint at `p`, advancing it. Throws when the input ends
+    /// first or the varint runs past 64 bits.
+    static func read(_ data: UnsafeRawBufferPointer, _ p: inout Int) throws -> UInt64 {
+        var out: UInt64 = 0, shift: UInt64 = 0
+        while true {
+            guard p < data.count else { throw ThriftError(message: "truncated varint at byte \(p)") }
+            let b = data[p]
+            p += 1
+            guard shift < 64 else { throw ThriftError(message: "varint longer than 10 bytes at byte \(p)") }
+            out |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return out }
+            shift += 7
+        }
+    }
+
+    static func zigzag(_ u: UInt64) -> Int64 { Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))) }
+}
+
 public struct ThriftReader {
     let bytes: UnsafeRawBufferPointer
     public private(set) var position = 0
@@ -143,21 +164,9 @@ public struct ThriftReader {
         return bytes[position]
     }
 
-    mutating func varint() throws -> UInt64 {
-        var shift: UInt64 = 0, out: UInt64 = 0
-        while true {
-            let b = try byte()
-            guard shift < 64 else { throw ThriftError(message: "varint longer than 10 bytes at byte \(position)") }
-            out |= UInt64(b & 0x7F) << shift
-            if b & 0x80 == 0 { return out }
-            shift += 7
-        }
-    }
+    mutating func varint() throws -> UInt64 { try Varint.read(bytes, &position) }
 
-    mutating func zigzag() throws -> Int64 {
-        let u = try varint()
-        return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
-    }
+    mutating func zigzag() throws -> Int64 { Varint.zigzag(try varint()) }
 
     mutating func count() throws -> Int {
         let n = try varint()

@@ -120,7 +120,7 @@ final class StoreWatcher: Sendable {
     }
 }
 
-func printToStderr(_ text: String) {
+public func printToStderr(_ text: String) {
     var line = Array(text.utf8)
     line.append(10)
     line.withUnsafeBytes { _ = try? Sys.writeAll(2, $0, path: "<stderr>") }

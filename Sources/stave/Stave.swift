@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Stave: AsyncParsableCommand {
+struct Stave: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stave",
         abstract: "A columnar store for music-listening events: convert once, query fast.",

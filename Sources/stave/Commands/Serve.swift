@@ -1,77 +1,39 @@
 import ArgumentParser
 import StaveFormat
-import StaveServer
+import StaveIO
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct Serve: AsyncParsableCommand {
+/// `stave serve ...` runs `stave-serve ...`: the program next to this one
+/// (the HTTP server is kept out of this binary so that queries start fast;
+/// see Sources/stave-serve). Every argument, `--help` included, goes to it.
+struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the live dashboard and its JSON API over a store (read-only).",
-        discussion: """
-        Prints the URL, then serves until Ctrl-C. The page (/) shows headline
-        numbers, plays by hour and part of the day (also by level), average
-        profiles by level, campaign, gender and status, top zips, the column
-        statistics and a customer lookup, for a date range; it refreshes
-        itself within a second of every commit (append, follow, compact).
-
-        API (JSON, the same bytes as the CLI's --format json):
-          /api/summary  /api/profile  /api/stats  /api/breakdown?by=KEY
-          /api/hours  /api/top-zips?limit=N  /api/customers/ID
-          /api/events (Server-Sent Events: one `commit` event per commit)
-        Every query takes from, to, customer, level, campaign, gender and
-        status as the CLI options do; /api/profile also with_customers,
-        sort, order, limit (at most 10,000; default 100) and offset.
-        A bad parameter gets HTTP 400 naming it; an unknown path 404.
-
-        Binds to 127.0.0.1 unless --host says otherwise. Never writes the
-        store; answers are cached per commit (--cache-mb).
-        """
+        abstract: "Serve the live dashboard and its JSON API over a store (read-only). See stave serve --help.",
+        discussion: "Runs the stave-serve program installed next to stave, with these arguments."
     )
 
-    @Argument(help: "The store directory.")
-    var store: String
+    @Argument(parsing: .captureForPassthrough, help: "STORE [--host 127.0.0.1] [--port 8080] [--cache-mb 64] [--threads N] [--verbose]")
+    var arguments: [String] = []
 
-    @Option(help: "Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface).")
-    var host = "127.0.0.1"
-
-    @Option(help: "Port to listen on (0: any free port; the URL printed says which).")
-    var port = 8080
-
-    @Option(help: "Cache of answers per commit, in MB (0: no cache, every request runs its query).")
-    var cacheMb = 64
-
-    @OptionGroup var threads: ThreadOptions
-
-    @Flag(help: "Log the server's start and stop on stderr.")
-    var verbose = false
-
-    func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
-        guard (0...65536).contains(cacheMb) else { throw ValidationError("--cache-mb must be 0...65536") }
+    func run() throws {
+        try guarded {
+            let program = try Self.serverProgram()
+            let argv = ([program] + arguments).map { strdup($0) } + [nil]
+            execv(program, argv)
+            // Only reached when exec failed.
+            throw StaveError.io(path: program, operation: "exec", errno: errno)
+        }
     }
 
-    func run() async throws {
-        var c = DashboardServer.Configuration(store: store)
-        c.host = host
-        c.port = port
-        c.threads = threads.count
-        c.cacheBytes = cacheMb << 20
-        c.verbose = verbose
-        let store = self.store
-        c.onListening = { url in
-            // One line on stdout, flushed at once: scripts read the URL from it.
-            let line = Array("stave: serving \(store) at \(url) (Ctrl-C to stop)\n".utf8)
-            line.withUnsafeBytes { _ = write(1, $0.baseAddress, $0.count) }
+    /// stave-serve in this executable's directory.
+    static func serverProgram() throws -> String {
+        let me = try Sys.realPath("/proc/self/exe")
+        let program = parentDirectory(of: me) + "/stave-serve"
+        guard Sys.kind(program) == .file else {
+            throw StaveError.io(path: program, operation: "find stave-serve (build it: swift build -c release --product stave-serve)", errno: ENOENT)
         }
-        do {
-            try await DashboardServer(c).run()
-        } catch let e as StaveError {
-            printError("stave: \(e)")
-            throw ExitCode(e.exitCode)
-        } catch {
-            printError("stave: serve: \(error)")
-            throw ExitCode(74)
-        }
+        return program
     }
 }
