@@ -101,6 +101,24 @@ final class EncodingTests: XCTestCase {
         XCTAssertEqual(ChunkEncoder.encode((0..<5000).map { _ in Int64(rng.below(2000)) }).encoding, .forBitpack)
     }
 
+    /// The chooser's estimates are the encoders' exact sizes, so it picks
+    /// the truly smallest (an estimate of RLE's run lengths up to the row
+    /// count once made DELTA win on clustered customer ids).
+    func testEstimatesAreExactSizes() {
+        var rng = TestRNG(8)
+        // Customer ids as a part lays them out: sorted, runs of 10 to 40 rows.
+        var clustered: [Int64] = []
+        var id: Int64 = 1000
+        while clustered.count < 65_536 { clustered += [Int64](repeating: id, count: min(10 + rng.below(31), 65_536 - clustered.count)); id += 1 }
+        for (name, values) in Self.dataSets() + [("clustered ids", clustered)] {
+            let sizes = values.withUnsafeBufferPointer { ChunkEncoder.analyze($0) }
+            for (encoding, size) in sizes {
+                XCTAssertEqual(size, ChunkEncoder.encode(values, forcing: encoding).payload.count, "\(name): \(encoding)")
+            }
+        }
+        XCTAssertEqual(ChunkEncoder.encode(clustered).encoding, .rle)
+    }
+
     /// Truncated and bit-flipped payloads never crash: they throw or decode.
     func testDamagedPayloadsThrowOrDecode() {
         var rng = TestRNG(11)

@@ -151,11 +151,13 @@ public enum ChunkEncoder {
         if values.isEmpty { lo = 0; hi = 0 }
         var sizes: [EncodingID: Int] = [:]
         sizes[.forBitpack] = FORBlock.encodedSize(count: values.count, min: lo, max: hi)
-        let runs = RLEChunk.runCount(values)
-        if runs * 2 <= values.count {
-            // Run lengths are at most the row count; values keep the column's range.
-            sizes[.rle] = 8 + FORBlock.encodedSize(count: runs, min: lo, max: hi)
-                + FORBlock.encodedSize(count: runs, min: 1, max: Int64(values.count))
+        // Exact: the run values keep the column's range, the lengths span
+        // the shortest to the longest run (estimating them at up to the row
+        // count made DELTA win on clustered customer ids, which then had to
+        // be decoded whole to find a customer's rows).
+        let rle = RLEChunk.encodedSize(values, min: lo, max: hi)
+        if rle.runs * 2 <= values.count {
+            sizes[.rle] = rle.bytes
         }
         if let d = DictionaryChunk.distinctCount(values, min: lo, max: hi), d * 4 <= values.count {
             sizes[.dictionary] = DictionaryChunk.encodedSize(count: values.count, distinct: d, min: lo, max: hi)

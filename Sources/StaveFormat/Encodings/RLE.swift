@@ -18,13 +18,32 @@ public struct RLEChunk: Sendable {
 
     /// Run count of `values`.
     public static func runCount(_ values: UnsafeBufferPointer<Int64>) -> Int {
-        guard var prev = values.first else { return 0 }
-        var runs = 1
-        for v in values.dropFirst() where v != prev {
+        runStats(values).runs
+    }
+
+    /// Run count and the shortest and longest run: with the values' range,
+    /// what the exact encoded size depends on.
+    public static func runStats(_ values: UnsafeBufferPointer<Int64>) -> (runs: Int, shortest: Int, longest: Int) {
+        guard var prev = values.first else { return (0, 0, 0) }
+        var runs = 1, start = 0, shortest = Int.max, longest = 0
+        for (i, v) in values.enumerated().dropFirst() where v != prev {
+            shortest = min(shortest, i - start)
+            longest = max(longest, i - start)
+            start = i
             runs += 1
             prev = v
         }
-        return runs
+        shortest = min(shortest, values.count - start)
+        longest = max(longest, values.count - start)
+        return (runs, shortest, longest)
+    }
+
+    /// The exact payload size of `encode(values)` (values spanning lo...hi).
+    public static func encodedSize(_ values: UnsafeBufferPointer<Int64>, min lo: Int64, max hi: Int64) -> (runs: Int, bytes: Int) {
+        let s = runStats(values)
+        let bytes = 8 + FORBlock.encodedSize(count: s.runs, min: s.runs == 0 ? 0 : lo, max: s.runs == 0 ? 0 : hi)
+            + FORBlock.encodedSize(count: s.runs, min: Int64(s.shortest), max: Int64(s.longest))
+        return (s.runs, bytes)
     }
 
     // MARK: Encode
