@@ -181,17 +181,21 @@ extension QueryRequest {
     /// parameters (already percent-decoded). Unknown and repeated parameters
     /// are errors, so a typo never silently means "no filter".
     public static func parse(endpoint: String, id: String? = nil, query: [(String, String)]) -> Result<QueryRequest, ParameterError> {
-        Result { try parseThrowing(endpoint: endpoint, id: id, query: query) }.mapError { $0 as! ParameterError }
+        do {
+            return .success(try parseThrowing(endpoint: endpoint, id: id, query: query))
+        } catch {
+            return .failure(error)
+        }
     }
 
-    static func parseThrowing(endpoint: String, id: String?, query: [(String, String)]) throws -> QueryRequest {
+    static func parseThrowing(endpoint: String, id: String?, query: [(String, String)]) throws(ParameterError) -> QueryRequest {
         var values: [String: String] = [:]
         for (name, value) in query {
             guard values[name] == nil else { throw ParameterError(name, "is given more than once") }
             values[name] = value
         }
         let scopeNames = ["from", "to", "customer", "level", "campaign", "gender", "status"]
-        var allowed: [String]
+        let allowed: [String]
         switch endpoint {
         case "summary", "stats": allowed = scopeNames
         case "profile": allowed = scopeNames + ["with_customers", "sort", "order", "limit", "offset"]
@@ -204,7 +208,7 @@ extension QueryRequest {
         for name in values.keys.sorted() where !allowed.contains(name) {
             throw ParameterError(name, "is not a parameter of /api/\(endpoint) (it takes: \(allowed.joined(separator: ", ")))")
         }
-        func get<T>(_ name: String, _ parse: (String, String) -> Result<T, ParameterError>) throws -> T? {
+        func get<T>(_ name: String, _ parse: (String, String) -> Result<T, ParameterError>) throws(ParameterError) -> T? {
             guard let text = values[name] else { return nil }
             return try parse(name, text).get()
         }

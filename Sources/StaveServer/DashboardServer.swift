@@ -70,14 +70,18 @@ public struct DashboardServer: Sendable {
     }
 }
 
-/// Counts open event streams against a limit.
+/// Counts open event streams against a limit. A stream counts from the
+/// moment its body starts until it ends (a response whose body never runs,
+/// because its client left first, leaks nothing); a request is refused
+/// while the count is at the limit, so a burst can pass it by a few.
 final class EventStreams: Sendable {
     let limit: Int
     private let open = Locked(0)
 
     init(limit: Int) { self.limit = limit }
 
-    func enter() -> Bool { open.withLock { n in n < limit ? { n += 1; return true }() : false } }
+    var isFull: Bool { open.current >= limit }
+    func enter() { open.withLock { $0 += 1 } }
     func leave() { open.withLock { $0 -= 1 } }
 }
 
@@ -177,11 +181,12 @@ struct DashboardResponder: HTTPResponder {
     /// comment every 15 s so that a vanished client is noticed. The stream
     /// ends when the server shuts down.
     func events(_ request: Request) -> Response {
-        guard streams.enter() else { return Self.error(.serviceUnavailable, "too many open event streams (\(streams.limit))") }
+        guard !streams.isFull else { return Self.error(.serviceUnavailable, "too many open event streams (\(streams.limit))") }
         let watcher = self.watcher, streams = self.streams
         let headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
                                    .xContentTypeOptions: "nosniff"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            streams.enter()
             defer { streams.leave() }
             var snapshot = watcher.current
             try await writer.write(ByteBuffer(string: "retry: 1000\nevent: snapshot\ndata: \(snapshot.eventJSON)\n\n"))
