@@ -27,7 +27,7 @@ public enum Zstd {
         guard declared == UInt64(destination.count) else {
             throw StaveError.corrupt(file: file, what: "\(what): zstd frame declares \(declared == ZSTD_CONTENTSIZE_ERROR ? "no valid size" : String(declared)) bytes, expected \(destination.count)")
         }
-        let n = ZSTD_decompress(destination.baseAddress, destination.count, source.baseAddress, source.count)
+        let n = withContext { ZSTD_decompressDCtx($0, destination.baseAddress, destination.count, source.baseAddress, source.count) }
         guard ZSTD_isError(n) == 0 else {
             throw StaveError.corrupt(file: file, what: "\(what): zstd: \(String(cString: ZSTD_getErrorName(n)))")
         }
@@ -48,12 +48,40 @@ public enum Zstd {
         if declared != ZSTD_CONTENTSIZE_UNKNOWN && declared > UInt64(destination.count) {
             throw StaveError.corrupt(file: file, what: "\(what): zstd frame declares \(declared) bytes, expected \(destination.count)")
         }
-        let n = ZSTD_decompress(destination.baseAddress, destination.count, source.baseAddress, source.count)
+        let n = withContext { ZSTD_decompressDCtx($0, destination.baseAddress, destination.count, source.baseAddress, source.count) }
         guard ZSTD_isError(n) == 0 else {
             throw StaveError.corrupt(file: file, what: "\(what): zstd: \(String(cString: ZSTD_getErrorName(n)))")
         }
         guard n == destination.count else {
             throw StaveError.corrupt(file: file, what: "\(what): zstd data decoded to \(n) bytes, expected \(destination.count)")
         }
+    }
+
+    /// Decompression contexts kept for reuse. `ZSTD_decompress` allocates a
+    /// fresh context (about 160 KB, above malloc's mmap threshold) on every
+    /// call, which a scan over many small chunks pays in page faults.
+    /// A context is used by one thread at a time: taken from the pool,
+    /// returned after the call; at most `poolLimit` are kept.
+    private static let pool = Locked(ContextPool())
+    private static let poolLimit = 8
+
+    private struct ContextPool: @unchecked Sendable {
+        // @unchecked Sendable: the contexts are only reached under the lock
+        // of `pool`, and each is handed to one thread at a time.
+        var free: [OpaquePointer] = []
+    }
+
+    private static func withContext(_ body: (OpaquePointer) -> Int) -> Int {
+        guard let ctx = pool.withLock({ $0.free.popLast() }) ?? ZSTD_createDCtx() else {
+            return 0 &- 64  // ZSTD_error_memory_allocation: an error code ZSTD_isError accepts
+        }
+        let n = body(ctx)
+        let kept = pool.withLock { p -> Bool in
+            guard p.free.count < poolLimit else { return false }
+            p.free.append(ctx)
+            return true
+        }
+        if !kept { ZSTD_freeDCtx(ctx) }
+        return n
     }
 }

@@ -45,7 +45,12 @@ public enum DayParts {
 public enum ProfileKernel {
     /// Computes the profile of every customer with at least one event in the
     /// decoded row groups (their windows applied).
-    public static func compute(groups: [RowGroupData], threads: Int) -> Profile {
+    public static func compute(groups loaded: [RowGroupData], threads: Int) -> Profile {
+        // 0. Row groups cut into short runs (small appended parts span many
+        //    customers with a row or two each) are merged into one group
+        //    sorted by customer, so the kernel sees one run per customer
+        //    instead of one per row.
+        let groups = coalesceFragmented(loaded, threads: threads)
         // 1. All runs, grouped by customer (stable: group order is kept).
         var runs: [CustomerRun] = []
         runs.reserveCapacity(groups.reduce(0) { $0 + $1.runs.count })
@@ -91,6 +96,250 @@ public enum ProfileKernel {
             }
         }
         return out.profile()
+    }
+
+    /// A group is fragmented when its runs average fewer rows than this.
+    static let fragmentedRunRows = 8
+
+    /// Returns `groups` with every fragmented group (runs averaging fewer
+    /// than `fragmentedRunRows` rows, or loaded with `rowCustomers`)
+    /// replaced by one group holding all their rows, sorted by customer
+    /// (stably), with one run per customer. Groups with runs are left as
+    /// they are when fewer than two are fragmented; groups with row
+    /// customers are always merged (the kernel reads runs only). Profiles
+    /// do not depend on row order within a customer, so the result gives
+    /// the same profile as the input. The counting and the moving of rows
+    /// run on up to `threads` threads, each on its own share of the groups.
+    static func coalesceFragmented(_ groups: [RowGroupData], threads: Int = 1) -> [RowGroupData] {
+        var fragmented: [Int] = []
+        var rows = 0, byRow = false
+        for (k, g) in groups.enumerated() {
+            if !g.rowCustomers.isEmpty {
+                byRow = true
+            } else if g.runs.isEmpty || g.rowCount >= fragmentedRunRows * g.runs.count {
+                continue
+            }
+            fragmented.append(k)
+            rows += g.rowCount
+        }
+        guard byRow || fragmented.count >= 2 else { return groups }
+        // Each worker takes a contiguous share of the fragmented groups, of
+        // about equal rows.
+        let workers = max(1, min(threads, fragmented.count, rows / 16_384 + 1))
+        var shares: [Range<Int>] = []
+        var from = 0, acc = 0
+        for (j, k) in fragmented.enumerated() {
+            acc += groups[k].rowCount
+            if shares.count < workers - 1 && acc * workers >= rows * (shares.count + 1) {
+                shares.append(from..<(j + 1))
+                from = j + 1
+            }
+        }
+        shares.append(from..<fragmented.count)
+        let ctx = CoalesceShares(groups: groups, fragmented: fragmented, shares: shares)
+        // 1. The customer range.
+        let ranges = ctx.perShare { ctx.customerRange(of: $0) }
+        let lo = ranges.map(\.lo).min()!, hi = ranges.map(\.hi).max()!
+        let span = lo <= hi ? Int(hi - lo) + 1 : 1
+        guard span <= max(4 * rows, 1 << 16), rows <= Int(Int32.max) else {
+            // Too sparse for a counting sort: give row-customer groups their
+            // runs back. (A group's runs name its index in `groups`.)
+            return groups.enumerated().map { k, g in
+                guard !g.rowCustomers.isEmpty else { return g }
+                var g = g
+                g.runs = runsOf(g.rowCustomers, group: Int32(k))
+                g.rowCustomers = []
+                return g
+            }
+        }
+        // 2. Rows per customer in each share; then each share's first row
+        //    for each customer: customers in order, shares in order within one.
+        var counts = ctx.perShare { ctx.count(share: $0, lo: lo, span: span) }
+        let index = Int32(groups.count - fragmented.count)
+        var runs: [CustomerRun] = []
+        var at = 0
+        for i in 0..<span {
+            let start = at
+            for w in counts.indices {
+                let n = counts[w][i]
+                counts[w][i] = at
+                at += n
+            }
+            if at > start { runs.append(CustomerRun(customer: lo &+ UInt32(i), group: index, start: Int32(start), end: Int32(at))) }
+        }
+        // 3. Every share moves its rows.
+        let wide = fragmented.contains { !groups[$0].track32.isEmpty }
+        let anyTracks = fragmented.contains { !groups[$0].track16.isEmpty || !groups[$0].track32.isEmpty }
+        let merged = MergedRows(rows: rows, track16: anyTracks && !wide, track32: anyTracks && wide)
+        defer { merged.deallocate() }
+        let positions = SendableBox(counts)
+        _ = ctx.perShare { w in ctx.scatter(share: w, lo: lo, pos: positions.value[w], wide: wide, into: merged) }
+        var out: [RowGroupData] = []
+        out.reserveCapacity(Int(index) + 1)
+        var f = 0
+        for k in groups.indices {
+            if f < fragmented.count && fragmented[f] == k { f += 1; continue }
+            var g = groups[k]
+            let at = Int32(out.count)
+            if at != Int32(k) { for j in g.runs.indices { g.runs[j].group = at } }
+            out.append(g)
+        }
+        let full = fragmented.allSatisfy { groups[$0].full }
+        let maxTrack = fragmented.reduce(Int64(0)) { max($0, groups[$1].maxTrack) }
+        out.append(RowGroupData(codes: Array(merged.codes), track16: Array(merged.track16), track32: Array(merged.track32),
+                                runs: runs, full: full, maxTrack: maxTrack))
+        return out
+    }
+
+    /// The merged group's buffers, written by the shares at disjoint rows.
+    final class MergedRows: @unchecked Sendable {
+        // @unchecked Sendable: each share writes only the rows its positions
+        // give it (disjoint by construction in coalesceFragmented).
+        let codes: UnsafeMutableBufferPointer<UInt8>
+        let track16: UnsafeMutableBufferPointer<UInt16>
+        let track32: UnsafeMutableBufferPointer<UInt32>
+        init(rows: Int, track16 t16: Bool, track32 t32: Bool) {
+            codes = .allocate(capacity: rows)
+            track16 = .allocate(capacity: t16 ? rows : 0)
+            track32 = .allocate(capacity: t32 ? rows : 0)
+        }
+        func deallocate() { codes.deallocate(); track16.deallocate(); track32.deallocate() }
+    }
+
+    /// The fragmented groups split into shares, one per worker.
+    struct CoalesceShares: @unchecked Sendable {
+        // @unchecked Sendable: read-only while the workers run.
+        let groups: [RowGroupData]
+        let fragmented: [Int]
+        let shares: [Range<Int>]
+
+        /// `body(w)` for every share w, in parallel; the results in share order.
+        func perShare<T>(_ body: (Int) -> T) -> [T] {
+            let out = UnsafeMutableBufferPointer<T?>.allocate(capacity: shares.count)
+            out.initialize(repeating: nil)
+            defer { out.deinitialize(); out.deallocate() }
+            let box = SendableBox(out)  // each iteration writes only its own slot
+            withoutActuallyEscaping(body) { body in
+                let f = SendableBox(body)
+                DispatchQueue.concurrentPerform(iterations: shares.count) { w in box.value[w] = f.value(w) }
+            }
+            return out.map { $0! }
+        }
+
+        func customerRange(of w: Int) -> (lo: UInt32, hi: UInt32) {
+            var lo = UInt32.max, hi = UInt32.min
+            for j in shares[w] {
+                let g = groups[fragmented[j]]
+                for c in g.rowCustomers { lo = min(lo, c); hi = max(hi, c) }
+                for r in g.runs { lo = min(lo, r.customer); hi = max(hi, r.customer) }
+            }
+            return (lo, hi)
+        }
+
+        /// Rows per customer (index customer - lo) in share w.
+        /// - Precondition: every customer of the share is in lo..<lo + span.
+        func count(share w: Int, lo: UInt32, span: Int) -> [Int] {
+            var c = [Int](repeating: 0, count: span)
+            c.withUnsafeMutableBufferPointer { c in
+                for j in shares[w] {
+                    let g = groups[fragmented[j]]
+                    if g.rowCustomers.isEmpty {
+                        for r in g.runs { c[Int(r.customer &- lo)] &+= Int(r.end &- r.start) }
+                    } else {
+                        for x in g.rowCustomers { c[Int(x &- lo)] &+= 1 }
+                    }
+                }
+            }
+            return c
+        }
+
+        /// Moves share w's rows to their places in `merged`.
+        /// - Precondition: `pos[customer - lo]` is where this share's rows
+        ///   of the customer start, with room for all of them.
+        func scatter(share w: Int, lo: UInt32, pos: [Int], wide: Bool, into merged: MergedRows) {
+            var pos = pos
+            pos.withUnsafeMutableBufferPointer { pos in
+                for j in shares[w] {
+                    let g = groups[fragmented[j]]
+                    let place = Placement(runs: g.runs, rowCustomers: g.rowCustomers, lo: lo, pos: pos)
+                    g.codes.withUnsafeBufferPointer { src in
+                    g.track16.withUnsafeBufferPointer { t16 in
+                    g.track32.withUnsafeBufferPointer { t32 in
+                        if !t16.isEmpty && !wide {
+                            place.scatter(src, merged.codes, t16, merged.track16)
+                        } else if !t16.isEmpty {
+                            place.scatter(src, merged.codes, t16, merged.track32)
+                        } else if !t32.isEmpty {
+                            place.scatter(src, merged.codes, t32, merged.track32)
+                        } else {
+                            place.scatter(src, merged.codes, t32, UnsafeMutableBufferPointer<UInt32>(start: nil, count: 0))
+                        }
+                    }
+                    }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The runs of a row-customer column.
+    static func runsOf(_ customers: [UInt32], group: Int32) -> [CustomerRun] {
+        var runs: [CustomerRun] = []
+        var s = 0
+        while s < customers.count {
+            var e = s + 1
+            while e < customers.count && customers[e] == customers[s] { e += 1 }
+            runs.append(CustomerRun(customer: customers[s], group: group, start: Int32(s), end: Int32(e)))
+            s = e
+        }
+        return runs
+    }
+
+    /// Where one group's rows go in the merged group: by its runs, or by its
+    /// row customers. `pos[customer - lo]` is the next free row of each
+    /// customer and advances as rows are placed.
+    struct Placement {
+        let runs: [CustomerRun]
+        let rowCustomers: [UInt32]
+        let lo: UInt32
+        let pos: UnsafeMutableBufferPointer<Int>
+
+        /// Moves each row's code and, when `tracks` is not empty, its track.
+        /// - Precondition: the runs or row customers lie inside `codes` (and
+        ///   `tracks`), and `pos` leaves room for them in `outCodes` (and
+        ///   `outTracks`).
+        @inline(__always)
+        func scatter<T: FixedWidthInteger, U: FixedWidthInteger>(_ codes: UnsafeBufferPointer<UInt8>, _ outCodes: UnsafeMutableBufferPointer<UInt8>,
+                                                                 _ tracks: UnsafeBufferPointer<T>, _ outTracks: UnsafeMutableBufferPointer<U>) {
+            let withTracks = !tracks.isEmpty
+            if !rowCustomers.isEmpty {
+                rowCustomers.withUnsafeBufferPointer { cs in
+                    for i in 0..<cs.count {
+                        let slot = Int(cs[i] &- lo)
+                        let at = pos[slot]
+                        outCodes[at] = codes[i]
+                        if withTracks { outTracks[at] = U(truncatingIfNeeded: tracks[i]) }
+                        pos[slot] = at &+ 1
+                    }
+                }
+                return
+            }
+            runs.withUnsafeBufferPointer { runs in
+                for r in runs {
+                    let slot = Int(r.customer &- lo)
+                    var at = pos[slot]
+                    var i = Int(r.start)
+                    let e = Int(r.end)
+                    while i < e {
+                        outCodes[at] = codes[i]
+                        if withTracks { outTracks[at] = U(truncatingIfNeeded: tracks[i]) }
+                        at &+= 1
+                        i &+= 1
+                    }
+                    pos[slot] = at
+                }
+            }
+        }
     }
 
     /// Sorts runs by customer, keeping the order of runs of one customer.

@@ -14,11 +14,17 @@ public struct LoadColumns: Sendable, Equatable {
     /// without hours) a row group wholly inside the time window skips its
     /// datetime chunk, and bits 0-1 are 0.
     public var dayParts = true
-    public init(tracks: Bool = true, hours: Bool = false, zips: Bool = false, dayParts: Bool = true) {
+    /// A group cut into short runs (see `ProfileKernel.fragmentedRunRows`)
+    /// comes with the customer of each row in `rowCustomers` instead of
+    /// `runs`, for a caller that merges such groups (the profile kernel).
+    /// Ignored with a customer filter.
+    public var rowCustomers = false
+    public init(tracks: Bool = true, hours: Bool = false, zips: Bool = false, dayParts: Bool = true, rowCustomers: Bool = false) {
         self.tracks = tracks
         self.hours = hours
         self.zips = zips
         self.dayParts = dayParts
+        self.rowCustomers = rowCustomers
     }
 }
 
@@ -43,7 +49,11 @@ public struct RowGroupData: Sendable {
     public var track16: [UInt16]
     /// Track ids otherwise (else empty).
     public var track32: [UInt32]
+    /// The customer runs, in row order; empty when `rowCustomers` is used.
     public var runs: [CustomerRun]
+    /// Per row, the customer id: only for a fragmented group loaded with
+    /// `LoadColumns.rowCustomers` (then `runs` is empty).
+    public var rowCustomers: [UInt32] = []
     /// True when every row is inside the time window (bit 3 set everywhere).
     public var full: Bool
     /// The largest decoded track id (sizes the kernel's bitmap).
@@ -106,8 +116,40 @@ public struct RowGroupData: Sendable {
                 runs.append(CustomerRun(customer: UInt32(v), group: groupIndex, start: Int32(r.lowerBound), end: Int32(r.upperBound)))
             }
         }
+        var rowCustomers: [UInt32] = []
         if case .rle(let rle) = customerChunk.layout {
-            try rle.forEachRun(in: 0..<rows) { v, r in try addRun(v, r) }
+            if columns.rowCustomers, filter.customers == nil, rows < ProfileKernel.fragmentedRunRows * rle.values.count {
+                // Fragmented: each row's customer, written run by run.
+                // rle.ends is strictly increasing and ends at `rows` (checked
+                // when the chunk was parsed), so every write is inside 0..<rows.
+                rowCustomers = try [UInt32](unsafeUninitializedCapacity: rows) { out, n in
+                    var start = 0
+                    for k in rle.values.indices {
+                        let v = rle.values[k]
+                        guard v >= 0, v <= Int64(UInt32.max) else {
+                            throw StaveError.corrupt(file: part.path, what: "column customer_id row group \(g): value \(v) out of range")
+                        }
+                        let end = rle.ends[k]
+                        (out.baseAddress! + start).initialize(repeating: UInt32(v), count: end - start)
+                        start = end
+                    }
+                    n = rows
+                }
+            } else {
+                runs.reserveCapacity(filter.customers == nil ? rle.values.count : 0)
+                var start = 0
+                for k in rle.values.indices {
+                    try addRun(rle.values[k], start..<rle.ends[k])
+                    start = rle.ends[k]
+                }
+            }
+        } else if columns.rowCustomers, filter.customers == nil, rows > 0 {
+            // Not RLE: the writer found RLE larger than another encoding,
+            // which happens when runs are short (usually under 2 rows).
+            // Row customers are right whatever the runs; decode32 checks
+            // each value fits.
+            rowCustomers = [UInt32](repeating: 0, count: rows)
+            try rowCustomers.withUnsafeMutableBufferPointer { try customerChunk.decode32(0..<rows, base: 0, into: $0.baseAddress!) }
         } else {
             let values = try customerChunk.decodeAll()
             var s = 0
@@ -202,7 +244,7 @@ public struct RowGroupData: Sendable {
             throw StaveError.corrupt(file: part.path, what: "column listening_zip row group \(g): statistics above 99999")
         }
         guard columns.tracks else {
-            return RowGroupData(codes: codes, track16: [], track32: [], runs: runs, full: use == .full, maxTrack: 0, hours: hours, zips: zips)
+            return RowGroupData(codes: codes, track16: [], track32: [], runs: runs, rowCustomers: rowCustomers, full: use == .full, maxTrack: 0, hours: hours, zips: zips)
         }
         // Tracks: narrowed to 16 bits when the statistics allow it; the
         // maximum is taken from the values (a damaged file could misstate it).
@@ -223,7 +265,7 @@ public struct RowGroupData: Sendable {
             track32 = Array(scratch.track[0..<total])
             for v in track32 { maxTrack = max(maxTrack, v) }
         }
-        return RowGroupData(codes: codes, track16: track16, track32: track32, runs: runs,
+        return RowGroupData(codes: codes, track16: track16, track32: track32, runs: runs, rowCustomers: rowCustomers,
                             full: use == .full, maxTrack: Int64(maxTrack), hours: hours, zips: zips)
     }
 

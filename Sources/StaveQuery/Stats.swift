@@ -63,7 +63,7 @@ public enum Queries {
     /// The profile. `phase`, if given, is called after the decode and after
     /// the kernel with a description of what was done (for --verbose).
     public static func profile(_ store: Store, filter: QueryFilter, threads: Int, phase: ((String) -> Void)? = nil) throws -> Profile {
-        let groups = try RowGroupData.loadAll(store: store, filter: filter, threads: threads)
+        let groups = try RowGroupData.loadAll(store: store, filter: filter, threads: threads, columns: LoadColumns(rowCustomers: true))
         if let phase {
             let total = store.parts.reduce(0) { $0 + $1.footer.rowGroups.count }
             phase("decode (\(groups.count) of \(total) row groups, \(groups.reduce(0) { $0 + $1.rowCount }) rows)")

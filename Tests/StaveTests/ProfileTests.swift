@@ -46,6 +46,116 @@ final class ProfileTests: XCTestCase {
         }
     }
 
+    /// Appends `rows` to the store at `path` as one new part.
+    func appendPart(_ rows: [EventRow], to path: String, dir: String) throws {
+        let file = dir + "/append-\(rows.first?.eventID ?? 0)-\(rows.count).csv"
+        writeFile(file, csvLines(rows))
+        _ = try Converter(input: file, output: path, options: ConvertOptions()).append()
+    }
+
+    /// A large part plus many small ones cut into runs of a row or a few
+    /// (the shape small appends give): the kernel merges those row groups
+    /// into one, and every answer stays exact.
+    func testFragmentedPartsAreMergedExactly() throws {
+        let dir = temporaryDirectory(self)
+        // The large part: 300 customers, long runs. Then small appends over
+        // 3,000 customers, with track ids above 16 bits in some of them, so
+        // merged groups mix 16- and 32-bit tracks.
+        var events = randomEvents(count: 20_000, customers: 300, seed: 12)
+        events += randomEvents(count: 14_000, customers: 3_000, seed: 15).map {
+            var e = $0
+            e.eventID += 20_000
+            if e.eventID % 97 == 0 && e.eventID > 26_000 { e.trackID = 1 << 20 | UInt32(e.eventID) }
+            return e
+        }
+        let path = try convert(csvLines(Array(events[0..<20_000])), dir: dir)
+        var at = 20_000, k = 0
+        let sizes = [500, 120, 2000, 37, 1]
+        while at < 27_000 {
+            let n = sizes[k % sizes.count]
+            try appendPart(Array(events[at..<(at + n)]), to: path, dir: dir)
+            at += n
+            k += 1
+        }
+        // Parts with runs of about 7 rows, which RLE encodes: 200 customers
+        // in one month.
+        var rng = TestRNG(13)
+        for _ in 0..<3 {
+            var part: [EventRow] = []
+            for _ in 0..<1400 {
+                var e = events[at]
+                e.customerID = UInt32(3 + 7 * rng.below(200))
+                e.datetime = seconds("2014-11-01") + Int64(rng.below(30 * 86_400))
+                part.append(e)
+                events[at] = e
+                at += 1
+            }
+            try appendPart(part, to: path, dir: dir)
+        }
+        try appendPart(Array(events[at...]), to: path, dir: dir)
+        let store = try Store.open(path)
+        // Some fragmented groups are RLE-encoded (the row customers come
+        // from run expansion), most are not (decoded per row).
+        var rleFragmented = 0
+        for part in store.parts {
+            for g in part.footer.rowGroups.indices {
+                if case .rle(let r) = try part.chunk(rowGroup: g, column: EventsSchema.customerID).layout,
+                   part.footer.rowGroups[g].rowCount < ProfileKernel.fragmentedRunRows * r.values.count {
+                    rleFragmented += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(rleFragmented, 0)
+
+        // Loaded with row customers: every fragmented group has them.
+        let byRowGroups = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: 2, columns: LoadColumns(rowCustomers: true))
+        let byRow = byRowGroups.filter { !$0.rowCustomers.isEmpty }.count
+        // Loaded with runs: the same groups are fragmented by their runs.
+        let byRunGroups = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: 2)
+        let byRuns = byRunGroups.filter { $0.rowCount < ProfileKernel.fragmentedRunRows * $0.runs.count }.count
+        XCTAssertGreaterThan(byRow, 10)
+        XCTAssertLessThan(byRow, byRowGroups.count, "the large part's groups are not fragmented")
+        XCTAssertGreaterThanOrEqual(byRuns, byRow - 2)
+        XCTAssertTrue(byRowGroups.contains { !$0.rowCustomers.isEmpty && !$0.track32.isEmpty })
+        XCTAssertTrue(byRowGroups.contains { !$0.rowCustomers.isEmpty && !$0.track16.isEmpty })
+        for (groups, fragmented) in [(byRowGroups, byRow), (byRunGroups, byRuns)] {
+            for threads in [1, 2, 5] {
+                let merged = ProfileKernel.coalesceFragmented(groups, threads: threads)
+                XCTAssertEqual(merged.count, groups.count - fragmented + 1)
+                XCTAssertEqual(merged.reduce(0) { $0 + $1.rowCount }, events.count)
+                let last = merged.last!
+                XCTAssertEqual(last.runs.map(\.customer), Array(Set(last.runs.map(\.customer))).sorted(), "one run per customer, in order")
+                XCTAssertTrue(merged.allSatisfy { $0.rowCustomers.isEmpty })
+                for (k, g) in merged.enumerated() { XCTAssertTrue(g.runs.allSatisfy { $0.group == Int32(k) }) }
+                XCTAssertEqual(ProfileKernel.compute(groups: groups, threads: threads), referenceProfile(events))
+            }
+        }
+        for f in filters() {
+            try assertMatchesReference(events, store, f)
+        }
+    }
+
+    /// Customer ids too far apart for the merge's counting sort: the
+    /// fragmented groups keep their own runs, and answers stay exact.
+    func testFragmentedPartsWithSparseCustomerIds() throws {
+        let dir = temporaryDirectory(self)
+        var events = randomEvents(count: 2_000, customers: 400, seed: 14)
+        for i in events.indices where i % 3 == 0 { events[i].customerID = 4_000_000_000 - UInt32(i) }
+        let path = try convert(csvLines(Array(events[0..<1000])), dir: dir)
+        for s in stride(from: 1000, to: 2000, by: 100) {
+            try appendPart(Array(events[s..<(s + 100)]), to: path, dir: dir)
+        }
+        let store = try Store.open(path)
+        let groups = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: 2, columns: LoadColumns(rowCustomers: true))
+        XCTAssertTrue(groups.contains { !$0.rowCustomers.isEmpty })
+        let merged = ProfileKernel.coalesceFragmented(groups, threads: 2)
+        XCTAssertEqual(merged.count, groups.count, "left unmerged")
+        XCTAssertTrue(merged.allSatisfy { $0.rowCustomers.isEmpty && $0.runs.reduce(0) { $0 + Int($1.end - $1.start) } == $0.rowCount })
+        for f in [QueryFilter(), QueryFilter(from: seconds("2014-11-05 10:00:00"), to: seconds("2014-12-20"))] {
+            try assertMatchesReference(events, store, f)
+        }
+    }
+
     /// Every boundary of the parts of the day, each customer with one event.
     func testHourBoundariesAndOneEventCustomers() throws {
         let times = ["04:59:59", "05:00:00", "11:59:59", "12:00:00", "16:59:59", "17:00:00", "21:59:59", "22:00:00", "00:00:00", "23:59:59"]
