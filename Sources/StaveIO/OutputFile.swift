@@ -6,15 +6,20 @@ import Darwin
 import StaveFormat
 
 /// A buffered output: standard output, a file that appears atomically
-/// (written under a temporary name, fsynced, renamed on `commit`), or memory
-/// (`OutputFile.memory()`, for the server: the same writers, the same bytes).
+/// (written under a temporary name, fsynced, renamed on `commit`), a device,
+/// pipe or socket written in place, or memory (`OutputFile.memory()`, for
+/// the server: the same writers, the same bytes).
 /// If the owner never calls `commit`, `abandon` (or deinit) removes the
 /// temporary file, so a failed command leaves nothing half-written.
+/// A path that is a symbolic link keeps the link: the file it points to is
+/// replaced.
 public final class OutputFile {
     public let displayPath: String
     private let finalPath: String?
     private let tempPath: String?
     private var fd: Int32
+    /// A device, pipe or socket opened here (closed on commit).
+    private let inPlace: Bool
     private var buffer: [UInt8] = []
     private var done = false
     /// Memory mode: everything written so far (fd is -1).
@@ -25,23 +30,44 @@ public final class OutputFile {
     /// `path` nil or "-" means standard output.
     public init(path: String?) throws {
         if let path, path != "-" {
-            finalPath = path
-            let temp = path + ".tmp-\(Sys.pid)"
-            tempPath = temp
             displayPath = path
-            fd = try Sys.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
+            // (realpath fails on /proc/self/fd links to pipes: kept as given.)
+            let target = Sys.kind(path) == .missing ? path : (try? Sys.realPath(path)) ?? path
+            if OutputFile.writesInPlace(path) || OutputFile.writesInPlace(target) {
+                // /dev/null, /dev/stdout, a named pipe: nothing to replace
+                // atomically, and renaming over it would destroy it.
+                finalPath = nil
+                tempPath = nil
+                inPlace = true
+                fd = try Sys.open(path, flags: O_WRONLY | O_APPEND | O_CLOEXEC)
+            } else {
+                finalPath = target
+                let temp = target + ".tmp-\(Sys.pid)"
+                tempPath = temp
+                inPlace = false
+                fd = try Sys.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
+            }
         } else {
             finalPath = nil
             tempPath = nil
+            inPlace = false
             displayPath = "<stdout>"
             fd = 1
         }
         buffer.reserveCapacity(OutputFile.flushThreshold + 4096)
     }
 
+    /// True for a path under /dev or /proc, or an existing path (symbolic
+    /// links followed) that is neither a regular file nor a directory.
+    static func writesInPlace(_ path: String) -> Bool {
+        if path.hasPrefix("/dev/") || path.hasPrefix("/proc/") { return true }
+        return Sys.kind(path) == .other
+    }
+
     private init(memory: Void) {
         finalPath = nil
         tempPath = nil
+        inPlace = false
         displayPath = "<memory>"
         fd = -1
         collected = []
@@ -88,6 +114,12 @@ public final class OutputFile {
     /// Flushes, and for a file: fsync, close, rename into place, fsync the directory.
     public func commit() throws {
         try flush()
+        if inPlace {
+            done = true
+            Sys.close(fd)
+            fd = -1
+            return
+        }
         guard let tempPath, let finalPath else { done = true; return }
         try Sys.fsync(fd, path: displayPath)
         Sys.close(fd)
@@ -100,6 +132,11 @@ public final class OutputFile {
     public func abandon() {
         guard !done else { return }
         done = true
+        if inPlace {
+            Sys.close(fd)
+            fd = -1
+            return
+        }
         if let tempPath {
             if fd >= 0 { Sys.close(fd) }
             fd = -1

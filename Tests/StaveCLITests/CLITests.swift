@@ -65,6 +65,47 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.hasPrefix("converted 7 rows"), r.stderr)
     }
 
+    /// `-o` onto a named pipe, through a symbolic link and onto /dev/stdout:
+    /// written in place or through the link, never renamed over (which
+    /// would turn /dev/null into a regular file when run as root).
+    func testOutputToPipesDevicesAndLinks() throws {
+        try convertSample()
+        let expected = try stave(["profile", "m.stave", "--format", "csv"])
+        XCTAssertEqual(expected.status, 0, expected.stderr)
+        // A named pipe, read by cat.
+        let fifo = dir + "/out.fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        let cat = Process()
+        cat.executableURL = URL(fileURLWithPath: "/bin/cat")
+        cat.arguments = [fifo]
+        let catOut = Pipe()
+        cat.standardOutput = catOut
+        try cat.run()
+        var r = try stave(["profile", "m.stave", "--format", "csv", "-o", "out.fifo"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        var st = stat()
+        XCTAssertEqual(stat(fifo, &st), 0)
+        guard st.st_mode & S_IFMT == S_IFIFO else {
+            cat.terminate()  // it waits for a writer that never came
+            return XCTFail("the pipe was replaced by a file")
+        }
+        let got = catOut.fileHandleForReading.readDataToEndOfFile()
+        cat.waitUntilExit()
+        XCTAssertEqual(String(decoding: got, as: UTF8.self), expected.stdout)
+        // /dev/stdout (a pipe here): the bytes arrive on standard output.
+        r = try stave(["profile", "m.stave", "--format", "csv", "-o", "/dev/stdout"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, expected.stdout)
+        // A symbolic link stays a link; the file it names gets the output.
+        write("real.csv", "old\n")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link.csv", withDestinationPath: "real.csv")
+        r = try stave(["profile", "m.stave", "--format", "csv", "-o", "link.csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/link.csv"), "real.csv")
+        XCTAssertEqual(file("real.csv"), expected.stdout)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }, [])
+    }
+
     func testMainJobEndToEnd() throws {
         var r = try stave(["generate", "--rows", "20000", "--customers", "100", "--seed", "3", "--out", "gen"])
         XCTAssertEqual(r.status, 0, r.stderr)

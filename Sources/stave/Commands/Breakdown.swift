@@ -6,6 +6,7 @@ import StaveReports
 
 struct Breakdown: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "breakdown",
         abstract: "Customers and average profiles per group of customers (by level, gender, campaign, ...).",
         discussion: """
         Per group: customers (in the customer table), active_customers (with
@@ -63,6 +64,7 @@ struct TopZips: ParsableCommand {
 
 struct Hours: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "hours",
         abstract: "Events per hour of the day (or per part of the day), overall or per group of customers.",
         discussion: """
         Per hour 0-23: the part of the day it belongs to, events and mobile

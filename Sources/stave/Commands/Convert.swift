@@ -5,6 +5,7 @@ import StaveIO
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "convert",
         abstract: "Convert tracks.csv (and cust.csv) into a new store, or replace a store's customer table.",
         discussion: """
         Input: RFC 4180 CSV with the columns event_id, customer_id, track_id,

@@ -7,6 +7,7 @@ import StaveInterop
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write every event (or every customer) back out, losslessly.",
         discussion: """
         CSV is written in the original export's shape (datetime and zip quoted,

@@ -5,6 +5,7 @@ import StaveIO
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "generate",
         abstract: "Write synthetic tracks.csv and cust.csv shaped like the original exports.",
         discussion: """
         Deterministic for a given --seed. Streams with memory proportional to

@@ -5,6 +5,7 @@ import StaveReports
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Show a store's parts and, per column, encodings, sizes and value ranges.")
 
     @Argument(help: "The store directory.")
@@ -32,6 +33,7 @@ struct Inspect: ParsableCommand {
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check every checksum and structural rule of a store.",
         discussion: "Exit 0 only when the store is sound; otherwise each problem is printed and the exit code is 66.")
 

@@ -9,6 +9,7 @@ import StaveIO
 
 struct Append: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "append",
         abstract: "Append new events to an existing store, atomically.",
         discussion: """
         The rows become one or more new parts; a new MANIFEST naming them
@@ -49,6 +50,7 @@ struct Append: ParsableCommand {
 
 struct Follow: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "follow",
         abstract: "Tail a CSV file another process appends to, committing micro-batches to the store.",
         discussion: """
         Commits every --batch-rows rows or --interval milliseconds, whichever
@@ -133,6 +135,7 @@ struct Follow: ParsableCommand {
 
 struct Compact: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compact",
         abstract: "Merge small parts into large, well-clustered ones.",
         discussion: """
         Parts with fewer than half of --target-rows rows are merged (when

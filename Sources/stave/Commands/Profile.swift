@@ -6,6 +6,7 @@ import StaveReports
 
 struct Profile: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "profile",
         abstract: "Per-customer listening profiles (the live_table).",
         discussion: """
         Columns: customer_id, unique_tracks, morning, afternoon, evening, night,
@@ -58,6 +59,7 @@ extension SortOrder: ExpressibleByArgument {}
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract: "Column statistics of the profiles (Spark MLlib colStats: the agg_table).",
         discussion: """
         For each profile column: count, mean, variance (sample, n-1), stddev,
@@ -83,6 +85,7 @@ struct Stats: ParsableCommand {
 
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "summary",
         abstract: "The headline numbers: customers, events, mobile share, first and last event, parts.",
         discussion: """
         One row: customers (in the customer table, after the filters; empty
@@ -109,6 +112,7 @@ struct Summary: ParsableCommand {
 
 struct Customer: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "customer",
         abstract: "One customer: the profile over the range and the customer table's attributes.",
         discussion: """
         One row: customer_id, the profile columns (zeros without events in

@@ -10,6 +10,7 @@ import Glibc
 /// see Sources/stave-serve). Every argument, `--help` included, goes to it.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Serve the live dashboard and its JSON API over a store (read-only). See stave serve --help.",
         discussion: "Runs the stave-serve program installed next to stave, with these arguments."
     )
