@@ -20,6 +20,34 @@ public enum DecimalText {
         }
     }
 
+    /// Writes `v` in decimal at `p` and returns the number of bytes written.
+    /// - Precondition: `p` has room for 20 bytes (UInt64.max has 20 digits).
+    @inline(__always)
+    public static func write(_ v: UInt64, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        var n = 1
+        var t = v
+        while t >= 10 { t /= 10; n &+= 1 }
+        var x = v
+        var k = n
+        repeat {
+            k &-= 1
+            p[k] = UInt8(truncatingIfNeeded: 48 &+ x % 10)
+            x /= 10
+        } while k > 0
+        return n
+    }
+
+    /// Writes a signed value in decimal at `p`; returns the bytes written.
+    /// - Precondition: `p` has room for 21 bytes.
+    @inline(__always)
+    public static func write(signed v: Int64, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        if v < 0 {
+            p[0] = 45
+            return 1 &+ write(v.magnitude, to: p + 1)
+        }
+        return write(UInt64(v), to: p)
+    }
+
     /// Appends a signed value in decimal.
     @inline(__always)
     public static func append(signed v: Int64, to out: inout [UInt8]) {

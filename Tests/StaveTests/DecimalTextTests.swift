@@ -18,6 +18,27 @@ final class DecimalTextTests: XCTestCase {
         }
     }
 
+    /// The pointer writer: the same digits, the byte count returned, and
+    /// nothing written past them (a guard byte after the widest value).
+    func testPointerWriterAgainstStringConversion() {
+        var rng = TestRNG(4)
+        let values: [Int64] = [0, -1, 1, 9, 10, -10, 99, 100, Int64.min, Int64.max, Int64.min + 1]
+            + (0..<500).map { _ in Int64(bitPattern: rng.next()) >> Int64(rng.below(64)) }
+        var buf = [UInt8](repeating: 0xEE, count: 22)
+        for v in values {
+            buf.withUnsafeMutableBufferPointer { b in
+                b.update(repeating: 0xEE)
+                let n = DecimalText.write(signed: v, to: b.baseAddress!)
+                XCTAssertEqual(String(decoding: b[0..<n], as: UTF8.self), String(v))
+                XCTAssertTrue(b[n...].allSatisfy { $0 == 0xEE }, "\(v)")
+            }
+        }
+        buf.withUnsafeMutableBufferPointer { b in
+            XCTAssertEqual(DecimalText.write(UInt64.max, to: b.baseAddress!), 20)
+            XCTAssertEqual(String(decoding: b[0..<20], as: UTF8.self), String(UInt64.max))
+        }
+    }
+
     func testZeroPaddingAndZip5() {
         XCTAssertEqual(text { DecimalText.append(42, to: &$0, width: 5) }, "00042")
         XCTAssertEqual(text { DecimalText.append(0, to: &$0, width: 5) }, "00000")
