@@ -1,5 +1,6 @@
 import Dispatch
 import StaveFormat
+import Synchronization
 import StaveIO
 
 /// Which columns a query needs beyond the code byte and the customer runs.
@@ -282,21 +283,36 @@ public struct RowGroupData: Sendable {
         let results = UnsafeMutableBufferPointer<Result<RowGroupData, Error>?>.allocate(capacity: jobs.count)
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
-        // Each iteration writes only its own slot j; each worker owns its scratch.
+        // Largest row groups first, each taken by the next free worker
+        // (a shared counter), so the two cores finish together. Each job
+        // writes only its own slot j; each worker owns its scratch.
+        let order = jobs.indices.sorted {
+            let a = store.parts[jobs[$0].part].footer.rowGroups[jobs[$0].group].rowCount
+            let b = store.parts[jobs[$1].part].footer.rowGroups[jobs[$1].group].rowCount
+            return a != b ? a > b : $0 < $1
+        }
         let box = SendableBox(results)
         let workers = max(1, min(threads, jobs.count))
         let jobList = jobs
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let next = JobCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let scratch = Scratch()
-            var j = w
-            while j < jobList.count {
+            while true {
+                let k = next.take()
+                guard k < order.count else { break }
+                let j = order[k]
                 let job = jobList[j]
                 box.value[j] = Result {
                     try load(part: store.parts[job.part], group: job.group, groupIndex: Int32(j), use: job.use, filter: filter, scratch: scratch, columns: columns)
                 }
-                j += workers
             }
         }
         return try results.map { try $0!.get() }
     }
+}
+
+/// Hands out 0, 1, 2, ... to concurrent workers.
+final class JobCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func take() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
