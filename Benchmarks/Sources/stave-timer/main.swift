@@ -21,11 +21,18 @@ var args = Array(CommandLine.arguments.dropFirst())
 let runs = Int(option("--runs") ?? "") ?? 20
 let threads = Int(option("--threads") ?? "") ?? 2
 let only = option("--only")
-guard let path = args.first else {
+guard let path = args.first, !path.hasPrefix("-") else {
     print("usage: stave-timer STORE [--runs N] [--threads T] [--only NAME]")
-    exit(64)
+    exit(args.first == "--help" || args.first == "-h" ? 0 : 64)
 }
-let store = try Store.open(path)
+let store: Store
+do {
+    store = try Store.open(path)
+} catch {
+    let message = Array("stave-timer: \(error)\n".utf8)
+    _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(66)
+}
 
 @MainActor func measure(_ name: String, _ body: () throws -> Void) rethrows {
     if let only, only != name { return }
