@@ -64,13 +64,18 @@ public enum PartLayout {
         // Month of each row, through a table over the day span when it is small.
         var months = [Int64](repeating: 0, count: n)
         buf.datetime.withUnsafeBufferPointer { dt in
-            var dmin = Int64.max, dmax = Int64.min
-            for s in dt { let d = CivilTime.day(of: s); dmin = min(dmin, d); dmax = max(dmax, d) }
-            if dmax - dmin < 1 << 20 {
-                let table = (dmin...dmax).map { CivilTime.monthIndex(of: $0 * CivilTime.secondsPerDay) }
-                for i in 0..<n { months[i] = table[Int(CivilTime.day(of: dt[i]) - dmin)] }
-            } else {
-                for i in 0..<n { months[i] = CivilTime.monthIndex(of: dt[i]) }
+            months.withUnsafeMutableBufferPointer { mo in
+                var dmin = Int64.max, dmax = Int64.min
+                for s in dt { let d = CivilTime.day(of: s); dmin = min(dmin, d); dmax = max(dmax, d) }
+                if dmax - dmin < 1 << 20 {
+                    let table = (dmin...dmax).map { CivilTime.monthIndex(of: $0 * CivilTime.secondsPerDay) }
+                    table.withUnsafeBufferPointer { t in
+                        // day(of:) of every row lies in dmin...dmax (the loop above).
+                        for i in 0..<n { mo[i] = t[Int(CivilTime.day(of: dt[i]) &- dmin)] }
+                    }
+                } else {
+                    for i in 0..<n { mo[i] = CivilTime.monthIndex(of: dt[i]) }
+                }
             }
         }
         var mmin = Int64.max, mmax = Int64.min
@@ -78,7 +83,9 @@ public enum PartLayout {
         let distinct: [Int64]
         if mmax - mmin < 1 << 20 {
             var present = [Bool](repeating: false, count: Int(mmax - mmin) + 1)
-            for m in months { present[Int(m - mmin)] = true }
+            present.withUnsafeMutableBufferPointer { pr in
+                for m in months { pr[Int(m &- mmin)] = true }
+            }
             distinct = present.indices.filter { present[$0] }.map { mmin + Int64($0) }
         } else {
             distinct = Array(Set(months)).sorted()
@@ -88,7 +95,14 @@ public enum PartLayout {
         if let first = distinct.first, let last = distinct.last, last - first < 1 << 20 {
             var index = [Int32](repeating: -1, count: Int(last - first) + 1)
             for (k, m) in distinct.enumerated() { index[Int(m - first)] = Int32(k) }
-            for i in 0..<n { bucket[i] = index[Int(months[i] - first)] }
+            index.withUnsafeBufferPointer { ix in
+                months.withUnsafeBufferPointer { mo in
+                    bucket.withUnsafeMutableBufferPointer { bu in
+                        // Every month lies in first...last (distinct holds them all).
+                        for i in 0..<n { bu[i] = ix[Int(mo[i] &- first)] }
+                    }
+                }
+            }
         } else {
             var bucketOf: [Int64: Int32] = [:]
             for (k, m) in distinct.enumerated() { bucketOf[m] = Int32(k) }
@@ -100,32 +114,58 @@ public enum PartLayout {
         for k in 1..<counts.count { counts[k] += counts[k - 1] }
         let starts = counts
         var byMonth = [UInt32](repeating: 0, count: n)
-        for i in 0..<n { let b = Int(bucket[i]); byMonth[counts[b]] = UInt32(i); counts[b] += 1 }
+        bucket.withUnsafeBufferPointer { bu in
+            counts.withUnsafeMutableBufferPointer { c in
+                byMonth.withUnsafeMutableBufferPointer { out in
+                    // c[b] runs from starts[b] to starts[b + 1] - 1: inside 0..<n.
+                    for i in 0..<n { let b = Int(bu[i]); out[c[b]] = UInt32(truncatingIfNeeded: i); c[b] &+= 1 }
+                }
+            }
+        }
 
         // Within each month: radix sort on (customer << 22 | second of month).
         // A month has fewer than 2^22 seconds, so the key takes 54 bits.
-        var order = [UInt32](repeating: 0, count: n)
-        var groups: [Range<Int>] = []
-        for (k, month) in distinct.enumerated() {
+        // Months are sorted in parallel, each into its own range of `order`.
+        let order = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: n)
+        defer { order.deallocate() }
+        let shared = SendableBox((order, byMonth, starts, distinct, buf))
+        DispatchQueue.concurrentPerform(iterations: distinct.count) { k in
+            let (order, byMonth, starts, distinct, buf) = shared.value
             let range = starts[k]..<starts[k + 1]
-            let monthStart = CivilTime.monthStart(month)
+            let monthStart = CivilTime.monthStart(distinct[k])
             var keys = [UInt64](repeating: 0, count: range.count)
             var idx = [UInt32](repeating: 0, count: range.count)
-            for (j, r) in range.enumerated() {
-                let i = Int(byMonth[r])
-                keys[j] = UInt64(buf.customerID[i]) << 22 | UInt64(buf.datetime[i] - monthStart)
-                idx[j] = UInt32(i)
+            byMonth.withUnsafeBufferPointer { bm in
+            buf.customerID.withUnsafeBufferPointer { cu in
+            buf.datetime.withUnsafeBufferPointer { dt in
+            keys.withUnsafeMutableBufferPointer { ky in
+            idx.withUnsafeMutableBufferPointer { ix in
+                var j = 0
+                for r in range {
+                    let i = Int(bm[r])
+                    ky[j] = UInt64(cu[i]) << 22 | UInt64(dt[i] - monthStart)
+                    ix[j] = UInt32(truncatingIfNeeded: i)
+                    j &+= 1
+                }
+            }
+            }
+            }
+            }
             }
             RadixSort.sort(keys: &keys, values: &idx, bits: 54)
-            for j in 0..<range.count { order[range.lowerBound + j] = idx[j] }
-            var s = range.lowerBound
-            while s < range.upperBound {
-                let e = min(s + FormatConstants.maxRowGroupRows, range.upperBound)
+            // Each month writes only its own range of `order`.
+            _ = UnsafeMutableBufferPointer(rebasing: order[range]).initialize(from: idx)
+        }
+        var groups: [Range<Int>] = []
+        for k in distinct.indices {
+            var s = starts[k]
+            while s < starts[k + 1] {
+                let e = min(s + FormatConstants.maxRowGroupRows, starts[k + 1])
                 groups.append(s..<e)
                 s = e
             }
         }
-        return (order, groups)
+        return (Array(order), groups)
     }
 
     /// Gathers one row group's columns in `order`, one column at a time (one
@@ -168,30 +208,60 @@ public enum PartLayout {
 /// Stable LSD radix sort of (key, value) pairs by the low `bits` of the key,
 /// 11 bits per pass; passes whose digit is the same for every key are skipped.
 public enum RadixSort {
+    /// Sorts `keys` (stable), moving `values` with them. Only the bits the
+    /// largest key uses are sorted on (at most `bits`), in passes of at most
+    /// 13 bits (8,192 counters fit in L2).
     public static func sort(keys: inout [UInt64], values: inout [UInt32], bits: Int) {
         let n = keys.count
         guard n > 1 else { return }
-        let radix = 11
+        precondition(values.count == n)
+        var all: UInt64 = 0
+        for k in keys { all |= k }
+        let used = min(bits, 64 - all.leadingZeroBitCount)
+        guard used > 0 else { return }
+        let passes = (used + 12) / 13
+        let radix = (used + passes - 1) / passes
         let buckets = 1 << radix
+        let mask = UInt64(buckets - 1)
         var tmpKeys = [UInt64](repeating: 0, count: n)
         var tmpValues = [UInt32](repeating: 0, count: n)
+        var counts = [Int](repeating: 0, count: buckets)
         var shift = 0
-        while shift < bits {
-            var counts = [Int](repeating: 0, count: buckets)
-            let mask = UInt64(buckets - 1)
-            for k in keys { counts[Int((k >> UInt64(shift)) & mask)] += 1 }
-            if counts.contains(n) { shift += radix; continue }
-            var sum = 0
-            for b in 0..<buckets { let c = counts[b]; counts[b] = sum; sum += c }
-            for i in 0..<n {
-                let b = Int((keys[i] >> UInt64(shift)) & mask)
-                let dst = counts[b]
-                tmpKeys[dst] = keys[i]
-                tmpValues[dst] = values[i]
-                counts[b] = dst + 1
+        while shift < used {
+            let sh = UInt64(shift)
+            let skip = keys.withUnsafeBufferPointer { ks in
+                counts.withUnsafeMutableBufferPointer { c in
+                    c.update(repeating: 0)
+                    for k in ks { c[Int((k >> sh) & mask)] &+= 1 }
+                    if c.contains(n) { return true }
+                    var sum = 0
+                    for b in 0..<buckets { let x = c[b]; c[b] = sum; sum &+= x }
+                    return false
+                }
             }
-            swap(&keys, &tmpKeys)
-            swap(&values, &tmpValues)
+            if !skip {
+                keys.withUnsafeBufferPointer { ks in
+                values.withUnsafeBufferPointer { vs in
+                tmpKeys.withUnsafeMutableBufferPointer { tk in
+                tmpValues.withUnsafeMutableBufferPointer { tv in
+                counts.withUnsafeMutableBufferPointer { c in
+                    // c[b] stays below the end of bucket b: inside 0..<n.
+                    for i in 0..<n {
+                        let k = ks[i]
+                        let b = Int((k >> sh) & mask)
+                        let dst = c[b]
+                        tk[dst] = k
+                        tv[dst] = vs[i]
+                        c[b] = dst &+ 1
+                    }
+                }
+                }
+                }
+                }
+                }
+                swap(&keys, &tmpKeys)
+                swap(&values, &tmpValues)
+            }
             shift += radix
         }
     }

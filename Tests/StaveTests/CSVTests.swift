@@ -206,6 +206,21 @@ final class ConverterTests: XCTestCase {
         }
     }
 
+    /// The radix sort against a stable library sort: keys of every width
+    /// (one pass to five), many equal keys, all keys equal, and tiny inputs.
+    func testRadixSortIsAStableSort() {
+        var rng = TestRNG(21)
+        for (n, width) in [(0, 8), (1, 8), (2, 1), (1000, 1), (5000, 11), (5000, 13), (5000, 14), (20_000, 38), (20_000, 54), (3000, 0)] {
+            var keys = (0..<n).map { _ in width == 0 ? 0 : rng.next() >> UInt64(64 - width) }
+            if n > 10 { for i in stride(from: 0, to: n, by: 7) { keys[i] = keys[i / 2] } }   // duplicates
+            var values = (0..<n).map { UInt32($0) }
+            let expected = zip(keys, values).sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+            RadixSort.sort(keys: &keys, values: &values, bits: 54)
+            XCTAssertEqual(keys, expected.map(\.0), "n \(n) width \(width)")
+            XCTAssertEqual(values, expected.map(\.1), "stable: n \(n) width \(width)")
+        }
+    }
+
     /// Blocks over 256 KB are parsed by several threads: errors and rejects
     /// must keep exact line numbers and file order across the split points.
     func testParallelParsingKeepsLineNumbersAndOrder() throws {
