@@ -429,6 +429,9 @@ public enum ProfileKernel {
                         }
                     } else if let t = v.track32 {
                         for i in s..<e where v.codes[i] & RowGroupData.windowBit != 0 { scratch.append(t[i]) }
+                    } else if let t = v.track16 {
+                        // A group of small ids next to one with huge ids.
+                        for i in s..<e where v.codes[i] & RowGroupData.windowBit != 0 { scratch.append(UInt32(t[i])) }
                     }
                 }
                 if useBitmap {

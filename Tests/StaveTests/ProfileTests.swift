@@ -203,6 +203,31 @@ final class ProfileTests: XCTestCase {
         try assertMatchesReference(events, store, QueryFilter(from: seconds("2014-11-11"), to: seconds("2014-11-12 13:00:00")))
     }
 
+    /// Track ids above the bitmap's limit in one row group and small ones
+    /// (16-bit) in another, with runs long enough that nothing is merged:
+    /// every group's tracks count, in every window.
+    func testHugeAndSmallTrackIdsInDifferentRowGroups() throws {
+        var events: [EventRow] = []
+        let october = seconds("2014-10-05 10:00:00"), november = seconds("2014-11-05 18:00:00")
+        let big: [UInt32] = [5, 1 << 30, 1 << 30 | 7, 9]
+        for k in 0..<1000 {
+            events.append(EventRow(eventID: Int64(k), customerID: 1, trackID: big[k % 4], datetime: october + Int64(k), mobile: 1, zip: 1))
+        }
+        let small: [UInt32] = [5, 6, 6, 300]
+        for k in 0..<1000 {
+            events.append(EventRow(eventID: Int64(1000 + k), customerID: 1, trackID: small[k % 4], datetime: november + Int64(k), mobile: 0, zip: 1))
+            events.append(EventRow(eventID: Int64(2000 + k), customerID: 2, trackID: small[k % 4] + 1, datetime: november + Int64(k), mobile: 0, zip: 1))
+        }
+        let store = try storeFor(events)
+        let groups = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: 1)
+        XCTAssertEqual(groups.map { $0.track32.isEmpty }, [false, true])
+        XCTAssertEqual(ProfileKernel.coalesceFragmented(groups).count, 2, "nothing merged")
+        XCTAssertEqual(ProfileKernel.compute(groups: groups, threads: 1), referenceProfile(events))
+        XCTAssertEqual(try Queries.profile(store, filter: QueryFilter(), threads: 1).uniqueTracks, [6, 3])
+        try assertMatchesReference(events, store, QueryFilter())
+        try assertMatchesReference(events, store, QueryFilter(from: seconds("2014-10-05 10:00:02"), to: seconds("2014-11-05 18:00:02")))
+    }
+
     func testChunkStatisticsSkipRowGroups() throws {
         let events = randomEvents(count: 9000, customers: 90, seed: 6)
         let store = try storeFor(events)
