@@ -387,6 +387,9 @@ public enum ProfileKernel {
     }
 
     static let bitmapLimit: Int64 = 1 << 28
+    /// Bitmaps of at most this many words (track ids below 4,096) are zeroed
+    /// whole after each customer.
+    static let smallBitmapWords = 64
 
     static func runSlice(customers: Range<Int>, views viewArray: [GroupView], runs runArray: [CustomerRun], starts startArray: [Int],
                          maxTrack: Int64, out: ProfileBuffers) {
@@ -418,6 +421,13 @@ public enum ProfileKernel {
                     let v = views[Int(run.group)]
                     let s = Int(run.start), e = Int(run.end)
                     guard e > s else { continue }
+                    if useBitmap && v.full, let t = v.track16 {
+                        // The common case in one pass over the run.
+                        let r = countAndMark(v.codes, t, s, e, lanes, bm)
+                        morning += Int64(r.0); afternoon += Int64(r.1); evening += Int64(r.2)
+                        total += Int64(r.3); mobile += Int64(r.4); unique += r.5
+                        continue
+                    }
                     let counts = count(v.codes, s, e, lanes)
                     morning += Int64(counts.0); afternoon += Int64(counts.1); evening += Int64(counts.2)
                     total += Int64(counts.3); mobile += Int64(counts.4)
@@ -434,7 +444,11 @@ public enum ProfileKernel {
                         for i in s..<e where v.codes[i] & RowGroupData.windowBit != 0 { scratch.append(UInt32(t[i])) }
                     }
                 }
-                if useBitmap {
+                if useBitmap && bm.count <= smallBitmapWords {
+                    // A small bitmap is cheaper to zero whole than to walk
+                    // the customer's tracks again.
+                    bm.update(repeating: 0)
+                } else if useBitmap {
                     // Clear exactly the words this customer touched.
                     for k in starts[c]..<starts[c + 1] {
                         let run = runs[k]
@@ -499,6 +513,36 @@ public enum ProfileKernel {
             i = end
         }
         return (m, a, ev, tot, mob)
+    }
+
+    /// `count` and `mark` (all rows inside the window) in one pass.
+    /// - Precondition: as for `count` and `mark`.
+    @inline(__always)
+    static func countAndMark(_ codes: UnsafePointer<UInt8>, _ tr: UnsafePointer<UInt16>, _ s: Int, _ e: Int, _ lanes: UnsafePointer<UInt64>,
+                             _ bm: UnsafeMutableBufferPointer<UInt64>) -> (UInt32, UInt32, UInt32, UInt32, UInt32, Int64) {
+        var m: UInt32 = 0, a: UInt32 = 0, ev: UInt32 = 0, tot: UInt32 = 0, mob: UInt32 = 0
+        var fresh: Int64 = 0
+        var i = s
+        while i < e {
+            let end = min(e, i + 4095)
+            var acc: UInt64 = 0
+            for k in i..<end {
+                acc &+= lanes[Int(codes[k] & 15)]
+                let x = Int(tr[k])
+                let w = x &>> 6
+                let bit = UInt64(1) &<< UInt64(x & 63)
+                let word = bm[w]
+                fresh &+= (word & bit) == 0 ? 1 : 0
+                bm[w] = word | bit
+            }
+            m &+= UInt32(acc & 0xFFF)
+            a &+= UInt32((acc &>> 12) & 0xFFF)
+            ev &+= UInt32((acc &>> 24) & 0xFFF)
+            tot &+= UInt32((acc &>> 36) & 0xFFF)
+            mob &+= UInt32((acc &>> 48) & 0xFFF)
+            i = end
+        }
+        return (m, a, ev, tot, mob, fresh)
     }
 
     /// Sets the bit of each track of s..<e; returns how many were new.
