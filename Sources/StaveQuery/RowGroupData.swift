@@ -81,9 +81,6 @@ public struct RowGroupData: Sendable {
         return a &+ b &+ c &- d
     }
 
-    /// Part of the day of each hour 0...23.
-    static let partOfHour: [UInt8] = (0..<24).map { dayPart(UInt32($0) * 3600) }
-
     /// Reusable decode buffers of one worker (a row group at a time).
     /// They start empty and grow to the largest decode asked of them, so a
     /// one-customer query does not pay for whole row groups.
@@ -205,20 +202,23 @@ public struct RowGroupData: Sendable {
         } else if rows > 0 {
             try decode(0..<rows, at: 0)
         }
-        // Codes: one branch-free pass over the scratch buffers.
-        // (Comparisons here compile to unpredictable branches: a table of
-        // the 24 hours and a borrow bit instead.)
+        // Codes: one branch-free pass over the scratch buffers, in 32-bit
+        // arithmetic the compiler vectorizes (no table lookups): each
+        // "second of the day >= start" is the borrow of a subtraction.
         let codes = needTime ? [UInt8](unsafeUninitializedCapacity: total) { out, n in
             scratch.time.withUnsafeBufferPointer { t in
                 scratch.mobile.withUnsafeBufferPointer { m in
-                    RowGroupData.partOfHour.withUnsafeBufferPointer { hours in
-                        for i in 0..<total {
-                            let x = t[i]
-                            // (x - lo) < width exactly when this subtraction borrows.
-                            let borrow = (UInt64(x &- lo) &- UInt64(width)) &>> 63
-                            let inside = UInt8(truncatingIfNeeded: borrow) &<< 3
-                            out[i] = hours[Int(x / 3600 % 24)] | (m[i] &<< 2) | inside
-                        }
+                    for i in 0..<total {
+                        let x = t[i]
+                        let sod = x % 86_400
+                        // sod < 86,400, so k - 1 - sod borrows (bit 31) exactly when sod >= k.
+                        let a = (DayParts.morningStart &- 1 &- sod) &>> 31
+                        let b = (DayParts.afternoonStart &- 1 &- sod) &>> 31
+                        let c = (DayParts.eveningStart &- 1 &- sod) &>> 31
+                        let d = (DayParts.nightStart &- 1 &- sod) &>> 31
+                        let part = a &+ b &+ c &- 3 &* d
+                        let inside: UInt32 = (x &- lo) < width ? 8 : 0
+                        out[i] = UInt8(truncatingIfNeeded: part | inside) | (m[i] &<< 2)
                     }
                 }
             }
