@@ -27,6 +27,25 @@ final class EncodingTests: XCTestCase {
         return sets
     }
 
+    /// Booleans from a 1-bit FOR_BITPACK chunk, over ranges with every
+    /// start and end offset within a byte, short and long.
+    func testDecodeBoolRanges() throws {
+        var rng = TestRNG(17)
+        let values = (0..<1000).map { _ in Int64(rng.below(2)) }
+        let r = ChunkEncoder.encode(values, forcing: .forBitpack)
+        try r.payload.withUnsafeBytes { payload in
+            let layout = try ChunkLayout.parse(payload, encoding: .forBitpack, count: values.count, file: "t", what: "c")
+            for lo in 0..<17 {
+                for hi in [lo, lo + 1, lo + 7, lo + 8, lo + 9, lo + 63, 500, 993, 999, 1000] where hi >= lo && hi <= values.count {
+                    var out = [UInt8](repeating: 9, count: hi - lo + 1)
+                    try out.withUnsafeMutableBufferPointer { try layout.decodeBool(lo..<hi, into: $0.baseAddress!, file: "t", what: "c") }
+                    XCTAssertEqual(out.dropLast().map(Int64.init), Array(values[lo..<hi]), "\(lo)..<\(hi)")
+                    XCTAssertEqual(out.last, 9, "nothing written past the range")
+                }
+            }
+        }
+    }
+
     func roundTrip(_ values: [Int64], _ id: EncodingID, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = ChunkEncoder.encode(values, forcing: id)
         XCTAssertEqual(r.encoding, id)

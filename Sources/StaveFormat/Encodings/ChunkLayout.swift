@@ -108,12 +108,26 @@ public enum ChunkLayout: Sendable {
                 out.update(repeating: UInt8(b.reference), count: range.count)
                 return
             }
-            // One bit per row: bit i of the stream is row i.
+            // One bit per row: bit i of the stream is row i. Rows up to a
+            // byte boundary one by one, then 8 rows per stream byte through
+            // a table of their 8 output bytes, then the tail.
             let stream = b.stream.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            var i = range.lowerBound
             var o = 0
-            for i in range {
+            while i < range.upperBound && i & 7 != 0 {
                 out[o] = (stream[i &>> 3] &>> UInt8(i & 7)) & 1
-                o &+= 1
+                i &+= 1; o &+= 1
+            }
+            let raw = UnsafeMutableRawPointer(out)
+            ChunkLayout.bitBytes.withUnsafeBufferPointer { table in
+                while i &+ 8 <= range.upperBound {
+                    raw.storeBytes(of: table[Int(stream[i &>> 3])], toByteOffset: o, as: UInt64.self)
+                    i &+= 8; o &+= 8
+                }
+            }
+            while i < range.upperBound {
+                out[o] = (stream[i &>> 3] &>> UInt8(i & 7)) & 1
+                i &+= 1; o &+= 1
             }
             return
         }
@@ -125,6 +139,14 @@ public enum ChunkLayout: Sendable {
             guard v == 0 || v == 1 else { throw StaveError.corrupt(file: file, what: "\(what): value \(v) in a BOOL column") }
             out[i] = UInt8(v)
         }
+    }
+
+    /// For each byte, its 8 bits as 8 bytes of 0 or 1 (bit k in byte k of
+    /// the little-endian UInt64).
+    static let bitBytes: [UInt64] = (0..<256).map { (b: Int) -> UInt64 in
+        var v: UInt64 = 0
+        for k in 0..<8 where b & (1 << k) != 0 { v |= UInt64(1) << UInt64(8 * k) }
+        return UInt64(littleEndian: v)
     }
 
     /// True when rows can be decoded from any offset without touching earlier rows.
