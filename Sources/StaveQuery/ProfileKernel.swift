@@ -52,23 +52,9 @@ public enum ProfileKernel {
         //    instead of one per row.
         let groups = coalesceFragmented(loaded, threads: threads)
         // 1. All runs, grouped by customer (stable: group order is kept).
-        var runs: [CustomerRun] = []
-        runs.reserveCapacity(groups.reduce(0) { $0 + $1.runs.count })
-        for g in groups { runs.append(contentsOf: g.runs) }
+        let (runs, starts, rowsBefore) = runsByCustomer(groups, threads: threads)
         guard !runs.isEmpty else { return Profile() }
-        runs = sortByCustomer(runs)
-        var starts: [Int] = [0]
-        var rowsBefore: [Int] = [0]
-        var rowCount = 0
-        for k in runs.indices {
-            if k > 0 && runs[k].customer != runs[k - 1].customer {
-                starts.append(k)
-                rowsBefore.append(rowCount)
-            }
-            rowCount += Int(runs[k].end - runs[k].start)
-        }
-        starts.append(runs.count)
-        rowsBefore.append(rowCount)
+        let rowCount = rowsBefore.last!
         let customers = starts.count - 1
 
         // 2. Split customers into contiguous slices of about equal rows.
@@ -214,17 +200,7 @@ public enum ProfileKernel {
         let shares: [Range<Int>]
 
         /// `body(w)` for every share w, in parallel; the results in share order.
-        func perShare<T>(_ body: (Int) -> T) -> [T] {
-            let out = UnsafeMutableBufferPointer<T?>.allocate(capacity: shares.count)
-            out.initialize(repeating: nil)
-            defer { out.deinitialize(); out.deallocate() }
-            let box = SendableBox(out)  // each iteration writes only its own slot
-            withoutActuallyEscaping(body) { body in
-                let f = SendableBox(body)
-                DispatchQueue.concurrentPerform(iterations: shares.count) { w in box.value[w] = f.value(w) }
-            }
-            return out.map { $0! }
-        }
+        func perShare<T>(_ body: (Int) -> T) -> [T] { ProfileKernel.perIndex(shares.count, body) }
 
         func customerRange(of w: Int) -> (lo: UInt32, hi: UInt32) {
             var lo = UInt32.max, hi = UInt32.min
@@ -340,6 +316,131 @@ public enum ProfileKernel {
                 }
             }
         }
+    }
+
+    /// All runs of `groups` sorted by customer, stably (a customer's runs in
+    /// group order); `starts[c]` is the index of customer c's first run
+    /// (plus one entry: the run count), `rowsBefore[c]` the rows of the
+    /// customers before c (plus one entry: all rows). A counting sort on up
+    /// to `threads` threads, each counting and moving the runs of a
+    /// contiguous share of the groups; a serial sort when the ids span too far.
+    static func runsByCustomer(_ groups: [RowGroupData], threads: Int) -> (runs: [CustomerRun], starts: [Int], rowsBefore: [Int]) {
+        let total = groups.reduce(0) { $0 + $1.runs.count }
+        guard total > 0 else { return ([], [0], [0]) }
+        let workers = max(1, min(threads, groups.count, total / 16_384 + 1))
+        var shares: [Range<Int>] = []
+        var from = 0, acc = 0
+        for (k, g) in groups.enumerated() {
+            acc += g.runs.count
+            if shares.count < workers - 1 && acc * workers >= total * (shares.count + 1) {
+                shares.append(from..<(k + 1))
+                from = k + 1
+            }
+        }
+        shares.append(from..<groups.count)
+        let ctx = SendableBox((groups, shares))
+        // 1. The customer range.
+        let ranges = perIndex(shares.count) { w -> (UInt32, UInt32) in
+            let (groups, shares) = ctx.value
+            var lo = UInt32.max, hi = UInt32.min
+            for k in shares[w] { for r in groups[k].runs { lo = min(lo, r.customer); hi = max(hi, r.customer) } }
+            return (lo, hi)
+        }
+        let lo = ranges.map(\.0).min()!, hi = ranges.map(\.1).max()!
+        let span = Int(hi - lo) + 1
+        guard span <= max(4 * total, 1 << 16) else {
+            var runs: [CustomerRun] = []
+            runs.reserveCapacity(total)
+            for g in groups { runs.append(contentsOf: g.runs) }
+            runs = sortByCustomer(runs)
+            var starts: [Int] = [0], rowsBefore: [Int] = [0]
+            var rows = 0
+            for k in runs.indices {
+                if k > 0 && runs[k].customer != runs[k - 1].customer {
+                    starts.append(k)
+                    rowsBefore.append(rows)
+                }
+                rows += Int(runs[k].end - runs[k].start)
+            }
+            starts.append(runs.count)
+            rowsBefore.append(rows)
+            return (runs, starts, rowsBefore)
+        }
+        // 2. Runs and rows per customer in each share (index customer - lo,
+        //    inside 0..<span by the range above).
+        let counted = perIndex(shares.count) { w -> ([Int], [Int]) in
+            let (groups, shares) = ctx.value
+            var runCount = [Int](repeating: 0, count: span)
+            var rowCount = [Int](repeating: 0, count: span)
+            runCount.withUnsafeMutableBufferPointer { rc in
+                rowCount.withUnsafeMutableBufferPointer { ro in
+                    for k in shares[w] {
+                        for r in groups[k].runs {
+                            let i = Int(r.customer &- lo)
+                            rc[i] &+= 1
+                            ro[i] &+= Int(r.end &- r.start)
+                        }
+                    }
+                }
+            }
+            return (runCount, rowCount)
+        }
+        // 3. Each share's first slot for each customer: customers in order,
+        //    shares in order within a customer.
+        var positions = counted.map(\.0)
+        var starts: [Int] = [], rowsBefore: [Int] = []
+        var at = 0, rows = 0
+        for i in 0..<span {
+            let first = at
+            var customerRows = 0
+            for w in positions.indices {
+                let n = positions[w][i]
+                positions[w][i] = at
+                at += n
+                customerRows += counted[w].1[i]
+            }
+            if at > first {
+                starts.append(first)
+                rowsBefore.append(rows)
+                rows += customerRows
+            }
+        }
+        starts.append(at)
+        rowsBefore.append(rows)
+        // 4. Every share moves its runs to their slots (disjoint by step 3).
+        let runs = [CustomerRun](unsafeUninitializedCapacity: total) { out, n in
+            let target = SendableBox((out, positions))
+            _ = perIndex(shares.count) { w -> Bool in
+                let (groups, shares) = ctx.value
+                var pos = target.value.1[w]
+                let out = target.value.0
+                pos.withUnsafeMutableBufferPointer { p in
+                    for k in shares[w] {
+                        for r in groups[k].runs {
+                            let i = Int(r.customer &- lo)
+                            (out.baseAddress! + p[i]).initialize(to: r)
+                            p[i] &+= 1
+                        }
+                    }
+                }
+                return true
+            }
+            n = total
+        }
+        return (runs, starts, rowsBefore)
+    }
+
+    /// `body(i)` for i in 0..<n, in parallel; the results in order.
+    static func perIndex<T>(_ n: Int, _ body: (Int) -> T) -> [T] {
+        let out = UnsafeMutableBufferPointer<T?>.allocate(capacity: n)
+        out.initialize(repeating: nil)
+        defer { out.deinitialize(); out.deallocate() }
+        let box = SendableBox(out)  // each iteration writes only its own slot
+        withoutActuallyEscaping(body) { body in
+            let f = SendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: n) { i in box.value[i] = f.value(i) }
+        }
+        return out.map { $0! }
     }
 
     /// Sorts runs by customer, keeping the order of runs of one customer.

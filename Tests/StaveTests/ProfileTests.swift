@@ -135,6 +135,28 @@ final class ProfileTests: XCTestCase {
         }
     }
 
+    /// The parallel counting sort of runs equals a stable sort of all runs,
+    /// with the right first run and rows before each customer.
+    func testRunsByCustomerIsAStableSort() throws {
+        let events = randomEvents(count: 40_000, customers: 900, seed: 16)
+        let store = try storeFor(events, bufferRows: 3_000)
+        let groups = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: 2)
+        let all = groups.flatMap(\.runs)
+        let expected = all.enumerated().sorted { ($0.element.customer, $0.offset) < ($1.element.customer, $1.offset) }.map(\.element)
+        for threads in [1, 2, 3, 8] {
+            let (runs, starts, rowsBefore) = ProfileKernel.runsByCustomer(groups, threads: threads)
+            XCTAssertEqual(runs.map(\.customer), expected.map(\.customer))
+            XCTAssertEqual(runs.map { [$0.group, $0.start, $0.end] }, expected.map { [$0.group, $0.start, $0.end] }, "stable, threads \(threads)")
+            XCTAssertEqual(starts.count, Set(all.map(\.customer)).count + 1)
+            XCTAssertEqual(starts.last, runs.count)
+            XCTAssertEqual(rowsBefore.last, events.count)
+            for c in 0..<(starts.count - 1) {
+                XCTAssertTrue(runs[starts[c]..<starts[c + 1]].allSatisfy { $0.customer == runs[starts[c]].customer })
+                XCTAssertEqual(rowsBefore[c + 1] - rowsBefore[c], runs[starts[c]..<starts[c + 1]].reduce(0) { $0 + Int($1.end - $1.start) })
+            }
+        }
+    }
+
     /// Customer ids too far apart for the merge's counting sort: the
     /// fragmented groups keep their own runs, and answers stay exact.
     func testFragmentedPartsWithSparseCustomerIds() throws {
