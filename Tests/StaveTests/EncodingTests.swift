@@ -65,6 +65,18 @@ final class EncodingTests: XCTestCase {
                 var out = [UInt32](repeating: 0, count: values.count)
                 try out.withUnsafeMutableBufferPointer { try layout.decode32(0..<values.count, base: lo, into: $0.baseAddress!, file: "t", what: "c") }
                 XCTAssertEqual(out.map { Int64($0) + lo }, values, "\(id) decode32", file: file, line: line)
+                // Sub-ranges (for DELTA: past a 1,024-row block, misaligned).
+                for (a, b) in [(1, values.count), (values.count / 3, values.count / 2 + 1), (values.count - 1, values.count), (min(1500, values.count), values.count)] where a < b {
+                    var part = [UInt32](repeating: 0, count: b - a)
+                    try part.withUnsafeMutableBufferPointer { try layout.decode32(a..<b, base: lo, into: $0.baseAddress!, file: "t", what: "c") }
+                    XCTAssertEqual(part.map { Int64($0) + lo }, Array(values[a..<b]), "\(id) decode32 \(a)..<\(b)", file: file, line: line)
+                }
+                // A base above the minimum: a value does not fit, an error.
+                if lo < hi {
+                    var bad = [UInt32](repeating: 0, count: values.count)
+                    XCTAssertThrowsError(try bad.withUnsafeMutableBufferPointer { try layout.decode32(0..<values.count, base: lo + 1, into: $0.baseAddress!, file: "t", what: "c") },
+                                         "\(id) decode32 below base", file: file, line: line)
+                }
             }
         }
     }

@@ -90,7 +90,9 @@ public enum ChunkLayout: Sendable {
                 }
             }
             return
-        case .delta, .string:
+        case .delta(let d):
+            if try d.decode32(range, base: base, into: out, file: file, what: what) { return }
+        case .string:
             break
         }
         // General path: decode as Int64, then narrow with a check per value.

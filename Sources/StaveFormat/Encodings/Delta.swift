@@ -45,6 +45,45 @@ public struct DeltaChunk: Sendable {
         return DeltaChunk(first: first, deltas: deltas)
     }
 
+    /// Decodes `range` as `value - base` into UInt32: deltas unpacked 32
+    /// bits wide (as offsets from the block's reference), summed in Int64,
+    /// each value checked to fit. Returns false, writing nothing useful,
+    /// when the deltas are wider than 32 bits (the caller takes the
+    /// general path); throws `corrupt` for a value that does not fit.
+    public func decode32(_ range: Range<Int>, base: Int64, into out: UnsafeMutablePointer<UInt32>, file: String, what: String) throws -> Bool {
+        guard !range.isEmpty else { return true }
+        guard deltas.width <= 32, deltas.maxRepresentable != nil else { return false }
+        @inline(__always) func narrow(_ v: Int64) throws -> UInt32 {
+            let (d, o) = v.subtractingReportingOverflow(base)
+            guard !o, d >= 0, d <= Int64(UInt32.max) else {
+                throw StaveError.corrupt(file: file, what: "\(what): value \(v) outside the chunk's range")
+            }
+            return UInt32(truncatingIfNeeded: d)
+        }
+        let reference = deltas.reference
+        var acc = first
+        var o = 0
+        if range.lowerBound == 0 { out[0] = try narrow(first); o = 1 }
+        var scratch = [UInt32](repeating: 0, count: 1024)
+        var i = 1
+        while i < range.upperBound {
+            let n = min(1024, range.upperBound - i)
+            let unpacked = try scratch.withUnsafeMutableBufferPointer { s -> Bool in
+                // Offsets from `reference` fit 32 bits (width <= 32, checked
+                // above), so this succeeds.
+                guard deltas.decode32IfFits((i - 1)..<(i - 1 + n), base: reference, into: s.baseAddress!) else { return false }
+                for k in 0..<n {
+                    acc = acc &+ (reference &+ Int64(s[k]))
+                    if i + k >= range.lowerBound { out[o] = try narrow(acc); o += 1 }
+                }
+                return true
+            }
+            guard unpacked else { return false }
+            i += n
+        }
+        return true
+    }
+
     /// Decodes `range` (a prefix sum from row 0).
     public func decode(_ range: Range<Int>, into out: UnsafeMutablePointer<Int64>) {
         guard !range.isEmpty else { return }
