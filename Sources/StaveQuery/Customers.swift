@@ -314,22 +314,19 @@ extension Queries {
         var f = filter
         if !customers.isEmpty { f = customers.apply(to: filter, table: try table ?? customerTable(store)) }
         let groups = try RowGroupData.loadAll(store: store, filter: f, threads: threads, columns: LoadColumns(tracks: false, zips: true, dayParts: false))
-        var runs: [CustomerRun] = []
-        for g in groups { runs.append(contentsOf: g.runs) }
         // A customer's runs one after another, so that `last` (the sequence
         // number of the last customer counted for a zip) makes the distinct
-        // count exact; the customers are split between the workers, each
-        // with its own counters, merged at the end.
-        runs = ProfileKernel.sortByCustomer(runs)
+        // count exact; the customers are split between the workers (about
+        // equal rows each), each with its own counters, merged at the end.
+        let (runs, starts, rowsBefore) = ProfileKernel.runsByCustomer(groups, threads: threads)
+        let customerCount = starts.count - 1
         let workers = max(1, min(threads, runs.count / 64 + 1))
         var bounds = [0]
-        let totalRows = runs.reduce(0) { $0 + Int($1.end - $1.start) }
-        var seen = 0
-        for (k, run) in runs.enumerated() {
-            if bounds.count < workers, seen >= totalRows * bounds.count / workers, k > 0, run.customer != runs[k - 1].customer {
-                bounds.append(k)
-            }
-            seen += Int(run.end - run.start)
+        var c = 0
+        for w in 1..<workers {
+            let target = rowsBefore[customerCount] * w / workers
+            while c < customerCount && rowsBefore[c] < target { c += 1 }
+            bounds.append(starts[c])
         }
         bounds.append(runs.count)
         let parts = bounds.count - 1
@@ -337,12 +334,15 @@ extension Queries {
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
         // Each worker writes only its own slot w; inputs are read-only.
-        let box = SendableBox((results, runs, bounds, groups))
-        DispatchQueue.concurrentPerform(iterations: parts) { w in
-            let (out, runs, bounds, groups) = box.value
-            out[w] = ZipCounts.count(runs[bounds[w]..<bounds[w + 1]], groups: groups)
+        let counts: [ZipCounts] = withExtendedLifetime(groups) {
+            let views = groups.map(ZipCounts.GroupView.init)
+            let box = SendableBox((results, runs, bounds, views))
+            DispatchQueue.concurrentPerform(iterations: parts) { w in
+                let (out, runs, bounds, views) = box.value
+                out[w] = ZipCounts.count(runs[bounds[w]..<bounds[w + 1]], views: views)
+            }
+            return (0..<parts).map { results[$0]! }
         }
-        let counts = (0..<parts).map { results[$0]! }
         // The top `limit` by (events descending, zip ascending), kept sorted
         // in a bounded array: most zips fail the comparison with its last.
         let limit = max(0, limit)
@@ -370,7 +370,7 @@ extension Queries {
             }
             top.insert(row, at: a)
         }
-        withExtendedLifetime(counts) {}
+        ZipCounts.recycle(counts)
         return top
     }
 
@@ -452,6 +452,26 @@ final class ZipCounts {
 
     deinit { hot.deallocate() }
 
+    /// Counters kept between queries (a fresh 1.6 MB table costs a page
+    /// fault per 4 KB on first touch; a used one is cleared with one
+    /// memset). At most `poolLimit` are kept.
+    private static let pool = Locked<[ZipCounts]>([])
+    private static let poolLimit = 4
+
+    /// A zeroed counter table, from the pool when it has one.
+    static func take() -> ZipCounts {
+        pool.withLock { $0.popLast() } ?? ZipCounts()
+    }
+
+    /// Returns tables to the pool, zeroed, once their counts are read.
+    static func recycle(_ tables: [ZipCounts]) {
+        for t in tables {
+            t.hot.update(repeating: Counter())
+            t.spilled = []
+            pool.withLock { if $0.count < poolLimit { $0.append(t) } }
+        }
+    }
+
     func spill() {
         if spilled.isEmpty { spilled = [Int64](repeating: 0, count: 3 * Self.zipCount) }
         for z in 0..<Self.zipCount {
@@ -462,9 +482,22 @@ final class ZipCounts {
         }
     }
 
+    /// Raw views of one group's codes and zips, valid while the groups are
+    /// alive (withExtendedLifetime in topZips; never mutated after load).
+    struct GroupView {
+        let codes: UnsafePointer<UInt8>
+        let zips: UnsafePointer<UInt32>
+        init(_ g: RowGroupData) {
+            codes = g.codes.withUnsafeBufferPointer { $0.baseAddress ?? UnsafePointer(bitPattern: 8)! }
+            zips = g.zips.withUnsafeBufferPointer { $0.baseAddress ?? UnsafePointer(bitPattern: 8)! }
+        }
+    }
+
     /// Counts `runs` (sorted by customer: all runs of a customer adjacent).
-    static func count(_ runs: ArraySlice<CustomerRun>, groups: [RowGroupData]) -> ZipCounts {
-        let out = ZipCounts()
+    /// - Precondition: every run lies inside its group's codes and zips
+    ///   (RowGroupData.load), and every zip is at most 99,999.
+    static func count(_ runs: ArraySlice<CustomerRun>, views: [GroupView]) -> ZipCounts {
+        let out = ZipCounts.take()
         let acc = out.hot
         var sequence: UInt32 = 0
         var previous: UInt32? = nil
@@ -484,21 +517,17 @@ final class ZipCounts {
             let n = Int(run.end - run.start)
             if sinceSpill + n >= Int(UInt32.max) { out.spill(); sinceSpill = 0 }
             sinceSpill += n
-            let data = groups[Int(run.group)]
+            let v = views[Int(run.group)]
             let tag = sequence
-            data.codes.withUnsafeBufferPointer { codes in
-                data.zips.withUnsafeBufferPointer { zips in
-                    for i in Int(run.start)..<Int(run.end) {
-                        let c = codes[i]
-                        guard c & RowGroupData.windowBit != 0 else { continue }
-                        // zips[i] <= 99,999: RowGroupData.load checked the chunk
-                        // statistics and decoding checks values against them.
-                        let z = Int(zips[i])
-                        acc[z].events &+= 1
-                        acc[z].mobile &+= UInt32((c >> 2) & 1)
-                        if acc[z].last != tag { acc[z].last = tag; acc[z].customers &+= 1 }
-                    }
-                }
+            for i in Int(run.start)..<Int(run.end) {
+                let c = v.codes[i]
+                guard c & RowGroupData.windowBit != 0 else { continue }
+                // zips[i] <= 99,999: RowGroupData.load checked the chunk
+                // statistics and decoding checks values against them.
+                let z = Int(v.zips[i])
+                acc[z].events &+= 1
+                acc[z].mobile &+= UInt32((c >> 2) & 1)
+                if acc[z].last != tag { acc[z].last = tag; acc[z].customers &+= 1 }
             }
         }
         return out
