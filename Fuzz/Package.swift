@@ -17,6 +17,7 @@ let stave: [Target.Dependency] = [
     .product(name: "StaveIngest", package: "stave"),
     .product(name: "StaveQuery", package: "stave"),
     .product(name: "StaveInterop", package: "stave"),
+    .product(name: "StaveReports", package: "stave"),
 ]
 
 let package = Package(

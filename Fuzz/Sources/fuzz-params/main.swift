@@ -1,8 +1,10 @@
 // Every parser of query parameters (dates, datetimes, customer lists,
-// attribute codes). Invariants: no crash; a parsed bound formats back to a
-// datetime that parses to the same value.
+// attribute codes, and the server's URL query strings for every endpoint).
+// Invariants: no crash; a parsed bound formats back to a datetime that
+// parses to the same value; a rejected query names a parameter.
 import StaveFormat
 import StaveQuery
+import StaveReports
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -18,5 +20,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if case .success(let ids) = QueryFilter.parseCustomers(text) { _ = QueryFilter(customers: ids) }
     _ = CustomerFilter.parseCodes(text, option: "--level", names: CustomersSchema.levelNames)
     _ = CustomerFilter.parseCodes(text, option: "--campaign", names: CustomersSchema.campaignNames)
+    // The dashboard's URL query string, then each endpoint's parameters.
+    if case .success(let pairs) = QueryString.parse(text) {
+        for endpoint in ["summary", "stats", "profile", "breakdown", "hours", "top-zips", "customers", "nothing"] {
+            if case .failure(let e) = QueryRequest.parse(endpoint: endpoint, id: pairs.first?.1, query: pairs) {
+                precondition(!e.message.isEmpty, "an error without a message")
+            }
+        }
+    }
     return 0
 }

@@ -1,12 +1,10 @@
-import StaveReports
-
 /// The query part of a URL as name/value pairs, in order: split at `&`, each
 /// at its first `=` (a name without `=` has the value ""), `+` read as a
 /// space and %XX decoded, as HTML forms and URLSearchParams write them.
 /// Invalid percent escapes and bytes that are not UTF-8 are errors naming
 /// the parameter.
-enum QueryString {
-    static func parse(_ raw: String?) -> Result<[(String, String)], ParameterError> {
+public enum QueryString {
+    public static func parse(_ raw: String?) -> Result<[(String, String)], ParameterError> {
         guard let raw, !raw.isEmpty else { return .success([]) }
         var out: [(String, String)] = []
         for piece in raw.split(separator: "&", omittingEmptySubsequences: true) {
