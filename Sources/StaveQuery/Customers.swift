@@ -487,9 +487,18 @@ final class ZipCounts {
     struct GroupView {
         let codes: UnsafePointer<UInt8>
         let zips: UnsafePointer<UInt32>
+        /// Zip runs (RowGroupData.zipRuns), else nil.
+        let runValues: UnsafePointer<UInt32>?
+        let runEnds: UnsafePointer<Int32>?
+        let runCount: Int
+        let full: Bool
         init(_ g: RowGroupData) {
             codes = g.codes.withUnsafeBufferPointer { $0.baseAddress ?? UnsafePointer(bitPattern: 8)! }
             zips = g.zips.withUnsafeBufferPointer { $0.baseAddress ?? UnsafePointer(bitPattern: 8)! }
+            runValues = g.zipRuns.flatMap { r in r.values.withUnsafeBufferPointer { $0.baseAddress } }
+            runEnds = g.zipRuns.flatMap { r in r.ends.withUnsafeBufferPointer { $0.baseAddress } }
+            runCount = g.zipRuns?.values.count ?? 0
+            full = g.full
         }
     }
 
@@ -502,6 +511,8 @@ final class ZipCounts {
         var sequence: UInt32 = 0
         var previous: UInt32? = nil
         var sinceSpill = 0
+        // Per group, the zip run reached (runs of one group come in row order).
+        var cursors = [Int](repeating: -1, count: views.count)
         for run in runs {
             if run.customer != previous {
                 previous = run.customer
@@ -517,8 +528,52 @@ final class ZipCounts {
             let n = Int(run.end - run.start)
             if sinceSpill + n >= Int(UInt32.max) { out.spill(); sinceSpill = 0 }
             sinceSpill += n
-            let v = views[Int(run.group)]
+            let g = Int(run.group)
+            let v = views[g]
             let tag = sequence
+            if let values = v.runValues, let ends = v.runEnds {
+                // By zip run: one counter update per run of a zip. The runs
+                // cover the group's rows (ZipRuns.init) and run.end <= rows,
+                // so k stays below runCount while rows remain.
+                let s = Int(run.start), e = Int(run.end)
+                var k = cursors[g]
+                if k < 0 || k >= v.runCount || (k > 0 && Int(ends[k - 1]) > s) {
+                    var lo = 0, hi = v.runCount - 1
+                    while lo < hi {
+                        let m = (lo + hi) / 2
+                        if Int(ends[m]) <= s { lo = m + 1 } else { hi = m }
+                    }
+                    k = lo
+                } else {
+                    while Int(ends[k]) <= s { k += 1 }
+                }
+                var a = s
+                while a < e {
+                    let b = min(Int(ends[k]), e)
+                    var n: UInt32 = 0, mobile: UInt32 = 0
+                    if v.full {
+                        n = UInt32(b - a)
+                        for i in a..<b { mobile &+= UInt32((v.codes[i] >> 2) & 1) }
+                    } else {
+                        for i in a..<b {
+                            let c = v.codes[i]
+                            let inside = UInt32((c >> 3) & 1)
+                            n &+= inside
+                            mobile &+= inside & UInt32((c >> 2) & 1)
+                        }
+                    }
+                    if n > 0 {
+                        let z = Int(values[k])  // <= 99,999 (ZipRuns.init)
+                        acc[z].events &+= n
+                        acc[z].mobile &+= mobile
+                        if acc[z].last != tag { acc[z].last = tag; acc[z].customers &+= 1 }
+                    }
+                    if b == Int(ends[k]) { k += 1 }
+                    a = b
+                }
+                cursors[g] = k
+                continue
+            }
             for i in Int(run.start)..<Int(run.end) {
                 let c = v.codes[i]
                 guard c & RowGroupData.windowBit != 0 else { continue }

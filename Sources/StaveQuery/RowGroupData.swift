@@ -61,8 +61,12 @@ public struct RowGroupData: Sendable {
     public var maxTrack: Int64
     /// Per row, the hour 0...23 (only when loaded with `hours`).
     public var hours: [UInt8] = []
-    /// Per row, the listening zip 0...99,999 (only when loaded with `zips`).
+    /// Per row, the listening zip 0...99,999 (only when loaded with `zips`
+    /// and `zipRuns` is nil).
     public var zips: [UInt32] = []
+    /// The listening zips as runs (when loaded with `zips` from an RLE chunk
+    /// read whole): a consumer counts a run at once instead of row by row.
+    public var zipRuns: ZipRuns? = nil
 
     public var rowCount: Int { codes.count }
 
@@ -176,7 +180,14 @@ public struct RowGroupData: Sendable {
         // Which rows: all, or the wanted runs packed together.
         let packed = filter.customers != nil
         let total = packed ? runs.reduce(0) { $0 + Int($1.end - $1.start) } : rows
-        var zips = [UInt32](repeating: 0, count: columns.zips ? total : 0)
+        // An RLE zip chunk of a group read whole stays as runs.
+        var zipRuns: ZipRuns? = nil
+        var rowZipChunk = zipChunk
+        if let zipChunk, !packed, case .rle(let r) = zipChunk.layout {
+            zipRuns = try ZipRuns(r, rows: rows, file: part.path, what: "column listening_zip row group \(g)")
+            rowZipChunk = nil
+        }
+        var zips = [UInt32](repeating: 0, count: rowZipChunk != nil ? total : 0)
         scratch.ensure(total)
         func decode(_ src: Range<Int>, at dst: Int) throws {
             if let timeChunk {
@@ -185,8 +196,8 @@ public struct RowGroupData: Sendable {
             if let trackChunk {
                 try scratch.track.withUnsafeMutableBufferPointer { try trackChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
             }
-            if let zipChunk {
-                try zips.withUnsafeMutableBufferPointer { try zipChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
+            if let rowZipChunk {
+                try zips.withUnsafeMutableBufferPointer { try rowZipChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
             }
             try scratch.mobile.withUnsafeMutableBufferPointer { try mobileChunk.decodeBool(src, into: $0.baseAddress! + dst) }
         }
@@ -245,7 +256,8 @@ public struct RowGroupData: Sendable {
             throw StaveError.corrupt(file: part.path, what: "column listening_zip row group \(g): statistics above 99999")
         }
         guard columns.tracks else {
-            return RowGroupData(codes: codes, track16: [], track32: [], runs: runs, rowCustomers: rowCustomers, full: use == .full, maxTrack: 0, hours: hours, zips: zips)
+            return RowGroupData(codes: codes, track16: [], track32: [], runs: runs, rowCustomers: rowCustomers, full: use == .full, maxTrack: 0,
+                                hours: hours, zips: zips, zipRuns: zipRuns)
         }
         // Tracks: narrowed to 16 bits when the statistics allow it; the
         // maximum is taken from the values (a damaged file could misstate it).
@@ -267,7 +279,7 @@ public struct RowGroupData: Sendable {
             for v in track32 { maxTrack = max(maxTrack, v) }
         }
         return RowGroupData(codes: codes, track16: track16, track32: track32, runs: runs, rowCustomers: rowCustomers,
-                            full: use == .full, maxTrack: Int64(maxTrack), hours: hours, zips: zips)
+                            full: use == .full, maxTrack: Int64(maxTrack), hours: hours, zips: zips, zipRuns: zipRuns)
     }
 
     /// Plans and decodes every row group of `store` that `filter` may need,
@@ -315,4 +327,24 @@ public struct RowGroupData: Sendable {
 final class JobCounter: Sendable {
     private let value = Atomic<Int>(0)
     func take() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
+}
+
+/// Runs of listening zips of one row group: run k covers rows
+/// ends[k - 1]..<ends[k] (from 0) and has zip values[k].
+public struct ZipRuns: Sendable {
+    public let values: [UInt32]
+    public let ends: [Int32]
+
+    /// From an RLE chunk of `rows` rows; every zip must be a ZIP5 value.
+    init(_ r: RLEChunk, rows: Int, file: String, what: String) throws {
+        // RLEChunk.parse checked that ends strictly increase to the row count.
+        guard r.ends.last ?? 0 == rows, rows <= Int(Int32.max) else {
+            throw StaveError.corrupt(file: file, what: "\(what): RLE runs do not cover the row group")
+        }
+        values = try r.values.map { v in
+            guard v >= 0, v <= 99_999 else { throw StaveError.corrupt(file: file, what: "\(what): zip \(v) outside 0...99999") }
+            return UInt32(v)
+        }
+        ends = r.ends.map { Int32($0) }
+    }
 }
