@@ -445,6 +445,7 @@ public enum ProfileKernel {
 
     /// Sorts runs by customer, keeping the order of runs of one customer.
     static func sortByCustomer(_ runs: [CustomerRun]) -> [CustomerRun] {
+        guard !runs.isEmpty else { return [] }
         var lo = UInt32.max, hi = UInt32.min
         for r in runs { lo = min(lo, r.customer); hi = max(hi, r.customer) }
         let span = Int(hi - lo) + 1
@@ -606,14 +607,31 @@ public enum ProfileKernel {
             let end = min(e, i + 4095)
             var acc: UInt64 = 0
             for k in i..<end { acc &+= lanes[Int(codes[k] & 15)] }
-            m &+= UInt32(acc & 0xFFF)
-            a &+= UInt32((acc &>> 12) & 0xFFF)
-            ev &+= UInt32((acc &>> 24) & 0xFFF)
-            tot &+= UInt32((acc &>> 36) & 0xFFF)
-            mob &+= UInt32((acc &>> 48) & 0xFFF)
+            addLanes(acc, &m, &a, &ev, &tot, &mob)
             i = end
         }
         return (m, a, ev, tot, mob)
+    }
+
+    /// Adds the five 12-bit lanes of `acc` (see `laneTable`) to the counts.
+    @inline(__always)
+    static func addLanes(_ acc: UInt64, _ m: inout UInt32, _ a: inout UInt32, _ ev: inout UInt32, _ tot: inout UInt32, _ mob: inout UInt32) {
+        m &+= UInt32(acc & 0xFFF)
+        a &+= UInt32((acc &>> 12) & 0xFFF)
+        ev &+= UInt32((acc &>> 24) & 0xFFF)
+        tot &+= UInt32((acc &>> 36) & 0xFFF)
+        mob &+= UInt32((acc &>> 48) & 0xFFF)
+    }
+
+    /// Sets bit `x` of the bitmap; returns 1 if it was clear, else 0.
+    /// - Precondition: `x >> 6` indexes inside `bm`.
+    @inline(__always)
+    static func setBit(_ x: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
+        let w = x &>> 6
+        let bit = UInt64(1) &<< UInt64(x & 63)
+        let word = bm[w]
+        bm[w] = word | bit
+        return (word & bit) == 0 ? 1 : 0
     }
 
     /// `count` and `mark` (all rows inside the window) in one pass.
@@ -629,18 +647,9 @@ public enum ProfileKernel {
             var acc: UInt64 = 0
             for k in i..<end {
                 acc &+= lanes[Int(codes[k] & 15)]
-                let x = Int(tr[k])
-                let w = x &>> 6
-                let bit = UInt64(1) &<< UInt64(x & 63)
-                let word = bm[w]
-                fresh &+= (word & bit) == 0 ? 1 : 0
-                bm[w] = word | bit
+                fresh &+= setBit(Int(tr[k]), bm)
             }
-            m &+= UInt32(acc & 0xFFF)
-            a &+= UInt32((acc &>> 12) & 0xFFF)
-            ev &+= UInt32((acc &>> 24) & 0xFFF)
-            tot &+= UInt32((acc &>> 36) & 0xFFF)
-            mob &+= UInt32((acc &>> 48) & 0xFFF)
+            addLanes(acc, &m, &a, &ev, &tot, &mob)
             i = end
         }
         return (m, a, ev, tot, mob, fresh)
@@ -652,14 +661,7 @@ public enum ProfileKernel {
     @inline(__always)
     static func mark<T: FixedWidthInteger & UnsignedInteger>(_ tr: UnsafePointer<T>, _ s: Int, _ e: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
         var fresh: Int64 = 0
-        for i in s..<e {
-            let x = Int(tr[i])
-            let w = x &>> 6
-            let bit = UInt64(1) &<< UInt64(x & 63)
-            let word = bm[w]
-            fresh &+= (word & bit) == 0 ? 1 : 0
-            bm[w] = word | bit
-        }
+        for i in s..<e { fresh &+= setBit(Int(tr[i]), bm) }
         return fresh
     }
 
@@ -667,14 +669,7 @@ public enum ProfileKernel {
     @inline(__always)
     static func mark<T: FixedWidthInteger & UnsignedInteger>(_ tr: UnsafePointer<T>, _ codes: UnsafePointer<UInt8>, _ s: Int, _ e: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
         var fresh: Int64 = 0
-        for i in s..<e where codes[i] & RowGroupData.windowBit != 0 {
-            let x = Int(tr[i])
-            let w = x &>> 6
-            let bit = UInt64(1) &<< UInt64(x & 63)
-            let word = bm[w]
-            fresh &+= (word & bit) == 0 ? 1 : 0
-            bm[w] = word | bit
-        }
+        for i in s..<e where codes[i] & RowGroupData.windowBit != 0 { fresh &+= setBit(Int(tr[i]), bm) }
         return fresh
     }
 

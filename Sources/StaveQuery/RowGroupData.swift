@@ -120,7 +120,7 @@ public struct RowGroupData: Sendable {
         }
         var rowCustomers: [UInt32] = []
         if case .rle(let rle) = customerChunk.layout {
-            if columns.rowCustomers, filter.customers == nil, rows < ProfileKernel.fragmentedRunRows * rle.values.count {
+            if columns.rowCustomers, filter.customers == nil, rows > 0, rows < ProfileKernel.fragmentedRunRows * rle.values.count {
                 // Fragmented: each row's customer, written run by run.
                 // rle.ends is strictly increasing and ends at `rows` (checked
                 // when the chunk was parsed), so every write is inside 0..<rows.
@@ -180,6 +180,14 @@ public struct RowGroupData: Sendable {
         // Which rows: all, or the wanted runs packed together.
         let packed = filter.customers != nil
         let total = packed ? runs.reduce(0) { $0 + Int($1.end - $1.start) } : rows
+        // Nothing to decode (no run of this group is wanted, or no rows).
+        // Returning here also keeps every buffer below non-empty: building
+        // an empty array with unsafeUninitializedCapacity writes to the
+        // shared empty-array storage, a data race between workers
+        // (ThreadSanitizer reported it).
+        guard total > 0 else {
+            return RowGroupData(codes: [], track16: [], track32: [], runs: [], full: use == .full, maxTrack: 0)
+        }
         // An RLE zip chunk of a group read whole stays as runs.
         var zipRuns: ZipRuns? = nil
         var rowZipChunk = zipChunk

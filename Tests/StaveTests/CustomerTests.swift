@@ -270,6 +270,20 @@ final class CustomerQueryTests: XCTestCase {
         (f.from.map { r.datetime >= $0 } ?? true) && (f.to.map { r.datetime < $0 } ?? true)
     }
 
+    /// Zips ranked the obvious way, from rows kept by `keep`, with sets.
+    func referenceTopZips(_ events: [EventRow], _ f: QueryFilter, keep: (EventRow) -> Bool = { _ in true }) -> [ZipRow] {
+        var acc: [UInt32: (events: Int64, mobile: Int64, customers: Set<UInt32>)] = [:]
+        for r in events where inRange(r, f) && (f.customers.map { $0.contains(r.customerID) } ?? true) && keep(r) {
+            var x = acc[r.zip, default: (0, 0, [])]
+            x.events += 1
+            x.mobile += Int64(r.mobile)
+            x.customers.insert(r.customerID)
+            acc[r.zip] = x
+        }
+        return acc.map { ZipRow(zip: $0.key, events: $0.value.events, customers: $0.value.customers.count, mobileEvents: $0.value.mobile) }
+            .sorted { $0.events != $1.events ? $0.events > $1.events : $0.zip < $1.zip }
+    }
+
     func testBreakdownMatchesReference() throws {
         let filters = [QueryFilter(), QueryFilter(from: seconds("2014-11-01"), to: seconds("2014-11-20 12:00:00"))]
         let attribute = [CustomerFilter(), CustomerFilter(levels: [2, 1], statuses: [1])]
@@ -334,16 +348,7 @@ final class CustomerQueryTests: XCTestCase {
                        QueryFilter(from: seconds("2014-11-01"), to: seconds("2014-12-01")),
                        QueryFilter(customers: Array(Set(events.prefix(40).map(\.customerID))))]
         for f in filters {
-            var acc: [UInt32: (events: Int64, mobile: Int64, customers: Set<UInt32>)] = [:]
-            for r in events where inRange(r, f) && (f.customers.map { $0.contains(r.customerID) } ?? true) {
-                var x = acc[r.zip, default: (0, 0, [])]
-                x.events += 1
-                x.mobile += Int64(r.mobile)
-                x.customers.insert(r.customerID)
-                acc[r.zip] = x
-            }
-            let expected = acc.map { ZipRow(zip: $0.key, events: $0.value.events, customers: $0.value.customers.count, mobileEvents: $0.value.mobile) }
-                .sorted { $0.events != $1.events ? $0.events > $1.events : $0.zip < $1.zip }
+            let expected = referenceTopZips(events, f)
             for threads in [1, 2, 3] {
                 for limit in [10, 100_000] {
                     let got = try Queries.topZips(s, filter: f, customers: CustomerFilter(), table: nil, limit: limit, threads: threads)
@@ -358,17 +363,11 @@ final class CustomerQueryTests: XCTestCase {
                   QueryFilter(customers: [3, 10, 17, 4])] {
             for cf in [CustomerFilter(), CustomerFilter(campaigns: [0, 4])] {
                 let got = try Queries.topZips(store, filter: f, customers: cf, table: table, limit: 25, threads: 2)
-                var acc: [UInt32: (events: Int64, mobile: Int64, customers: Set<UInt32>)] = [:]
-                for r in rows where inRange(r, f) && (f.customers.map { $0.contains(r.customerID) } ?? true) {
-                    if let cs = cf.campaigns { guard let c = customer(r.customerID), cs.contains(UInt8(c.campaign)) else { continue } }
-                    var x = acc[r.zip, default: (0, 0, [])]
-                    x.events += 1
-                    x.mobile += Int64(r.mobile)
-                    x.customers.insert(r.customerID)
-                    acc[r.zip] = x
+                let expected = referenceTopZips(rows, f) { r in
+                    guard let cs = cf.campaigns else { return true }
+                    guard let c = self.customer(r.customerID) else { return false }
+                    return cs.contains(UInt8(c.campaign))
                 }
-                let expected = acc.map { ZipRow(zip: $0.key, events: $0.value.events, customers: $0.value.customers.count, mobileEvents: $0.value.mobile) }
-                    .sorted { $0.events != $1.events ? $0.events > $1.events : $0.zip < $1.zip }
                 XCTAssertEqual(got, Array(expected.prefix(25)), "\(f) \(cf)")
             }
         }

@@ -46,7 +46,10 @@ public enum ChunkLayout: Sendable {
     }
 
     public func decodeAll(count: Int, file: String, what: String) throws -> [Int64] {
-        try [Int64](unsafeUninitializedCapacity: count) { buf, n in
+        // (An empty array is not built through unsafeUninitializedCapacity:
+        // that writes to the shared empty-array storage, a race between threads.)
+        guard count > 0 else { return [] }
+        return try [Int64](unsafeUninitializedCapacity: count) { buf, n in
             if count > 0 { try decode(0..<count, into: buf.baseAddress!, file: file, what: what) }
             n = count
         }

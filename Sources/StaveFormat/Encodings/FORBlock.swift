@@ -79,7 +79,8 @@ public struct FORBlock: @unchecked Sendable {
     }
 
     public func decodeAll() -> [Int64] {
-        [Int64](unsafeUninitializedCapacity: count) { buf, n in
+        guard count > 0 else { return [] }  // (see ChunkLayout.decodeAll)
+        return [Int64](unsafeUninitializedCapacity: count) { buf, n in
             if count > 0 { decode(0..<count, into: buf.baseAddress!) }
             n = count
         }
