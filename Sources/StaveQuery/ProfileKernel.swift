@@ -607,31 +607,14 @@ public enum ProfileKernel {
             let end = min(e, i + 4095)
             var acc: UInt64 = 0
             for k in i..<end { acc &+= lanes[Int(codes[k] & 15)] }
-            addLanes(acc, &m, &a, &ev, &tot, &mob)
+            m &+= UInt32(acc & 0xFFF)
+            a &+= UInt32((acc &>> 12) & 0xFFF)
+            ev &+= UInt32((acc &>> 24) & 0xFFF)
+            tot &+= UInt32((acc &>> 36) & 0xFFF)
+            mob &+= UInt32((acc &>> 48) & 0xFFF)
             i = end
         }
         return (m, a, ev, tot, mob)
-    }
-
-    /// Adds the five 12-bit lanes of `acc` (see `laneTable`) to the counts.
-    @inline(__always)
-    static func addLanes(_ acc: UInt64, _ m: inout UInt32, _ a: inout UInt32, _ ev: inout UInt32, _ tot: inout UInt32, _ mob: inout UInt32) {
-        m &+= UInt32(acc & 0xFFF)
-        a &+= UInt32((acc &>> 12) & 0xFFF)
-        ev &+= UInt32((acc &>> 24) & 0xFFF)
-        tot &+= UInt32((acc &>> 36) & 0xFFF)
-        mob &+= UInt32((acc &>> 48) & 0xFFF)
-    }
-
-    /// Sets bit `x` of the bitmap; returns 1 if it was clear, else 0.
-    /// - Precondition: `x >> 6` indexes inside `bm`.
-    @inline(__always)
-    static func setBit(_ x: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
-        let w = x &>> 6
-        let bit = UInt64(1) &<< UInt64(x & 63)
-        let word = bm[w]
-        bm[w] = word | bit
-        return (word & bit) == 0 ? 1 : 0
     }
 
     /// `count` and `mark` (all rows inside the window) in one pass.
@@ -647,9 +630,18 @@ public enum ProfileKernel {
             var acc: UInt64 = 0
             for k in i..<end {
                 acc &+= lanes[Int(codes[k] & 15)]
-                fresh &+= setBit(Int(tr[k]), bm)
+                let x = Int(tr[k])
+                let w = x &>> 6
+                let bit = UInt64(1) &<< UInt64(x & 63)
+                let word = bm[w]
+                fresh &+= (word & bit) == 0 ? 1 : 0
+                bm[w] = word | bit
             }
-            addLanes(acc, &m, &a, &ev, &tot, &mob)
+            m &+= UInt32(acc & 0xFFF)
+            a &+= UInt32((acc &>> 12) & 0xFFF)
+            ev &+= UInt32((acc &>> 24) & 0xFFF)
+            tot &+= UInt32((acc &>> 36) & 0xFFF)
+            mob &+= UInt32((acc &>> 48) & 0xFFF)
             i = end
         }
         return (m, a, ev, tot, mob, fresh)
@@ -661,7 +653,14 @@ public enum ProfileKernel {
     @inline(__always)
     static func mark<T: FixedWidthInteger & UnsignedInteger>(_ tr: UnsafePointer<T>, _ s: Int, _ e: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
         var fresh: Int64 = 0
-        for i in s..<e { fresh &+= setBit(Int(tr[i]), bm) }
+        for i in s..<e {
+            let x = Int(tr[i])
+            let w = x &>> 6
+            let bit = UInt64(1) &<< UInt64(x & 63)
+            let word = bm[w]
+            fresh &+= (word & bit) == 0 ? 1 : 0
+            bm[w] = word | bit
+        }
         return fresh
     }
 
@@ -669,7 +668,14 @@ public enum ProfileKernel {
     @inline(__always)
     static func mark<T: FixedWidthInteger & UnsignedInteger>(_ tr: UnsafePointer<T>, _ codes: UnsafePointer<UInt8>, _ s: Int, _ e: Int, _ bm: UnsafeMutableBufferPointer<UInt64>) -> Int64 {
         var fresh: Int64 = 0
-        for i in s..<e where codes[i] & RowGroupData.windowBit != 0 { fresh &+= setBit(Int(tr[i]), bm) }
+        for i in s..<e where codes[i] & RowGroupData.windowBit != 0 {
+            let x = Int(tr[i])
+            let w = x &>> 6
+            let bit = UInt64(1) &<< UInt64(x & 63)
+            let word = bm[w]
+            fresh &+= (word & bit) == 0 ? 1 : 0
+            bm[w] = word | bit
+        }
         return fresh
     }
 
