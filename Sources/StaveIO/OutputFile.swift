@@ -7,7 +7,7 @@ import StaveFormat
 
 /// A buffered output: standard output, a file that appears atomically
 /// (written under a temporary name, fsynced, renamed on `commit`), a device,
-/// pipe or socket written in place, or memory (`OutputFile.memory()`, for
+/// pipe, socket or descriptor path (/dev/stdout) written in place, or memory (`OutputFile.memory()`, for
 /// the server: the same writers, the same bytes).
 /// If the owner never calls `commit`, `abandon` (or deinit) removes the
 /// temporary file, so a failed command leaves nothing half-written.
@@ -57,10 +57,16 @@ public final class OutputFile {
         buffer.reserveCapacity(OutputFile.flushThreshold + 4096)
     }
 
-    /// True for a path under /dev or /proc, or an existing path (symbolic
-    /// links followed) that is neither a regular file nor a directory.
+    /// True for a path that names a file descriptor (/dev/stdout,
+    /// /dev/stderr, /dev/fd/N, /proc/.../fd/N: renaming over its target
+    /// would leave the descriptor's file behind), or an existing path
+    /// (symbolic links followed) that is neither a regular file nor a
+    /// directory. Other paths under /dev (/dev/shm) are files like any other.
     static func writesInPlace(_ path: String) -> Bool {
-        if path.hasPrefix("/dev/") || path.hasPrefix("/proc/") { return true }
+        if path == "/dev/stdout" || path == "/dev/stderr" || path.hasPrefix("/dev/fd/")
+            || (path.hasPrefix("/proc/") && path.contains("/fd/")) {
+            return true
+        }
         return Sys.kind(path) == .other
     }
 

@@ -96,6 +96,17 @@ final class CLITests: XCTestCase {
         r = try stave(["profile", "m.stave", "--format", "csv", "-o", "/dev/stdout"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, expected.stdout)
+        // A file under /dev that is not a device (/dev/shm): atomic, replaced
+        // on a second run, never appended to.
+        if FileManager.default.fileExists(atPath: "/dev/shm") {
+            let shm = "/dev/shm/stave-test-\(UUID().uuidString).csv"
+            defer { try? FileManager.default.removeItem(atPath: shm) }
+            for _ in 0..<2 {
+                r = try stave(["profile", "m.stave", "--format", "csv", "-o", shm])
+                XCTAssertEqual(r.status, 0, r.stderr)
+                XCTAssertEqual(String(decoding: FileManager.default.contents(atPath: shm) ?? Data(), as: UTF8.self), expected.stdout)
+            }
+        }
         // A symbolic link stays a link; the file it names gets the output.
         write("real.csv", "old\n")
         try FileManager.default.createSymbolicLink(atPath: dir + "/link.csv", withDestinationPath: "real.csv")
