@@ -18,7 +18,8 @@ public final class OutputFile {
     private let finalPath: String?
     private let tempPath: String?
     private var fd: Int32
-    /// A device, pipe or socket opened here (closed on commit).
+    /// A device, pipe, socket or descriptor path (/dev/stdout) opened here
+    /// and written in place (closed on commit).
     private let inPlace: Bool
     private var buffer: [UInt8] = []
     private var done = false
