@@ -45,6 +45,10 @@ public enum EncodingID: UInt8, Sendable, CaseIterable {
     case delta = 4
     /// Only for STRING columns, and the only encoding they use.
     case string = 5
+    /// Ascending stretches as first values plus small steps (event ids).
+    case deltaRuns = 6
+    /// Runs of a usual value with flagged exceptions (listening zips).
+    case patchedRLE = 7
 
     public var name: String {
         switch self {
@@ -53,11 +57,13 @@ public enum EncodingID: UInt8, Sendable, CaseIterable {
         case .dictionary: return "DICT"
         case .delta: return "DELTA"
         case .string: return "STRING"
+        case .deltaRuns: return "DELTA_RUNS"
+        case .patchedRLE: return "PATCHED_RLE"
         }
     }
 
     /// The encodings of integer columns (every one but STRING).
-    public static let integerEncodings: [EncodingID] = [.forBitpack, .rle, .dictionary, .delta]
+    public static let integerEncodings: [EncodingID] = [.forBitpack, .rle, .dictionary, .delta, .deltaRuns, .patchedRLE]
 }
 
 /// Compression IDs applied on top of an encoded payload.

@@ -53,8 +53,8 @@ public struct EventBuffer: Sendable {
 /// The v1 row order of a part: rows grouped by calendar month of `datetime`
 /// (so a time-range query skips whole row groups), then by customer (so a
 /// customer's events are one run per month and customer_id is RLE), then by
-/// datetime, then by input order. Row groups hold at most 65,536 rows of one
-/// month.
+/// input order (so event ids in file order ascend within a run and take
+/// DELTA_RUNS). Row groups hold at most 65,536 rows of one month.
 public enum PartLayout {
     /// Returns the row permutation and the row-group boundaries into it.
     public static func order(_ buf: EventBuffer) -> (order: [UInt32], groups: [Range<Int>]) {
@@ -123,27 +123,25 @@ public enum PartLayout {
             }
         }
 
-        // Within each month: radix sort on (customer << 22 | second of month).
-        // A month has fewer than 2^22 seconds, so the key takes 54 bits.
-        // Months are sorted in parallel, each into its own range of `order`.
+        // Within each month: a stable radix sort on the customer id, so each
+        // customer's rows keep their input order. Months are sorted in
+        // parallel, each into its own range of `order`.
         let order = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: n)
         defer { order.deallocate() }
-        let shared = SendableBox((order, byMonth, starts, distinct, buf))
+        let shared = SendableBox((order, byMonth, starts, buf))
         DispatchQueue.concurrentPerform(iterations: distinct.count) { k in
-            let (order, byMonth, starts, distinct, buf) = shared.value
+            let (order, byMonth, starts, buf) = shared.value
             let range = starts[k]..<starts[k + 1]
-            let monthStart = CivilTime.monthStart(distinct[k])
             var keys = [UInt64](repeating: 0, count: range.count)
             var idx = [UInt32](repeating: 0, count: range.count)
             byMonth.withUnsafeBufferPointer { bm in
             buf.customerID.withUnsafeBufferPointer { cu in
-            buf.datetime.withUnsafeBufferPointer { dt in
             keys.withUnsafeMutableBufferPointer { ky in
             idx.withUnsafeMutableBufferPointer { ix in
                 var j = 0
                 for r in range {
                     let i = Int(bm[r])
-                    ky[j] = UInt64(cu[i]) << 22 | UInt64(dt[i] - monthStart)
+                    ky[j] = UInt64(cu[i])
                     ix[j] = UInt32(truncatingIfNeeded: i)
                     j &+= 1
                 }
@@ -151,8 +149,7 @@ public enum PartLayout {
             }
             }
             }
-            }
-            RadixSort.sort(keys: &keys, values: &idx, bits: 54)
+            RadixSort.sort(keys: &keys, values: &idx, bits: 32)
             // Each month writes only its own range of `order`.
             _ = UnsafeMutableBufferPointer(rebasing: order[range]).initialize(from: idx)
         }

@@ -191,9 +191,18 @@ public struct RowGroupData: Sendable {
         // An RLE zip chunk of a group read whole stays as runs.
         var zipRuns: ZipRuns? = nil
         var rowZipChunk = zipChunk
-        if let zipChunk, !packed, case .rle(let r) = zipChunk.layout {
-            zipRuns = try ZipRuns(r, rows: rows, file: part.path, what: "column listening_zip row group \(g)")
-            rowZipChunk = nil
+        if let zipChunk, !packed {
+            let what = "column listening_zip row group \(g)"
+            switch zipChunk.layout {
+            case .rle(let r):
+                zipRuns = try ZipRuns(r, rows: rows, file: part.path, what: what)
+                rowZipChunk = nil
+            case .patchedRLE(let p):
+                zipRuns = try ZipRuns(p, rows: rows, file: part.path, what: what)
+                rowZipChunk = nil
+            default:
+                break
+            }
         }
         var zips = [UInt32](repeating: 0, count: rowZipChunk != nil ? total : 0)
         scratch.ensure(total)
@@ -354,5 +363,56 @@ public struct ZipRuns: Sendable {
             return UInt32(v)
         }
         ends = r.ends.map { Int32($0) }
+    }
+
+    /// From a PATCHED_RLE chunk of `rows` rows: each exception is a run of
+    /// its own, and splits the base run around it.
+    init(_ p: PatchedRLEChunk, rows: Int, file: String, what: String) throws {
+        // PatchedRLEChunk.parse checked that the run ends strictly increase
+        // to the row count and that there is one exception per flagged row.
+        guard p.runs.ends.last ?? 0 == rows, p.count == rows, rows <= Int(Int32.max) else {
+            throw StaveError.corrupt(file: file, what: "\(what): PATCHED_RLE runs do not cover the row group")
+        }
+        func zip(_ v: Int64) throws -> UInt32 {
+            guard v >= 0, v <= 99_999 else { throw StaveError.corrupt(file: file, what: "\(what): zip \(v) outside 0...99999") }
+            return UInt32(v)
+        }
+        let exceptions = p.exceptions.decodeAll()
+        let runValues = try p.runs.values.map(zip)
+        let runEnds = p.runs.ends
+        var values: [UInt32] = [], ends: [Int32] = []
+        values.reserveCapacity(runValues.count + 2 * exceptions.count)
+        ends.reserveCapacity(runValues.count + 2 * exceptions.count)
+        // One pass over the flag words, in plain loops. k is the base run
+        // of row `at`; rows 0..<at are written. The run ends strictly
+        // increase to `rows` (parse), so k < runEnds.count while at < rows;
+        // j counts flagged rows, at most exceptions.count (parse).
+        var k = 0, at = 0, j = 0
+        var word = 0
+        while 64 * word < rows {
+            var w = p.flagWord(word)
+            while w != 0 {
+                let row = 64 * word + w.trailingZeroBitCount
+                w &= w &- 1
+                while at < row {
+                    let end = min(runEnds[k], row)
+                    values.append(runValues[k]); ends.append(Int32(end))
+                    at = end
+                    if at == runEnds[k] { k += 1 }
+                }
+                values.append(try zip(exceptions[j])); ends.append(Int32(row + 1))
+                j += 1
+                at = row + 1
+                if at == runEnds[k] { k += 1 }
+            }
+            word += 1
+        }
+        while at < rows {
+            values.append(runValues[k]); ends.append(Int32(runEnds[k]))
+            at = runEnds[k]
+            k += 1
+        }
+        self.values = values
+        self.ends = ends
     }
 }

@@ -344,6 +344,10 @@ final class CustomerQueryTests: XCTestCase {
         XCTAssertGreaterThan(s.parts.count, 1)
         let loaded = try RowGroupData.loadAll(store: s, filter: QueryFilter(), threads: 2, columns: LoadColumns(tracks: false, zips: true, dayParts: false))
         XCTAssertTrue(loaded.allSatisfy { $0.zipRuns != nil && $0.zips.isEmpty }, "RLE zips stay runs")
+        // Home zips 80% of the time: the writer picks PATCHED_RLE, whose
+        // exceptions become runs of their own (and rows, with a customer filter).
+        let zipEncodings = Set(s.parts.flatMap { $0.footer.rowGroups.map { $0.chunks[EventsSchema.zip].encoding } })
+        XCTAssertTrue(zipEncodings.contains(.patchedRLE), "\(zipEncodings)")
         let filters = [QueryFilter(), QueryFilter(from: seconds("2014-11-03 07:30:00"), to: seconds("2014-12-20 01:00:00")),
                        QueryFilter(from: seconds("2014-11-01"), to: seconds("2014-12-01")),
                        QueryFilter(customers: Array(Set(events.prefix(40).map(\.customerID))))]

@@ -20,11 +20,43 @@ final class EncodingTests: XCTestCase {
             ("random 20 bits", (0..<5000).map { _ in Int64(rng.below(1 << 20)) }),
             ("random 64 bits", (0..<700).map { _ in Int64(bitPattern: rng.next()) }),
         ]
+        sets.append(("ascending stretches", Self.ascendingStretches(&rng, rows: 4000)))
+        sets.append(("usual values with exceptions", Self.usualWithExceptions(&rng, rows: 4000)))
         for w in [1, 7, 8, 31, 32, 33, 55, 56, 57, 63] {
             let mask: UInt64 = (1 << UInt64(w)) - 1
             sets.append(("width \(w)", (0..<(100 + w)).map { _ in Int64(bitPattern: rng.next() & mask) }))
         }
         return sets
+    }
+
+    /// Event ids as a part lays them out: per customer, an ascending sample
+    /// of a wide range (file order), customers one after another.
+    static func ascendingStretches(_ rng: inout TestRNG, rows: Int) -> [Int64] {
+        var out: [Int64] = []
+        while out.count < rows {
+            let n = min(1 + rng.below(120), rows - out.count)
+            out += (0..<n).map { _ in Int64(rng.below(1_000_000)) }.sorted()
+        }
+        return out
+    }
+
+    /// Listening zips as a part lays them out: per customer a home value
+    /// most of the time, 20% others (now and then the same one twice).
+    static func usualWithExceptions(_ rng: inout TestRNG, rows: Int) -> [Int64] {
+        var out: [Int64] = []
+        while out.count < rows {
+            let home = Int64(rng.below(100_000))
+            for _ in 0..<min(1 + rng.below(90), rows - out.count) {
+                if rng.below(5) == 0 {
+                    let other = Int64(rng.below(100_000))
+                    out.append(other)
+                    if rng.below(10) == 0 && out.count < rows { out.append(other) }
+                } else {
+                    out.append(home)
+                }
+            }
+        }
+        return Array(out.prefix(rows))
     }
 
     /// Booleans from a 1-bit FOR_BITPACK chunk, over ranges with every
@@ -130,6 +162,106 @@ final class EncodingTests: XCTestCase {
         XCTAssertEqual(ChunkEncoder.encode((0..<5000).map { Int64($0) * 1000 }).encoding, .delta)
         var rng = TestRNG(3)
         XCTAssertEqual(ChunkEncoder.encode((0..<5000).map { _ in Int64(rng.below(2000)) }).encoding, .forBitpack)
+        XCTAssertEqual(ChunkEncoder.encode(Self.ascendingStretches(&rng, rows: 20_000)).encoding, .deltaRuns)
+        XCTAssertEqual(ChunkEncoder.encode(Self.usualWithExceptions(&rng, rows: 20_000)).encoding, .patchedRLE)
+        // Sorted customer ids stay RLE (the kernel reads its runs), even
+        // with runs short enough that DELTA_RUNS with steps of 0 or 1 could compete.
+        XCTAssertEqual(ChunkEncoder.encode((0..<65_536).map { Int64($0 / 27) }).encoding, .rle)
+    }
+
+    /// DELTA_RUNS and PATCHED_RLE payloads read by a decoder written from
+    /// formats/STAVE.md alone (byte by byte, bit by bit), independent of
+    /// the library's readers: the encoders write what the spec says.
+    func testNewEncodingsMatchTheSpecByteForByte() throws {
+        struct SpecReader {
+            let b: [UInt8]
+            var at = 0
+            mutating func u32() -> Int { defer { at += 4 }; return (0..<4).reduce(0) { $0 | Int(b[at + $1]) << (8 * $1) } }
+            mutating func i64() -> Int64 { defer { at += 8 }; return Int64(bitPattern: (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << UInt64(8 * $1) }) }
+            /// A FOR block of n values: reference, width, 7 zero bytes, the stream, 8 zero bytes.
+            mutating func forBlock(_ n: Int) -> [Int64] {
+                let ref = i64()
+                let w = Int(b[at]); at += 1
+                for _ in 0..<7 { XCTAssertEqual(b[at], 0); at += 1 }
+                var values: [Int64] = []
+                for i in 0..<n {
+                    var v: UInt64 = 0
+                    for k in 0..<w {
+                        let bit = i * w + k
+                        if b[at + bit / 8] >> UInt8(bit % 8) & 1 == 1 { v |= 1 << UInt64(k) }
+                    }
+                    values.append(ref &+ Int64(bitPattern: v))
+                }
+                at += (n * w + 7) / 8
+                for _ in 0..<8 { XCTAssertEqual(b[at], 0); at += 1 }
+                return values
+            }
+        }
+        var rng = TestRNG(21)
+        for rows in [0, 1, 2, 3, 700, 3000] {
+            // DELTA_RUNS
+            let ids = Self.ascendingStretches(&rng, rows: rows)
+            var r = SpecReader(b: ChunkEncoder.encode(ids, forcing: .deltaRuns).payload)
+            let s = r.u32()
+            XCTAssertEqual(r.u32(), 0)
+            let lengths = r.forBlock(s), firsts = r.forBlock(s), steps = r.forBlock(rows - s)
+            XCTAssertEqual(r.at, r.b.count)
+            var decoded: [Int64] = [], step = 0
+            for k in 0..<s {
+                XCTAssertGreaterThanOrEqual(lengths[k], 1)
+                decoded.append(firsts[k])
+                for _ in 1..<max(1, Int(lengths[k])) { decoded.append(decoded.last! &+ steps[step]); step += 1 }
+            }
+            XCTAssertEqual(decoded, ids, "DELTA_RUNS \(rows) rows")
+            if rows >= 700 {
+                XCTAssertLessThan(r.b.count * 10, ChunkEncoder.encode(ids, forcing: .forBitpack).payload.count * 9, "smaller than FOR by 10%")
+            }
+            // PATCHED_RLE
+            let zips = Self.usualWithExceptions(&rng, rows: rows)
+            r = SpecReader(b: ChunkEncoder.encode(zips, forcing: .patchedRLE).payload)
+            let runs = r.u32(), e = r.u32()
+            let values = r.forBlock(runs), runLengths = r.forBlock(runs), flags = r.forBlock(rows), exceptions = r.forBlock(e)
+            XCTAssertEqual(r.at, r.b.count)
+            XCTAssertEqual(flags.filter { $0 == 1 }.count, e)
+            XCTAssertTrue(flags.allSatisfy { $0 == 0 || $0 == 1 })
+            decoded = []
+            var next = 0
+            for k in 0..<runs {
+                for _ in 0..<Int(runLengths[k]) {
+                    if flags[decoded.count] == 1 { decoded.append(exceptions[next]); next += 1 } else { decoded.append(values[k]) }
+                }
+            }
+            XCTAssertEqual(decoded, zips, "PATCHED_RLE \(rows) rows")
+            if rows >= 700 { XCTAssertLessThan(e, rows * 3 / 10, "the home values are the runs") }
+        }
+    }
+
+    /// Structurally wrong PATCHED_RLE and DELTA_RUNS payloads are errors
+    /// that say what is wrong.
+    func testHostileNewEncodingPayloads() throws {
+        func block(_ values: [Int64]) -> [UInt8] { var w = ByteWriter(); FORBlock.encode(values, into: &w); return w.bytes }
+        func header(_ a: UInt32, _ b: UInt32) -> [UInt8] { var w = ByteWriter(); w.append(a); w.append(b); return w.bytes }
+        func error(_ payload: [UInt8], _ id: EncodingID, rows: Int) -> String? {
+            payload.withUnsafeBytes { p in
+                do { _ = try ChunkLayout.parse(p, encoding: id, count: rows, file: "f", what: "c"); return nil } catch { return "\(error)" }
+            }
+        }
+        // PATCHED_RLE: a good one, then each field wrong.
+        let good = header(1, 1) + block([7]) + block([4]) + block([0, 1, 0, 0]) + block([9])
+        XCTAssertNil(error(good, .patchedRLE, rows: 4))
+        XCTAssertEqual(try good.withUnsafeBytes { try ChunkLayout.parse($0, encoding: .patchedRLE, count: 4, file: "f", what: "c").decodeAll(count: 4, file: "f", what: "c") }, [7, 9, 7, 7])
+        XCTAssertTrue(error(header(1, 1) + block([7]) + block([4]) + block([0, 2, 0, 0]) + block([9]), .patchedRLE, rows: 4)?.contains("not 0 or 1") == true)
+        XCTAssertTrue(error(header(1, 2) + block([7]) + block([4]) + block([0, 1, 0, 0]) + block([9, 9]), .patchedRLE, rows: 4)?.contains("flagged rows") == true)
+        XCTAssertTrue(error(header(1, 1) + block([7]) + block([3]) + block([0, 1, 0, 0]) + block([9]), .patchedRLE, rows: 4)?.contains("add up") == true)
+        XCTAssertTrue(error(header(5, 1) + block([7]) + block([4]) + block([0, 1, 0, 0]) + block([9]), .patchedRLE, rows: 4)?.contains("counts") == true)
+        XCTAssertNotNil(error(Array(good.dropLast(3)), .patchedRLE, rows: 4))
+        // DELTA_RUNS
+        let goodRuns = header(2, 0) + block([2, 2]) + block([10, 5]) + block([3, 1])
+        XCTAssertEqual(try goodRuns.withUnsafeBytes { try ChunkLayout.parse($0, encoding: .deltaRuns, count: 4, file: "f", what: "c").decodeAll(count: 4, file: "f", what: "c") }, [10, 13, 5, 6])
+        XCTAssertTrue(error(header(2, 0) + block([2, 3]) + block([10, 5]) + block([3, 1]), .deltaRuns, rows: 4)?.contains("add up") == true)
+        XCTAssertTrue(error(header(2, 0) + block([0, 4]) + block([10, 5]) + block([3, 1]), .deltaRuns, rows: 4)?.contains("add up") == true)
+        XCTAssertTrue(error(header(0, 0) + block([]) + block([]) + block([3, 1, 1, 1]), .deltaRuns, rows: 4)?.contains("run count") == true)
+        XCTAssertTrue(error(header(2, 1) + block([2, 2]) + block([10, 5]) + block([3, 1]), .deltaRuns, rows: 4)?.contains("reserved") == true)
     }
 
     /// The chooser's estimates are the encoders' exact sizes, so it picks

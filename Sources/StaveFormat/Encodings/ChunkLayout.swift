@@ -7,6 +7,8 @@ public enum ChunkLayout: Sendable {
     case rle(RLEChunk)
     case dictionary(DictionaryChunk)
     case delta(DeltaChunk)
+    case deltaRuns(DeltaRunsChunk)
+    case patchedRLE(PatchedRLEChunk)
     /// A STRING column's chunk; its integer view is the byte lengths.
     case string(StringChunk)
 
@@ -21,6 +23,8 @@ public enum ChunkLayout: Sendable {
         case .rle: layout = .rle(try RLEChunk.parse(&r, count: count, file: file, what: what))
         case .dictionary: layout = .dictionary(try DictionaryChunk.parse(&r, count: count, file: file, what: what))
         case .delta: layout = .delta(try DeltaChunk.parse(&r, count: count, file: file, what: what))
+        case .deltaRuns: layout = .deltaRuns(try DeltaRunsChunk.parse(&r, count: count, file: file, what: what))
+        case .patchedRLE: layout = .patchedRLE(try PatchedRLEChunk.parse(&r, count: count, file: file, what: what))
         case .string: layout = .string(try StringChunk.parse(&r, count: count, file: file, what: what))
         }
         guard r.remaining == 0 else {
@@ -41,6 +45,8 @@ public enum ChunkLayout: Sendable {
             }
         case .dictionary(let d): try d.decode(range, into: out, file: file, what: what)
         case .delta(let d): d.decode(range, into: out)
+        case .deltaRuns(let d): d.decode(range, into: out)
+        case .patchedRLE(let p): p.decode(range, into: out)
         case .string(let s): s.lengths.decode(range, into: out)
         }
     }
@@ -70,33 +76,23 @@ public enum ChunkLayout: Sendable {
         case .forBitpack(let b):
             if b.decode32IfFits(range, base: base, into: out) { return }
         case .rle(let r):
-            // Run by run in a plain loop (short runs are common: zips).
-            guard !range.isEmpty else { return }
-            var k = r.runIndex(containing: range.lowerBound)
-            var start = range.lowerBound
-            var o = 0
-            try r.values.withUnsafeBufferPointer { values in
-                try r.ends.withUnsafeBufferPointer { ends in
-                    // ends is strictly increasing up to the row count
-                    // (RLEChunk.parse), so k stays inside while start < end.
-                    let n = range.count
-                    while start < range.upperBound {
-                        let end = Swift.min(ends[k], range.upperBound)
-                        let len = end &- start
-                        let v = try narrow(values[k])
-                        if len <= 4 && o &+ 4 <= n {
-                            // Four stores whatever the length (no loop to
-                            // mispredict): the extra ones land on rows of
-                            // later runs, which overwrite them.
-                            out[o] = v; out[o &+ 1] = v; out[o &+ 2] = v; out[o &+ 3] = v
-                        } else {
-                            for j in 0..<len { out[o &+ j] = v }
-                        }
-                        o &+= len
-                        start = end
-                        k &+= 1
-                    }
+            try ChunkLayout.fillRuns(r, range, into: out, narrow: narrow)
+            return
+        case .patchedRLE(let p):
+            try ChunkLayout.fillRuns(p.runs, range, into: out, narrow: narrow)
+            let first = p.exceptionsBefore(range.lowerBound)
+            let m = p.exceptionsBefore(range.upperBound) - first
+            guard m > 0 else { return }
+            var exceptions = [UInt32](repeating: 0, count: m)
+            try exceptions.withUnsafeMutableBufferPointer { e in
+                if !p.exceptions.decode32IfFits(first..<(first + m), base: base, into: e.baseAddress!) {
+                    let wide = UnsafeMutablePointer<Int64>.allocate(capacity: m)
+                    defer { wide.deallocate() }
+                    p.exceptions.decode(first..<(first + m), into: wide)
+                    for k in 0..<m { e[k] = try narrow(wide[k]) }
                 }
+                // Flagged rows of `range` are exceptions first..<first + m.
+                p.forEachException(in: range) { i, j in out[i &- range.lowerBound] = e[j &- first] }
             }
             return
         case .dictionary(let d):
@@ -118,7 +114,7 @@ public enum ChunkLayout: Sendable {
             return
         case .delta(let d):
             if try d.decode32(range, base: base, into: out, file: file, what: what) { return }
-        case .string:
+        case .deltaRuns, .string:
             break
         }
         // General path: decode as Int64, then narrow with a check per value.
@@ -169,6 +165,40 @@ public enum ChunkLayout: Sendable {
         }
     }
 
+    /// Writes the values of `r`'s runs over `range` as UInt32 (through
+    /// `narrow`) into `out[0..<range.count]`.
+    static func fillRuns(_ r: RLEChunk, _ range: Range<Int>, into out: UnsafeMutablePointer<UInt32>,
+                         narrow: (Int64) throws -> UInt32) throws {
+            // Run by run in a plain loop (short runs are common: zips).
+            guard !range.isEmpty else { return }
+            var k = r.runIndex(containing: range.lowerBound)
+            var start = range.lowerBound
+            var o = 0
+            try r.values.withUnsafeBufferPointer { values in
+                try r.ends.withUnsafeBufferPointer { ends in
+                    // ends is strictly increasing up to the row count
+                    // (RLEChunk.parse), so k stays inside while start < end.
+                    let n = range.count
+                    while start < range.upperBound {
+                        let end = Swift.min(ends[k], range.upperBound)
+                        let len = end &- start
+                        let v = try narrow(values[k])
+                        if len <= 4 && o &+ 4 <= n {
+                            // Four stores whatever the length (no loop to
+                            // mispredict): the extra ones land on rows of
+                            // later runs, which overwrite them.
+                            out[o] = v; out[o &+ 1] = v; out[o &+ 2] = v; out[o &+ 3] = v
+                        } else {
+                            for j in 0..<len { out[o &+ j] = v }
+                        }
+                        o &+= len
+                        start = end
+                        k &+= 1
+                    }
+                }
+            }
+    }
+
     /// For each byte, its 8 bits as 8 bytes of 0 or 1 (bit k in byte k of
     /// the little-endian UInt64).
     static let bitBytes: [UInt64] = (0..<256).map { (b: Int) -> UInt64 in
@@ -179,8 +209,10 @@ public enum ChunkLayout: Sendable {
 
     /// True when rows can be decoded from any offset without touching earlier rows.
     public var isRandomAccess: Bool {
-        if case .delta = self { return false }
-        return true
+        switch self {
+        case .delta, .deltaRuns: return false
+        default: return true
+        }
     }
 }
 
@@ -213,6 +245,14 @@ public enum ChunkEncoder {
             sizes[.dictionary] = DictionaryChunk.encodedSize(count: values.count, distinct: d, min: lo, max: hi)
         }
         sizes[.delta] = DeltaChunk.encodedSize(values)
+        if let w = DeltaRunsChunk.chooseWidth(values, min: lo, max: hi) {
+            sizes[.deltaRuns] = DeltaRunsChunk.encodedSize(values, width: w)
+        }
+        // Worth planning only when runs are short but not every row starts
+        // one (listening zips: about one run per 2.7 rows).
+        if rle.runs * 4 <= values.count * 3 {
+            sizes[.patchedRLE] = PatchedRLEChunk.encodedSize(values)
+        }
         return sizes
     }
 
@@ -240,6 +280,9 @@ public enum ChunkEncoder {
             case .rle: RLEChunk.encode(buf, into: &out)
             case .dictionary: DictionaryChunk.encode(buf, into: &out)
             case .delta: DeltaChunk.encode(buf, into: &out)
+            case .deltaRuns:
+                DeltaRunsChunk.encode(buf, width: DeltaRunsChunk.chooseWidth(buf, min: lo, max: hi) ?? 64, into: &out)
+            case .patchedRLE: PatchedRLEChunk.encode(buf, into: &out)
             case .string: preconditionFailure("STRING chunks are encoded by encodeStrings")
             }
             return Result(encoding: choice, payload: out.bytes, min: lo, max: hi)

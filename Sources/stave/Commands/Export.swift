@@ -12,7 +12,7 @@ struct Export: ParsableCommand {
         discussion: """
         CSV is written in the original export's shape (datetime and zip quoted,
         LF); with --no-header and --order event it reproduces a tracks.csv
-        byte for byte. Store order groups events by month, customer, time;
+        byte for byte. Store order groups events by month, then customer;
         --order event sorts by event id (holds the whole table in memory).
 
         --table customers writes the customer table instead: as CSV in the

@@ -1,0 +1,229 @@
+// Encoding 7, PATCHED_RLE: runs of a usual value, with exceptions.
+//
+//   offset size
+//   0      4    run count r (u32); r = 0 exactly when the chunk has 0 rows
+//   4      4    exception count e (u32)
+//   8      ...  FOR_BITPACK block of the r run values
+//   ...    ...  FOR_BITPACK block of the r run lengths (each >= 1, sum = rows)
+//   ...    ...  FOR_BITPACK block of one flag per row, each 0 or 1; e are 1
+//   ...    ...  FOR_BITPACK block of the e exception values
+//
+// Row i's value is the next exception value (in row order) if its flag is 1,
+// else the value of the run containing it. Pays on listening zips: within a
+// customer's run most events are at the home zip, the others elsewhere; RLE
+// pays a run for each of those, this pays one flag bit per row and the
+// value.
+
+public struct PatchedRLEChunk: @unchecked Sendable {
+    // @unchecked Sendable: `flags` points into the immutable payload, as in
+    // FORBlock.
+    public let runs: RLEChunk
+    /// The flags as a little-endian bitmap (bit i of the stream is row i),
+    /// or nil when the flag block has width 0 (every flag is `allFlag`).
+    let flags: UnsafeRawBufferPointer?
+    let allFlag: Bool
+    /// before[k]: flags set in words 0..<k (with a width-1 flag block).
+    let before: [Int32]
+    public let exceptions: FORBlock
+    public let count: Int
+
+    // MARK: Analyze
+
+    /// The writer's split of `values` into base runs and exceptions: a new
+    /// run starts where a value other than the run's repeats at once (the
+    /// next row, or the one after when the next is not the run's value).
+    struct Plan {
+        var runValues: [Int64] = []
+        var runLengths: [Int64] = []
+        var flags: [Int64] = []
+        var exceptions: [Int64] = []
+    }
+
+    static func plan(_ v: UnsafeBufferPointer<Int64>) -> Plan {
+        var p = Plan()
+        let n = v.count
+        p.flags = [Int64](repeating: 0, count: n)
+        var i = 0
+        while i < n {
+            let b = v[i]
+            var j = i + 1
+            while j < n {
+                let x = v[j]
+                if x == b { j += 1; continue }
+                let repeats = (j + 1 < n && v[j + 1] == x) || (j + 2 < n && v[j + 1] != b && v[j + 2] == x)
+                if repeats { break }
+                p.flags[j] = 1
+                p.exceptions.append(x)
+                j += 1
+            }
+            p.runValues.append(b)
+            p.runLengths.append(Int64(j - i))
+            i = j
+        }
+        return p
+    }
+
+    static func size(of p: Plan) -> Int {
+        func block(_ a: [Int64]) -> Int {
+            var lo = Int64.max, hi = Int64.min
+            for x in a { lo = min(lo, x); hi = max(hi, x) }
+            if a.isEmpty { lo = 0; hi = 0 }
+            return FORBlock.encodedSize(count: a.count, min: lo, max: hi)
+        }
+        return 8 + block(p.runValues) + block(p.runLengths) + block(p.flags) + block(p.exceptions)
+    }
+
+    /// The exact payload size of `encode(values)`.
+    public static func encodedSize(_ values: UnsafeBufferPointer<Int64>) -> Int {
+        size(of: plan(values))
+    }
+
+    // MARK: Encode
+
+    public static func encode(_ values: UnsafeBufferPointer<Int64>, into out: inout ByteWriter) {
+        let p = plan(values)
+        out.append(UInt32(p.runValues.count))
+        out.append(UInt32(p.exceptions.count))
+        FORBlock.encode(p.runValues, into: &out)
+        FORBlock.encode(p.runLengths, into: &out)
+        FORBlock.encode(p.flags, into: &out)
+        FORBlock.encode(p.exceptions, into: &out)
+    }
+
+    // MARK: Decode
+
+    public static func parse(_ r: inout ByteReader, count: Int, file: String, what: String) throws -> PatchedRLEChunk {
+        let runCount = Int(try r.read(UInt32.self))
+        let exceptionCount = Int(try r.read(UInt32.self))
+        guard runCount <= count, (runCount == 0) == (count == 0), exceptionCount <= count else {
+            throw StaveError.corrupt(file: file, what: "\(what): PATCHED_RLE counts \(runCount) runs, \(exceptionCount) exceptions for \(count) rows")
+        }
+        let valueBlock = try FORBlock.parse(&r, count: runCount, file: file, what: what)
+        let lengthBlock = try FORBlock.parse(&r, count: runCount, file: file, what: what)
+        let flagBlock = try FORBlock.parse(&r, count: count, file: file, what: what)
+        let exceptions = try FORBlock.parse(&r, count: exceptionCount, file: file, what: what)
+        let values = valueBlock.decodeAll()
+        var ends: [Int] = []
+        ends.reserveCapacity(runCount)
+        var total = 0
+        for len in lengthBlock.decodeAll() {
+            guard len >= 1, len <= Int64(count - total) else {
+                throw StaveError.corrupt(file: file, what: "\(what): PATCHED_RLE run lengths do not add up to \(count) rows")
+            }
+            total += Int(len)
+            ends.append(total)
+        }
+        guard total == count else {
+            throw StaveError.corrupt(file: file, what: "\(what): PATCHED_RLE run lengths add up to \(total), not \(count) rows")
+        }
+        // Flags: 0 or 1 each, so width 1 with reference 0, or width 0.
+        let flags: UnsafeRawBufferPointer?
+        let allFlag: Bool
+        var ones = 0
+        var before: [Int32] = []
+        switch (flagBlock.reference, flagBlock.width) {
+        case (0, 0), (1, 0):
+            flags = nil
+            allFlag = flagBlock.reference == 1
+            ones = allFlag ? count : 0
+        case (0, 1):
+            flags = flagBlock.stream
+            allFlag = false
+            let words = (count + 63) / 64
+            before.reserveCapacity(words + 1)
+            for k in 0..<words {
+                before.append(Int32(ones))
+                ones += PatchedRLEChunk.word(flagBlock.stream, k, count: count).nonzeroBitCount
+            }
+            before.append(Int32(ones))
+        default:
+            throw StaveError.corrupt(file: file, what: "\(what): PATCHED_RLE flags are not 0 or 1 (reference \(flagBlock.reference), width \(flagBlock.width))")
+        }
+        guard ones == exceptionCount else {
+            throw StaveError.corrupt(file: file, what: "\(what): PATCHED_RLE has \(ones) flagged rows but \(exceptionCount) exceptions")
+        }
+        return PatchedRLEChunk(runs: RLEChunk(values: values, ends: ends), flags: flags, allFlag: allFlag,
+                               before: before, exceptions: exceptions, count: count)
+    }
+
+    /// Word k (64 flags) of a width-1 stream of `count` flags, with bits at
+    /// or past `count` cleared. The stream holds ceil(count/8) + 8 bytes, so
+    /// an 8-byte load at byte 8k, k <= (count - 1) / 64, is inside it.
+    @inline(__always)
+    static func word(_ stream: UnsafeRawBufferPointer, _ k: Int, count: Int) -> UInt64 {
+        var w = UInt64(littleEndian: stream.loadUnaligned(fromByteOffset: 8 &* k, as: UInt64.self))
+        let valid = count &- 64 &* k
+        if valid < 64 { w &= (UInt64(1) &<< UInt64(valid)) &- 1 }
+        return w
+    }
+
+
+    /// Flags of rows 64k..<64k+64 as bits (bit b is row 64k + b), rows at
+    /// or past `count` clear; k must be in 0..<(count + 63) / 64.
+    public func flagWord(_ k: Int) -> UInt64 {
+        precondition(k >= 0 && 64 &* k < count)
+        guard let flags else {
+            guard allFlag else { return 0 }
+            let valid = count &- 64 &* k
+            return valid >= 64 ? UInt64.max : (UInt64(1) &<< UInt64(valid)) &- 1
+        }
+        return PatchedRLEChunk.word(flags, k, count: count)
+    }
+
+    /// Calls `body(row, exceptionIndex)` for every flagged row in `range`, in order.
+    public func forEachException(in range: Range<Int>, _ body: (Int, Int) throws -> Void) rethrows {
+        guard !range.isEmpty else { return }
+        guard let flags else {
+            if allFlag { for i in range { try body(i, i) } }
+            return
+        }
+        var j = exceptionsBefore(range.lowerBound)
+        var k = range.lowerBound >> 6
+        while 64 &* k < range.upperBound {
+            var w = PatchedRLEChunk.word(flags, k, count: count)
+            let lowBits = range.lowerBound &- 64 &* k
+            if lowBits > 0 { w &= ~((UInt64(1) &<< UInt64(lowBits)) &- 1) }
+            let highBits = range.upperBound &- 64 &* k
+            if highBits < 64 { w &= (UInt64(1) &<< UInt64(highBits)) &- 1 }
+            while w != 0 {
+                let bit = w.trailingZeroBitCount
+                try body(64 &* k &+ bit, j)
+                j &+= 1
+                w &= w &- 1
+            }
+            k &+= 1
+        }
+    }
+
+    /// The number of flagged rows among rows 0..<row (row <= count): the
+    /// index of the first exception at or after `row`.
+    public func exceptionsBefore(_ row: Int) -> Int {
+        guard let flags else { return allFlag ? row : 0 }
+        precondition(row >= 0 && row <= count)
+        // before has (count + 63) / 64 + 1 entries, so index row / 64 is inside.
+        let k = row &>> 6
+        let rest = row & 63
+        var n = Int(before[k])
+        if rest > 0 { n &+= (PatchedRLEChunk.word(flags, k, count: count) & ((UInt64(1) &<< UInt64(rest)) &- 1)).nonzeroBitCount }
+        return n
+    }
+
+    /// Decodes rows `range`: the runs, then the exceptions over them.
+    public func decode(_ range: Range<Int>, into out: UnsafeMutablePointer<Int64>) {
+        guard !range.isEmpty else { return }
+        var o = 0
+        runs.forEachRun(in: range) { v, rows in
+            (out + o).update(repeating: v, count: rows.count)
+            o += rows.count
+        }
+        let first = exceptionsBefore(range.lowerBound)
+        let m = exceptionsBefore(range.upperBound) - first
+        guard m > 0 else { return }
+        let values = UnsafeMutablePointer<Int64>.allocate(capacity: m)
+        defer { values.deallocate() }
+        // The flagged rows of `range` are exceptions first..<first + m,
+        // inside 0..<exceptions.count (parse checked the flag count).
+        exceptions.decode(first..<(first + m), into: values)
+        forEachException(in: range) { i, j in out[i - range.lowerBound] = values[j - first] }
+    }
+}
