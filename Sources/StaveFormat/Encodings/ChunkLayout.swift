@@ -226,8 +226,20 @@ public enum ChunkEncoder {
         public var max: Int64
     }
 
-    /// Estimated payload size of each candidate encoding (nil: not considered).
+    /// Exact payload size of each candidate encoding (nil: not considered).
     public static func analyze(_ values: UnsafeBufferPointer<Int64>) -> [EncodingID: Int] {
+        analysis(values).sizes
+    }
+
+    /// The sizes, and what the DELTA_RUNS and PATCHED_RLE sizes were
+    /// computed from, so that encoding the choice does not redo it.
+    struct Analysis {
+        var sizes: [EncodingID: Int] = [:]
+        var deltaRunsWidth: Int? = nil
+        var patchedPlan: PatchedRLEChunk.Plan? = nil
+    }
+
+    static func analysis(_ values: UnsafeBufferPointer<Int64>) -> Analysis {
         var lo = Int64.max, hi = Int64.min
         for v in values { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
         if values.isEmpty { lo = 0; hi = 0 }
@@ -245,15 +257,20 @@ public enum ChunkEncoder {
             sizes[.dictionary] = DictionaryChunk.encodedSize(count: values.count, distinct: d, min: lo, max: hi)
         }
         sizes[.delta] = DeltaChunk.encodedSize(values)
+        var a = Analysis()
         if let w = DeltaRunsChunk.chooseWidth(values, min: lo, max: hi) {
             sizes[.deltaRuns] = DeltaRunsChunk.encodedSize(values, width: w)
+            a.deltaRunsWidth = w
         }
         // Worth planning only when runs are short but not every row starts
         // one (listening zips: about one run per 2.7 rows).
         if rle.runs * 4 <= values.count * 3 {
-            sizes[.patchedRLE] = PatchedRLEChunk.encodedSize(values)
+            let plan = PatchedRLEChunk.plan(values)
+            sizes[.patchedRLE] = PatchedRLEChunk.size(of: plan)
+            a.patchedPlan = plan
         }
-        return sizes
+        a.sizes = sizes
+        return a
     }
 
     /// Encodes `values` with the given encoding, or the smallest by `analyze`.
@@ -263,10 +280,12 @@ public enum ChunkEncoder {
             for v in buf { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
             if buf.isEmpty { lo = 0; hi = 0 }
             let choice: EncodingID
+            var a = Analysis()
             if let forcing {
                 choice = forcing
             } else {
-                let sizes = analyze(buf)
+                a = analysis(buf)
+                let sizes = a.sizes
                 var best = EncodingID.forBitpack
                 var bestSize = sizes[.forBitpack]!
                 for id in EncodingID.integerEncodings {
@@ -281,8 +300,9 @@ public enum ChunkEncoder {
             case .dictionary: DictionaryChunk.encode(buf, into: &out)
             case .delta: DeltaChunk.encode(buf, into: &out)
             case .deltaRuns:
-                DeltaRunsChunk.encode(buf, width: DeltaRunsChunk.chooseWidth(buf, min: lo, max: hi) ?? 64, into: &out)
-            case .patchedRLE: PatchedRLEChunk.encode(buf, into: &out)
+                let w = a.deltaRunsWidth ?? DeltaRunsChunk.chooseWidth(buf, min: lo, max: hi) ?? 64
+                DeltaRunsChunk.encode(buf, width: w, into: &out)
+            case .patchedRLE: PatchedRLEChunk.encode(a.patchedPlan ?? PatchedRLEChunk.plan(buf), into: &out)
             case .string: preconditionFailure("STRING chunks are encoded by encodeStrings")
             }
             return Result(encoding: choice, payload: out.bytes, min: lo, max: hi)

@@ -80,8 +80,7 @@ public struct PatchedRLEChunk: @unchecked Sendable {
 
     // MARK: Encode
 
-    public static func encode(_ values: UnsafeBufferPointer<Int64>, into out: inout ByteWriter) {
-        let p = plan(values)
+    static func encode(_ p: Plan, into out: inout ByteWriter) {
         out.append(UInt32(p.runValues.count))
         out.append(UInt32(p.exceptions.count))
         FORBlock.encode(p.runValues, into: &out)
