@@ -45,6 +45,8 @@ final class HostileCorpusTests: XCTestCase {
         "customers-file-is-an-events-part": ("badStore", "holds table kind 1, MANIFEST lists it as kind 2"),
         "customer-ids-not-ascending": ("corrupt", "ids not strictly ascending"),
         "customer-name-not-utf8": ("corrupt", "is not valid UTF-8"),
+        "patched-rle-flags-disagree": ("corrupt", "PATCHED_RLE has 1 flagged rows but 2 exceptions"),
+        "delta-runs-lengths-overrun": ("corrupt", "DELTA_RUNS run lengths do not add up"),
     ]
 
     static func caseName(_ e: StaveError) -> String {
@@ -290,6 +292,39 @@ final class HostileCorpusTests: XCTestCase {
                 t.level.append(0); t.campaign.append(0); t.linked.append(0)
             }
             return t
+        }
+        /// Puts `payload` (uncompressed, encoding `id`) in place of column
+        /// `column`'s chunk of row group 0, with a matching descriptor and
+        /// checksum: only the payload's own structure is wrong.
+        func replaceChunk(_ p: String, column: Int, id: EncodingID, _ payload: (Int, Int64) -> [UInt8]) throws {
+            let store = try Store.open(base)
+            let d = store.parts[0].footer.rowGroups[0].chunks[column]
+            let bytes = payload(store.parts[0].footer.rowGroups[0].rowCount, d.min)
+            try patchPart(p) { b in b.replaceSubrange(Int(d.offset)..<(Int(d.offset) + bytes.count), with: bytes) }
+            let at = chunk0 + column * FormatConstants.chunkDescriptorSize
+            try rewriteFooter(p) { f in
+                f.replaceSubrange((at + 8)..<(at + 12), with: le(UInt32(bytes.count)))
+                f.replaceSubrange((at + 12)..<(at + 16), with: le(UInt32(bytes.count)))
+                f[at + 16] = id.rawValue
+                f[at + 17] = 0
+                f.replaceSubrange((at + 40)..<(at + 48), with: le(XXH64.hash(bytes)))
+            }
+        }
+        func forBlock(_ values: [Int64]) -> [UInt8] { var w = ByteWriter(); FORBlock.encode(values, into: &w); return w.bytes }
+        try make("patched-rle-flags-disagree") { p in
+            // One run of the zip column's minimum; one row flagged, two exceptions.
+            try replaceChunk(p, column: EventsSchema.zip, id: .patchedRLE) { rows, v in
+                var flags = [Int64](repeating: 0, count: rows)
+                flags[1] = 1
+                return le(UInt32(1)) + le(UInt32(2)) + forBlock([v]) + forBlock([Int64(rows)]) + forBlock(flags) + forBlock([v, v])
+            }
+        }
+        try make("delta-runs-lengths-overrun") { p in
+            // Two runs of event ids whose lengths add up to 4 rows too many.
+            try replaceChunk(p, column: EventsSchema.eventID, id: .deltaRuns) { rows, v in
+                le(UInt32(2)) + le(UInt32(0)) + forBlock([Int64(rows - 1), 5]) + forBlock([v, v])
+                    + forBlock([Int64](repeating: 0, count: rows - 2))
+            }
         }
         try make("customer-ids-not-ascending") { p in try writeCustomers(p, table(ids: [5, 3], names: [[65], [66]])) }
         try make("customer-name-not-utf8") { p in try writeCustomers(p, table(ids: [1, 2], names: [[65], [0xC3, 0x28]])) }
