@@ -160,9 +160,12 @@ public struct PartFooter: Equatable, Sendable {
                 guard lo <= hi, domain.contains(lo), domain.contains(hi) else {
                     throw StaveError.corrupt(file: file, what: "\(what): statistics \(lo)...\(hi) outside the \(columns[c].type.name) domain")
                 }
-                // The largest payload any encoding needs; it caps every
-                // allocation. STRING adds the bytes: at most `max` per row
-                // (rows <= 2^20 and max <= 65,535: no overflow).
+                // A cap on the payload, which bounds every allocation: a
+                // writer picks the smallest encoding, never larger than
+                // FOR_BITPACK's 24 + 8 x rows bytes (a forced PATCHED_RLE of
+                // all-distinct values could need more; no writer does that).
+                // STRING adds the bytes: at most `max` per row (rows <= 2^20
+                // and max <= 65,535: no overflow).
                 let cap = 64 + 16 * UInt64(rows) + (isString ? UInt64(rows) * UInt64(hi) : 0)
                 guard UInt64(encodedLength) <= cap else {
                     throw StaveError.corrupt(file: file, what: "\(what): declared size \(encodedLength) exceeds the limit \(cap) for \(rows) rows")

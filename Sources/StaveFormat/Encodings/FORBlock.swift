@@ -7,7 +7,8 @@
 //   16     ...  bit stream of (value - reference) as unsigned w-bit integers
 //               (see BitPacking.swift), ceil(n*w/8) + 8 bytes
 //
-// It is also the building block of RLE, DICT and DELTA.
+// It is also the building block of RLE, DICT, DELTA, DELTA_RUNS and
+// PATCHED_RLE.
 
 public struct FORBlock: @unchecked Sendable {
     // @unchecked Sendable: `stream` points into an immutable payload that its
