@@ -18,6 +18,9 @@ public struct ConvertOptions: Sendable {
     /// Rows buffered before a part is written: bounds memory (about 30 bytes
     /// a row plus sort space) independently of the input size.
     public var bufferRows = 4_000_000
+    /// Write each full buffer on another thread while the next one is
+    /// parsed (CSV input): up to two buffers in memory.
+    public var overlapFlushes = true
     public var force = false
     public var threads = 2
     public var compression = CompressionPolicy()
@@ -103,6 +106,8 @@ public final class Converter {
 
         var state = ParseState(options: options, file: displayName, rejects: rejects)
         state.buffer.reserve(min(options.bufferRows, 1 << 20))
+        state.overlapFlushes = options.overlapFlushes
+        defer { state.drainFlushes() }
         // One buffer: leftover partial line at the front, new data after it.
         var data = [UInt8](repeating: 0, count: Converter.blockSize * 2)
         var filled = 0
@@ -131,6 +136,7 @@ public final class Converter {
             progress?(bytesRead, total)
         }
         try state.flush(sink: sink)
+        try state.finishFlushes()
         try rejects?.commit()
         try commit()
         return ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
@@ -192,6 +198,11 @@ struct ParseState {
     var headerDecided = false
     /// When set, rejected lines are collected here instead of written.
     var collected: [(line: Int, error: RowError, raw: [UInt8])]?
+    /// When set, a full buffer is written on another thread while parsing
+    /// goes on into a fresh one (at most one write in flight, so parts keep
+    /// their order and memory holds at most two buffers).
+    var overlapFlushes = false
+    var inFlight: FlushJob?
 
     init(options: ConvertOptions, file: String, rejects: OutputFile?) {
         self.options = options
@@ -381,9 +392,59 @@ struct ParseState {
 
     mutating func flush(sink: PartSink) throws {
         guard buffer.count > 0 else { return }
-        try PartLayout.writePart(buffer, to: sink)
+        guard overlapFlushes else {
+            try PartLayout.writePart(buffer, to: sink)
+            partsWritten += 1
+            buffer.removeAll()
+            return
+        }
+        // The previous write must be done (and its error reported) before
+        // this one starts: parts are added to the sink one at a time, in order.
+        try finishFlushes()
+        var full = EventBuffer()
+        swap(&full, &buffer)
+        buffer.reserve(min(options.bufferRows, 1 << 22))
+        inFlight = FlushJob.start(full, sink: sink)
         partsWritten += 1
-        buffer.removeAll()
+    }
+
+    /// Waits for the write in flight, if any, and rethrows its error.
+    mutating func finishFlushes() throws {
+        guard let job = inFlight else { return }
+        inFlight = nil
+        try job.wait()
+    }
+
+    /// Waits for the write in flight without reporting it (the caller is
+    /// already failing): nothing may still write into a store being abandoned.
+    mutating func drainFlushes() {
+        _ = try? finishFlushes()
+    }
+}
+
+/// One part being written on a global-queue thread.
+final class FlushJob: @unchecked Sendable {
+    // @unchecked Sendable: `error` is written by the worker before it signals
+    // `done` and read only after waiting on it.
+    private let done = DispatchSemaphore(value: 0)
+    private var error: Error?
+
+    static func start(_ buffer: EventBuffer, sink: PartSink) -> FlushJob {
+        let job = FlushJob()
+        // The sink is used by this worker alone until the job is waited for
+        // (ParseState waits before the next flush, the commit or an abort).
+        let box = SendableBox((buffer, sink))
+        DispatchQueue.global().async {
+            let (buffer, sink) = box.value
+            do { try PartLayout.writePart(buffer, to: sink) } catch { job.error = error }
+            job.done.signal()
+        }
+        return job
+    }
+
+    func wait() throws {
+        done.wait()
+        if let error { throw error }
     }
 }
 

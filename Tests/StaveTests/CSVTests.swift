@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import StaveFormat
 import StaveIO
@@ -187,6 +188,68 @@ final class ConverterTests: XCTestCase {
         let expected = events.map { [$0.eventID, Int64($0.customerID), Int64($0.trackID), $0.datetime, Int64($0.mobile), Int64($0.zip)] }
             .sorted { ($0[0], $0[3], $0[1]) < ($1[0], $1[3], $1[1]) }
         XCTAssertEqual(back.sorted { ($0[0], $0[3], $0[1]) < ($1[0], $1[3], $1[1]) }, expected)
+    }
+
+    /// Full buffers are written on another thread while parsing goes on:
+    /// parts still reach the sink one at a time, in file order; a failed
+    /// write is the conversion's error and stops it; and once ingest has
+    /// returned, nothing writes any more (an abort may remove the files).
+    func testOverlappedFlushesKeepOrderAndReportErrors() throws {
+        final class SlowSink: PartSink, @unchecked Sendable {
+            // @unchecked Sendable: every field is guarded by `lock`.
+            let lock = NSLock()
+            var parts: [[Int64]] = []
+            var active = 0, maxActive = 0, calls = 0
+            let failAt: Int?
+            init(failAt: Int?) { self.failAt = failAt }
+            func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws {
+                lock.lock(); active += 1; maxActive = max(maxActive, active); calls += 1; let call = calls; lock.unlock()
+                defer { lock.lock(); active -= 1; lock.unlock() }
+                usleep(20_000)  // a slow disk: parsing runs ahead meanwhile
+                var ids: [Int64] = []
+                for g in 0..<groupCount { ids += makeGroup(g).columns[EventsSchema.eventID] }
+                if call == failAt { throw StaveError.io(path: "part \(call)", operation: "write", errno: ENOSPC) }
+                lock.lock(); parts.append(ids.sorted()); lock.unlock()
+            }
+        }
+        let dir = temporaryDirectory(self)
+        let input = dir + "/t.csv"
+        writeFile(input, csvLines(randomEvents(count: 5_000, customers: 30, seed: 9)))
+        var o = ConvertOptions()
+        o.bufferRows = 700
+        XCTAssertTrue(o.overlapFlushes, "on by default")
+        let good = SlowSink(failAt: nil)
+        let summary = try Converter(input: input, output: dir + "/x.stave", options: o).ingest(into: good) {}
+        XCTAssertEqual(summary.parts, 8)
+        XCTAssertEqual(good.maxActive, 1, "one write at a time")
+        XCTAssertEqual(good.parts, (0..<8).map { k in (Int64(700 * k)..<Int64(min(700 * (k + 1), 5_000))).map { $0 } }, "file order")
+        let bad = SlowSink(failAt: 3)
+        XCTAssertThrowsError(try Converter(input: input, output: dir + "/y.stave", options: o).ingest(into: bad) {}) { e in
+            XCTAssertEqual("\(e)", "\(StaveError.io(path: "part 3", operation: "write", errno: ENOSPC))")
+        }
+        bad.lock.lock()
+        let (calls, active) = (bad.calls, bad.active)
+        bad.lock.unlock()
+        XCTAssertEqual(calls, 3, "no part after the failed one")
+        XCTAssertEqual(active, 0, "nothing in flight after ingest returned")
+        usleep(100_000)
+        bad.lock.lock(); XCTAssertEqual(bad.calls, 3); bad.lock.unlock()
+        // A malformed line while a part is being written: the parse error
+        // is the result, after that write has finished.
+        // (Past the first 4 MB read block, so that parts are written first.)
+        writeFile(input, csvLines(randomEvents(count: 120_000, customers: 300, seed: 10)) + "oops\n")
+        o.bufferRows = 10_000
+        let slow = SlowSink(failAt: nil)
+        XCTAssertThrowsError(try Converter(input: input, output: dir + "/z.stave", options: o).ingest(into: slow) {}) { e in
+            XCTAssertTrue("\(e)".contains(":120001:"), "\(e)")
+        }
+        slow.lock.lock()
+        let (writes, inFlight) = (slow.calls, slow.active)
+        slow.lock.unlock()
+        XCTAssertEqual(inFlight, 0, "the write in flight finished before ingest returned")
+        XCTAssertGreaterThanOrEqual(writes, 5)
+        usleep(200_000)
+        slow.lock.lock(); XCTAssertEqual(slow.calls, writes, "no write began after ingest returned"); slow.lock.unlock()
     }
 
     /// Rows are ordered by (month, customer, input order); the input's
