@@ -220,7 +220,7 @@ struct CSVInputOptions: ParsableArguments {
     @Option(help: "With --skip-bad-rows: stop (exit 65, nothing written) after this many bad rows.")
     var maxErrors: Int?
 
-    @Option(help: "Rows buffered per part (bounds memory: about 60 bytes a row).")
+    @Option(help: "Rows buffered per part (bounds memory: about 95 bytes a row, as one buffer fills while the previous one is written).")
     var bufferRows = 4_000_000
 
     func validate() throws {
