@@ -102,6 +102,21 @@ public struct RowGroupData: Sendable {
         }
     }
 
+    /// Checks that `values` (offsets from `base`) lie within a chunk's
+    /// statistics. The footer proved the statistics lie in the column's
+    /// domain, but a damaged chunk with a valid checksum can decode to values
+    /// they do not admit, which would index tables out of bounds (zips) or
+    /// give a wrong answer (a datetime outside the group's month): an error.
+    /// (decodeAllChecked does the same for the row reader.)
+    static func checkWithin(_ values: UnsafeBufferPointer<UInt32>, base: Int64, _ d: ChunkDescriptor, file: String, what: String) throws {
+        guard !values.isEmpty else { return }
+        var lo = UInt32.max, hi = UInt32.min
+        for v in values { lo = min(lo, v); hi = max(hi, v) }
+        guard base &+ Int64(lo) >= d.min, base &+ Int64(hi) <= d.max else {
+            throw StaveError.corrupt(file: file, what: "\(what): values \(base &+ Int64(lo))...\(base &+ Int64(hi)) outside its statistics \(d.min)...\(d.max)")
+        }
+    }
+
     /// Decodes row group `g` of `part` for `filter` (the group must not be `.skip`).
     static func load(part: Part, group g: Int, groupIndex: Int32, use: RowGroupUse, filter: QueryFilter, scratch: Scratch,
                      columns: LoadColumns = LoadColumns()) throws -> RowGroupData {
@@ -110,8 +125,9 @@ public struct RowGroupData: Sendable {
         // Customer runs.
         let customerChunk = try part.chunk(rowGroup: g, column: EventsSchema.customerID)
         var runs: [CustomerRun] = []
+        let customerDesc = desc.chunks[EventsSchema.customerID]
         func addRun(_ v: Int64, _ r: Range<Int>) throws {
-            guard v >= 0, v <= Int64(UInt32.max) else {
+            guard v >= customerDesc.min, v <= customerDesc.max, v >= 0, v <= Int64(UInt32.max) else {
                 throw StaveError.corrupt(file: part.path, what: "column customer_id row group \(g): value \(v) out of range")
             }
             if filter.customers == nil || filter.wants(customer: UInt32(v)) {
@@ -128,7 +144,7 @@ public struct RowGroupData: Sendable {
                     var start = 0
                     for k in rle.values.indices {
                         let v = rle.values[k]
-                        guard v >= 0, v <= Int64(UInt32.max) else {
+                        guard v >= customerDesc.min, v <= customerDesc.max, v >= 0, v <= Int64(UInt32.max) else {
                             throw StaveError.corrupt(file: part.path, what: "column customer_id row group \(g): value \(v) out of range")
                         }
                         let end = rle.ends[k]
@@ -152,6 +168,9 @@ public struct RowGroupData: Sendable {
             // each value fits.
             rowCustomers = [UInt32](repeating: 0, count: rows)
             try rowCustomers.withUnsafeMutableBufferPointer { try customerChunk.decode32(0..<rows, base: 0, into: $0.baseAddress!) }
+            try rowCustomers.withUnsafeBufferPointer {
+                try checkWithin($0, base: 0, customerDesc, file: part.path, what: "column customer_id row group \(g)")
+            }
         } else {
             let values = try customerChunk.decodeAll()
             var s = 0
@@ -203,6 +222,11 @@ public struct RowGroupData: Sendable {
             default:
                 break
             }
+            if let zipRuns {
+                try zipRuns.values.withUnsafeBufferPointer {
+                    try checkWithin($0, base: 0, desc.chunks[EventsSchema.zip], file: part.path, what: what)
+                }
+            }
         }
         var zips = [UInt32](repeating: 0, count: rowZipChunk != nil ? total : 0)
         scratch.ensure(total)
@@ -229,6 +253,21 @@ public struct RowGroupData: Sendable {
             }
         } else if rows > 0 {
             try decode(0..<rows, at: 0)
+        }
+        if timeChunk != nil {
+            try scratch.time.withUnsafeBufferPointer {
+                try checkWithin(UnsafeBufferPointer(rebasing: $0[0..<total]), base: base, dtDesc, file: part.path, what: "column datetime row group \(g)")
+            }
+        }
+        if trackChunk != nil {
+            try scratch.track.withUnsafeBufferPointer {
+                try checkWithin(UnsafeBufferPointer(rebasing: $0[0..<total]), base: 0, desc.chunks[EventsSchema.trackID], file: part.path, what: "column track_id row group \(g)")
+            }
+        }
+        if !zips.isEmpty {
+            try zips.withUnsafeBufferPointer {
+                try checkWithin($0, base: 0, desc.chunks[EventsSchema.zip], file: part.path, what: "column listening_zip row group \(g)")
+            }
         }
         // Codes: one branch-free pass over the scratch buffers, in 32-bit
         // arithmetic the compiler vectorizes (no table lookups): each
@@ -267,8 +306,10 @@ public struct RowGroupData: Sendable {
                 n = total
             }
         }
-        // The listening zip is ZIP5 (<= 99,999; the reader checked the chunk
-        // statistics), so zips index 100,000-entry tables safely.
+        // The listening zip is ZIP5 (<= 99,999), so zips index 100,000-entry
+        // tables: the statistics say so and the decoded rows were checked
+        // against them above (ZipRuns checks its runs). The fuzzer found a
+        // crash when only the statistics were checked.
         if columns.zips, desc.chunks[EventsSchema.zip].max > 99_999 {
             throw StaveError.corrupt(file: part.path, what: "column listening_zip row group \(g): statistics above 99999")
         }

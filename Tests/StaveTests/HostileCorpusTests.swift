@@ -47,6 +47,8 @@ final class HostileCorpusTests: XCTestCase {
         "customer-name-not-utf8": ("corrupt", "is not valid UTF-8"),
         "patched-rle-flags-disagree": ("corrupt", "PATCHED_RLE has 1 flagged rows but 2 exceptions"),
         "delta-runs-lengths-overrun": ("corrupt", "DELTA_RUNS run lengths do not add up"),
+        "zip-decodes-outside-its-statistics": ("corrupt", "column listening_zip row group 0: values 150000...150000 outside its statistics"),
+        "datetime-decodes-outside-its-month": ("corrupt", "column datetime row group 0: values"),
     ]
 
     static func caseName(_ e: StaveError) -> String {
@@ -69,11 +71,13 @@ final class HostileCorpusTests: XCTestCase {
         }
     }
 
-    /// Everything a reader can do with a store: open, profile, every row,
-    /// the customer table with every string.
+    /// Everything a reader can do with a store: open, profile, top zips
+    /// (zips as runs or rows), every row, the customer table with every string.
     static func readEverything(_ path: String) throws {
         let s = try Store.open(path)
         _ = try Queries.profile(s, filter: QueryFilter(), threads: 2)
+        _ = try Queries.topZips(s, filter: QueryFilter(), customers: CustomerFilter(), table: nil, limit: 5, threads: 2)
+        _ = try Queries.topZips(s, filter: QueryFilter(customers: [3, 10, 17]), customers: CustomerFilter(), table: nil, limit: 5, threads: 1)
         try RowReader.forEachRowGroup(s) { _ in }
         if let t = try CustomerTable.load(s) {
             for r in 0..<t.count { _ = try t.name(r); _ = try t.address(r) }
@@ -102,6 +106,30 @@ final class HostileCorpusTests: XCTestCase {
             }
             // verify reports it too (never "OK").
             XCTAssertFalse(Verifier.verify(copy).isSound, name)
+        }
+    }
+
+    /// Values outside their chunk's statistics stop the queries themselves,
+    /// not only the row reader: the zips would index a 100,000-entry table
+    /// (the fuzzer's crash), the datetimes would count in the wrong month.
+    func testQueriesCheckDecodedValuesAgainstStatistics() throws {
+        func copy(_ name: String) throws -> Store {
+            let path = temporaryDirectory(self) + "/" + name
+            try FileManager.default.copyItem(atPath: Self.corpus + "/" + name, toPath: path)
+            return try Store.open(path)
+        }
+        let zips = try copy("zip-decodes-outside-its-statistics")
+        XCTAssertNoThrow(try Queries.profile(zips, filter: QueryFilter(), threads: 2), "the profile reads no zips")
+        for f in [QueryFilter(), QueryFilter(customers: [3, 10, 17])] {
+            XCTAssertThrowsError(try Queries.topZips(zips, filter: f, customers: CustomerFilter(), table: nil, limit: 5, threads: 2)) {
+                XCTAssertTrue("\($0)".contains("outside its statistics"), "\($0)")
+            }
+        }
+        let times = try copy("datetime-decodes-outside-its-month")
+        for f in [QueryFilter(), QueryFilter(customers: [3, 10, 17])] {
+            XCTAssertThrowsError(try Queries.profile(times, filter: f, threads: 2)) {
+                XCTAssertTrue("\($0)".contains("column datetime row group 0: values"), "\($0)")
+            }
         }
     }
 
@@ -324,6 +352,17 @@ final class HostileCorpusTests: XCTestCase {
             try replaceChunk(p, column: EventsSchema.eventID, id: .deltaRuns) { rows, v in
                 le(UInt32(2)) + le(UInt32(0)) + forBlock([Int64(rows - 1), 5]) + forBlock([v, v])
                     + forBlock([Int64](repeating: 0, count: rows - 2))
+            }
+        }
+        try make("zip-decodes-outside-its-statistics") { p in
+            // A valid FOR block of zips 150000: 17 bits, checksum right, but
+            // the statistics (in the ZIP5 domain) do not admit them.
+            try replaceChunk(p, column: EventsSchema.zip, id: .forBitpack) { rows, _ in forBlock([Int64](repeating: 150_000, count: rows)) }
+        }
+        try make("datetime-decodes-outside-its-month") { p in
+            // Datetimes a year later than the group's month says.
+            try replaceChunk(p, column: EventsSchema.datetime, id: .forBitpack) { rows, v in
+                forBlock([Int64](repeating: v + 365 * 86_400, count: rows))
             }
         }
         try make("customer-ids-not-ascending") { p in try writeCustomers(p, table(ids: [5, 3], names: [[65], [66]])) }
