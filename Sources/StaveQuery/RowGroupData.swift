@@ -109,9 +109,22 @@ public struct RowGroupData: Sendable {
     /// give a wrong answer (a datetime outside the group's month): an error.
     /// (decodeAllChecked does the same for the row reader.)
     static func checkWithin(_ values: UnsafeBufferPointer<UInt32>, base: Int64, _ d: ChunkDescriptor, file: String, what: String) throws {
-        guard !values.isEmpty else { return }
-        var lo = UInt32.max, hi = UInt32.min
-        for v in values { lo = min(lo, v); hi = max(hi, v) }
+        guard let p = values.baseAddress, !values.isEmpty else { return }
+        // Sixteen lanes at a time (a plain min/max loop was not vectorized:
+        // 0.85 ms per 1M rows of datetimes and track ids, stave-timer).
+        let n = values.count
+        var vlo = SIMD16<UInt32>(repeating: .max), vhi = SIMD16<UInt32>(repeating: 0)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i &+ 16 <= n {
+            // i + 16 <= n: the 64 bytes loaded are inside `values`.
+            let v = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<UInt32>.self)
+            vlo = pointwiseMin(vlo, v)
+            vhi = pointwiseMax(vhi, v)
+            i &+= 16
+        }
+        var lo = vlo.min(), hi = vhi.max()
+        while i < n { lo = min(lo, p[i]); hi = max(hi, p[i]); i &+= 1 }
         guard base &+ Int64(lo) >= d.min, base &+ Int64(hi) <= d.max else {
             throw StaveError.corrupt(file: file, what: "\(what): values \(base &+ Int64(lo))...\(base &+ Int64(hi)) outside its statistics \(d.min)...\(d.max)")
         }
@@ -254,16 +267,6 @@ public struct RowGroupData: Sendable {
         } else if rows > 0 {
             try decode(0..<rows, at: 0)
         }
-        if timeChunk != nil {
-            try scratch.time.withUnsafeBufferPointer {
-                try checkWithin(UnsafeBufferPointer(rebasing: $0[0..<total]), base: base, dtDesc, file: part.path, what: "column datetime row group \(g)")
-            }
-        }
-        if trackChunk != nil {
-            try scratch.track.withUnsafeBufferPointer {
-                try checkWithin(UnsafeBufferPointer(rebasing: $0[0..<total]), base: 0, desc.chunks[EventsSchema.trackID], file: part.path, what: "column track_id row group \(g)")
-            }
-        }
         if !zips.isEmpty {
             try zips.withUnsafeBufferPointer {
                 try checkWithin($0, base: 0, desc.chunks[EventsSchema.zip], file: part.path, what: "column listening_zip row group \(g)")
@@ -272,11 +275,17 @@ public struct RowGroupData: Sendable {
         // Codes: one branch-free pass over the scratch buffers, in 32-bit
         // arithmetic the compiler vectorizes (no table lookups): each
         // "second of the day >= start" is the borrow of a subtraction.
+        // The datetimes' smallest and largest offsets, taken in the same
+        // pass, are checked against the chunk statistics below.
+        var tlo = UInt32.max, thi = UInt32.min
         let codes = needTime ? [UInt8](unsafeUninitializedCapacity: total) { out, n in
             scratch.time.withUnsafeBufferPointer { t in
                 scratch.mobile.withUnsafeBufferPointer { m in
+                    var tl = UInt32.max, th = UInt32.min
+                    defer { tlo = tl; thi = th }
                     for i in 0..<total {
                         let x = t[i]
+                        tl = min(tl, x); th = max(th, x)
                         let sod = x % 86_400
                         // sod < 86,400, so k - 1 - sod borrows (bit 31) exactly when sod >= k.
                         let a = (DayParts.morningStart &- 1 &- sod) &>> 31
@@ -296,6 +305,12 @@ public struct RowGroupData: Sendable {
                 for i in 0..<total { out[i] = (m[i] &<< 2) | RowGroupData.windowBit }
             }
             n = total
+        }
+        if needTime && total > 0 {
+            let dt = "column datetime row group \(g)"
+            guard base &+ Int64(tlo) >= dtDesc.min, base &+ Int64(thi) <= dtDesc.max else {
+                throw StaveError.corrupt(file: part.path, what: "\(dt): values \(base &+ Int64(tlo))...\(base &+ Int64(thi)) outside its statistics \(dtDesc.min)...\(dtDesc.max)")
+            }
         }
         var hours: [UInt8] = []
         if columns.hours {
@@ -319,22 +334,26 @@ public struct RowGroupData: Sendable {
         }
         // Tracks: narrowed to 16 bits when the statistics allow it; the
         // maximum is taken from the values (a damaged file could misstate it).
-        var maxTrack: UInt32 = 0
+        var maxTrack: UInt32 = 0, minTrack = UInt32.max
         var track16: [UInt16] = []
         var track32: [UInt32] = []
-        if desc.chunks[EventsSchema.trackID].max <= Int64(UInt16.max) {
+        let trackDesc = desc.chunks[EventsSchema.trackID]
+        if trackDesc.max <= Int64(UInt16.max) {
             track16 = [UInt16](unsafeUninitializedCapacity: total) { out, n in
                 scratch.track.withUnsafeBufferPointer { t in
-                    for i in 0..<total { let v = t[i]; maxTrack = max(maxTrack, v); out[i] = UInt16(truncatingIfNeeded: v) }
+                    var lo = UInt32.max, hi = UInt32.min
+                    for i in 0..<total { let v = t[i]; lo = min(lo, v); hi = max(hi, v); out[i] = UInt16(truncatingIfNeeded: v) }
+                    minTrack = lo; maxTrack = hi
                 }
                 n = total
             }
-            guard maxTrack <= UInt32(UInt16.max) else {
-                throw StaveError.corrupt(file: part.path, what: "column track_id row group \(g): values above the chunk's maximum")
-            }
         } else {
             track32 = Array(scratch.track[0..<total])
-            for v in track32 { maxTrack = max(maxTrack, v) }
+            for v in track32 { minTrack = min(minTrack, v); maxTrack = max(maxTrack, v) }
+        }
+        // Against the statistics (which also keeps 16-bit tracks exact).
+        guard Int64(minTrack) >= trackDesc.min, Int64(maxTrack) <= trackDesc.max else {
+            throw StaveError.corrupt(file: part.path, what: "column track_id row group \(g): values \(minTrack)...\(maxTrack) outside its statistics \(trackDesc.min)...\(trackDesc.max)")
         }
         return RowGroupData(codes: codes, track16: track16, track32: track32, runs: runs, rowCustomers: rowCustomers,
                             full: use == .full, maxTrack: Int64(maxTrack), hours: hours, zips: zips, zipRuns: zipRuns)
