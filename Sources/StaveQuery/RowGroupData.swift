@@ -110,21 +110,10 @@ public struct RowGroupData: Sendable {
     /// (decodeAllChecked does the same for the row reader.)
     static func checkWithin(_ values: UnsafeBufferPointer<UInt32>, base: Int64, _ d: ChunkDescriptor, file: String, what: String) throws {
         guard let p = values.baseAddress, !values.isEmpty else { return }
-        // Sixteen lanes at a time (a plain min/max loop was not vectorized:
-        // 0.85 ms per 1M rows of datetimes and track ids, stave-timer).
+        // Over a raw pointer with selects, a loop LLVM vectorizes.
         let n = values.count
-        var vlo = SIMD16<UInt32>(repeating: .max), vhi = SIMD16<UInt32>(repeating: 0)
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i &+ 16 <= n {
-            // i + 16 <= n: the 64 bytes loaded are inside `values`.
-            let v = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<UInt32>.self)
-            vlo = pointwiseMin(vlo, v)
-            vhi = pointwiseMax(vhi, v)
-            i &+= 16
-        }
-        var lo = vlo.min(), hi = vhi.max()
-        while i < n { lo = min(lo, p[i]); hi = max(hi, p[i]); i &+= 1 }
+        var lo = UInt32.max, hi = UInt32.min
+        for i in 0..<n { let v = p[i]; lo = v < lo ? v : lo; hi = v > hi ? v : hi }
         guard base &+ Int64(lo) >= d.min, base &+ Int64(hi) <= d.max else {
             throw StaveError.corrupt(file: file, what: "\(what): values \(base &+ Int64(lo))...\(base &+ Int64(hi)) outside its statistics \(d.min)...\(d.max)")
         }
