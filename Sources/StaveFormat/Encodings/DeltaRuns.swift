@@ -127,19 +127,7 @@ public struct DeltaRunsChunk: Sendable {
         let lengthBlock = try FORBlock.parse(&r, count: runCount, file: file, what: what)
         let firstBlock = try FORBlock.parse(&r, count: runCount, file: file, what: what)
         let steps = try FORBlock.parse(&r, count: count - runCount, file: file, what: what)
-        var ends: [Int] = []
-        ends.reserveCapacity(runCount)
-        var total = 0
-        for len in lengthBlock.decodeAll() {
-            guard len >= 1, len <= Int64(count - total) else {
-                throw StaveError.corrupt(file: file, what: "\(what): DELTA_RUNS run lengths do not add up to \(count) rows")
-            }
-            total += Int(len)
-            ends.append(total)
-        }
-        guard total == count else {
-            throw StaveError.corrupt(file: file, what: "\(what): DELTA_RUNS run lengths add up to \(total), not \(count) rows")
-        }
+        let ends = try RLEChunk.runEnds(lengthBlock.decodeAll(), count: count, encoding: "DELTA_RUNS", file: file, what: what)
         return DeltaRunsChunk(ends: ends, firsts: firstBlock.decodeAll(), steps: steps)
     }
 

@@ -102,19 +102,7 @@ public struct PatchedRLEChunk: @unchecked Sendable {
         let flagBlock = try FORBlock.parse(&r, count: count, file: file, what: what)
         let exceptions = try FORBlock.parse(&r, count: exceptionCount, file: file, what: what)
         let values = valueBlock.decodeAll()
-        var ends: [Int] = []
-        ends.reserveCapacity(runCount)
-        var total = 0
-        for len in lengthBlock.decodeAll() {
-            guard len >= 1, len <= Int64(count - total) else {
-                throw StaveError.corrupt(file: file, what: "\(what): PATCHED_RLE run lengths do not add up to \(count) rows")
-            }
-            total += Int(len)
-            ends.append(total)
-        }
-        guard total == count else {
-            throw StaveError.corrupt(file: file, what: "\(what): PATCHED_RLE run lengths add up to \(total), not \(count) rows")
-        }
+        let ends = try RLEChunk.runEnds(lengthBlock.decodeAll(), count: count, encoding: "PATCHED_RLE", file: file, what: what)
         // Flags: 0 or 1 each, so width 1 with reference 0, or width 0.
         let flags: UnsafeRawBufferPointer?
         let allFlag: Bool

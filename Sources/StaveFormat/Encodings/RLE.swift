@@ -77,20 +77,26 @@ public struct RLEChunk: Sendable {
         let lengthBlock = try FORBlock.parse(&r, count: runCount, file: file, what: what)
         let values = valueBlock.decodeAll()
         let lengths = lengthBlock.decodeAll()
+        return RLEChunk(values: values, ends: try runEnds(lengths, count: count, encoding: "RLE", file: file, what: what))
+    }
+
+    /// The end row of each run from the run lengths (each >= 1, adding up
+    /// to exactly `count`: checked): shared by RLE, DELTA_RUNS and PATCHED_RLE.
+    static func runEnds(_ lengths: [Int64], count: Int, encoding: String, file: String, what: String) throws -> [Int] {
         var ends: [Int] = []
-        ends.reserveCapacity(runCount)
+        ends.reserveCapacity(lengths.count)
         var total = 0
         for len in lengths {
             guard len >= 1, len <= Int64(count - total) else {
-                throw StaveError.corrupt(file: file, what: "\(what): RLE run lengths do not add up to \(count) rows")
+                throw StaveError.corrupt(file: file, what: "\(what): \(encoding) run lengths do not add up to \(count) rows")
             }
             total += Int(len)
             ends.append(total)
         }
         guard total == count else {
-            throw StaveError.corrupt(file: file, what: "\(what): RLE run lengths add up to \(total), not \(count) rows")
+            throw StaveError.corrupt(file: file, what: "\(what): \(encoding) run lengths add up to \(total), not \(count) rows")
         }
-        return RLEChunk(values: values, ends: ends)
+        return ends
     }
 
     /// Index of the run containing row `row`.
