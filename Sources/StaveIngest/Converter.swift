@@ -66,14 +66,24 @@ public final class Converter {
     public func run() throws -> ConvertSummary {
         let t0 = Sys.monotonicSeconds()
         let builder = try StoreBuilder(path: outputPath, force: options.force, policy: options.compression, threads: options.threads)
-        // The customer table first: a bad cust.csv fails before the long part.
+        // Aborted here on any error, not left to deinit: a part written on
+        // another thread may hold the last reference to the builder for a
+        // moment, and the process may exit before that deinit runs (it left
+        // the temporary directory behind on a full disk).
         var customers: CustomerLoadResult?
-        if let path = options.customersPath {
-            let loaded = try CustomerLoader.load(path: path, options: options.customerOptions)
-            try builder.setCustomers(loaded.table)
-            customers = loaded
+        var summary: ConvertSummary
+        do {
+            // The customer table first: a bad cust.csv fails before the long part.
+            if let path = options.customersPath {
+                let loaded = try CustomerLoader.load(path: path, options: options.customerOptions)
+                try builder.setCustomers(loaded.table)
+                customers = loaded
+            }
+            summary = try ingest(into: builder) { try builder.commit() }
+        } catch {
+            builder.abort()
+            throw error
         }
-        var summary = try ingest(into: builder) { try builder.commit() }
         summary.outputBytes = builder.bytesWritten + builder.customerBytes
         summary.customers = customers?.table.count ?? 0
         summary.customersRejected = customers?.rejected ?? 0
@@ -87,7 +97,9 @@ public final class Converter {
     public func append() throws -> ConvertSummary {
         let t0 = Sys.monotonicSeconds()
         let t = try StoreTransaction(path: outputPath, policy: options.compression, threads: options.threads)
-        var summary = try ingest(into: t) { try t.commit() }
+        // Aborted here on any error, not left to deinit (see run()).
+        var summary: ConvertSummary
+        do { summary = try ingest(into: t) { try t.commit() } } catch { t.abort(); throw error }
         summary.outputBytes = t.bytesWritten
         summary.seconds = Sys.monotonicSeconds() - t0
         return summary
