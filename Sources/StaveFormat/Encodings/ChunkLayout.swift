@@ -169,34 +169,34 @@ public enum ChunkLayout: Sendable {
     /// `narrow`) into `out[0..<range.count]`.
     static func fillRuns(_ r: RLEChunk, _ range: Range<Int>, into out: UnsafeMutablePointer<UInt32>,
                          narrow: (Int64) throws -> UInt32) throws {
-            // Run by run in a plain loop (short runs are common: zips).
-            guard !range.isEmpty else { return }
-            var k = r.runIndex(containing: range.lowerBound)
-            var start = range.lowerBound
-            var o = 0
-            try r.values.withUnsafeBufferPointer { values in
-                try r.ends.withUnsafeBufferPointer { ends in
-                    // ends is strictly increasing up to the row count
-                    // (RLEChunk.parse), so k stays inside while start < end.
-                    let n = range.count
-                    while start < range.upperBound {
-                        let end = Swift.min(ends[k], range.upperBound)
-                        let len = end &- start
-                        let v = try narrow(values[k])
-                        if len <= 4 && o &+ 4 <= n {
-                            // Four stores whatever the length (no loop to
-                            // mispredict): the extra ones land on rows of
-                            // later runs, which overwrite them.
-                            out[o] = v; out[o &+ 1] = v; out[o &+ 2] = v; out[o &+ 3] = v
-                        } else {
-                            for j in 0..<len { out[o &+ j] = v }
-                        }
-                        o &+= len
-                        start = end
-                        k &+= 1
+        // Run by run in a plain loop (short runs are common: zips).
+        guard !range.isEmpty else { return }
+        var k = r.runIndex(containing: range.lowerBound)
+        var start = range.lowerBound
+        var o = 0
+        try r.values.withUnsafeBufferPointer { values in
+            try r.ends.withUnsafeBufferPointer { ends in
+                // ends is strictly increasing up to the row count
+                // (RLEChunk.parse), so k stays inside while start < end.
+                let n = range.count
+                while start < range.upperBound {
+                    let end = Swift.min(ends[k], range.upperBound)
+                    let len = end &- start
+                    let v = try narrow(values[k])
+                    if len <= 4 && o &+ 4 <= n {
+                        // Four stores whatever the length (no loop to
+                        // mispredict): the extra ones land on rows of
+                        // later runs, which overwrite them.
+                        out[o] = v; out[o &+ 1] = v; out[o &+ 2] = v; out[o &+ 3] = v
+                    } else {
+                        for j in 0..<len { out[o &+ j] = v }
                     }
+                    o &+= len
+                    start = end
+                    k &+= 1
                 }
             }
+        }
     }
 
     /// For each byte, its 8 bits as 8 bytes of 0 or 1 (bit k in byte k of

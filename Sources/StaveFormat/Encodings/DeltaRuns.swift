@@ -139,12 +139,7 @@ public struct DeltaRunsChunk: Sendable {
         // index i - (k + 1) (one first value per run so far). ends strictly
         // increases to the row count (parse), so the indices stay inside
         // 0..<steps.count.
-        var lo = 0, hi = ends.count - 1
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if ends[mid] <= range.lowerBound { lo = mid + 1 } else { hi = mid }
-        }
-        var k = lo
+        var k = RLEChunk.runIndex(ends, containing: range.lowerBound)
         var start = k == 0 ? 0 : ends[k - 1]
         let scratch = UnsafeMutablePointer<Int64>.allocate(capacity: 1024)
         defer { scratch.deallocate() }

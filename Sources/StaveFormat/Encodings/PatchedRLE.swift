@@ -144,7 +144,6 @@ public struct PatchedRLEChunk: @unchecked Sendable {
         return w
     }
 
-
     /// Flags of rows 64k..<64k+64 as bits (bit b is row 64k + b), rows at
     /// or past `count` clear; k must be in 0..<(count + 63) / 64.
     public func flagWord(_ k: Int) -> UInt64 {

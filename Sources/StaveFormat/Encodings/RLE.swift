@@ -101,6 +101,12 @@ public struct RLEChunk: Sendable {
 
     /// Index of the run containing row `row`.
     func runIndex(containing row: Int) -> Int {
+        RLEChunk.runIndex(ends, containing: row)
+    }
+
+    /// Index of the run containing `row`, given the runs' strictly
+    /// increasing end rows (non-empty, row < ends.last).
+    static func runIndex(_ ends: [Int], containing row: Int) -> Int {
         var lo = 0, hi = ends.count - 1
         while lo < hi {
             let mid = (lo + hi) / 2
