@@ -6,6 +6,7 @@
 //   CZstd         libzstd, through pkg-config (apt: libzstd-dev)
 //   CSnappy       libsnappy, through pkg-config (apt: libsnappy-dev), for Parquet
 //                 files other tools write
+//   CStaveSupport header-only C helpers Swift cannot spell (a prefetch hint)
 //   StaveFormat   on-disk structures: constants, checksums, encodings, footer,
 //                 manifest, logical types. Pure bytes, no I/O.
 //   StaveIO       mapped files, atomic output, the zstd shim, part writer and
@@ -67,12 +68,14 @@ let package = Package(
             pkgConfig: "snappy",
             providers: [.apt(["libsnappy-dev"])]
         ),
+        // Header-only C helpers (a prefetch hint) for the query kernels.
+        .systemLibrary(name: "CStaveSupport", path: "Sources/CStaveSupport"),
         .target(name: "StaveFormat"),
         .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy"]),
         .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd"]),
         .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop"]),
         .target(name: "StaveGen", dependencies: ["StaveFormat"]),
-        .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO"]),
+        .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO", "CStaveSupport"]),
         .target(name: "StaveReports", dependencies: ["StaveFormat", "StaveIO", "StaveQuery", "StaveInterop"]),
         .target(
             name: "StaveServer",

@@ -157,6 +157,120 @@ final class ProfileTests: XCTestCase {
         }
     }
 
+    /// Random decoded groups: `chains` sequences of groups, each sorted by
+    /// customer (a customer may continue into the next group of its chain),
+    /// chains interleaved in group order; codes of every kind, some groups
+    /// not full, tracks 16-bit, with large ids in `bigTracks` groups.
+    func syntheticGroups(chains: Int, groupsPerChain: Int, seed: UInt64, bigTracks: Bool = false) -> [RowGroupData] {
+        var rng = TestRNG(seed)
+        var byChain: [[RowGroupData]] = []
+        for _ in 0..<chains {
+            var customer = UInt32(rng.below(20))
+            var list: [RowGroupData] = []
+            for _ in 0..<groupsPerChain {
+                var codes: [UInt8] = [], tracks: [UInt16] = [], runs: [CustomerRun] = []
+                let full = rng.below(3) > 0
+                for _ in 0..<(1 + rng.below(12)) {
+                    let n = 1 + rng.below(9)
+                    runs.append(CustomerRun(customer: customer, group: 0, start: Int32(codes.count), end: Int32(codes.count + n)))
+                    for _ in 0..<n {
+                        var code = UInt8(rng.below(8))
+                        if full || rng.below(4) > 0 { code |= RowGroupData.windowBit }
+                        codes.append(code)
+                        tracks.append(UInt16(bigTracks && rng.below(5) == 0 ? 40_000 + rng.below(20_000) : rng.below(200)))
+                    }
+                    // Most often the next customer; sometimes a gap, or the same
+                    // customer again across the group boundary.
+                    customer += UInt32(rng.below(3))
+                }
+                list.append(RowGroupData(codes: codes, track16: tracks, track32: [], runs: runs, full: full,
+                                         maxTrack: Int64(tracks.max()!)))
+            }
+            byChain.append(list)
+        }
+        var groups: [RowGroupData] = []
+        for k in 0..<groupsPerChain { for c in 0..<chains { groups.append(byChain[c][k]) } }
+        for k in groups.indices { for j in groups[k].runs.indices { groups[k].runs[j].group = Int32(k) } }
+        return groups
+    }
+
+    /// The profile of decoded groups computed the obvious way.
+    func groupsReference(_ groups: [RowGroupData]) -> Profile {
+        var byCustomer: [UInt32: (tracks: Set<UInt32>, parts: [Int64], mobile: Int64)] = [:]
+        for g in groups {
+            for r in g.runs {
+                for i in Int(r.start)..<Int(r.end) where g.codes[i] & RowGroupData.windowBit != 0 {
+                    var e = byCustomer[r.customer] ?? ([], [0, 0, 0, 0], 0)
+                    e.tracks.insert(g.track16.isEmpty ? g.track32[i] : UInt32(g.track16[i]))
+                    e.parts[Int(g.codes[i] & 3)] += 1
+                    e.mobile += g.codes[i] & RowGroupData.mobileBit != 0 ? 1 : 0
+                    byCustomer[r.customer] = e
+                }
+            }
+        }
+        var p = Profile()
+        for c in byCustomer.keys.sorted() {
+            let e = byCustomer[c]!
+            p.customer.append(c)
+            p.uniqueTracks.append(Int64(e.tracks.count))
+            p.night.append(e.parts[0]); p.morning.append(e.parts[1]); p.afternoon.append(e.parts[2]); p.evening.append(e.parts[3])
+            p.mobile.append(e.mobile)
+        }
+        return p
+    }
+
+    /// Groups sorted by customer in a few chains are walked side by side
+    /// (no sort); the walk, split between any number of workers, gives the
+    /// profile computed the obvious way, and so does the counting-sort path
+    /// that shapes the streams cannot take.
+    func testStreamsOfSortedGroupsGiveTheReferenceProfile() throws {
+        for (chains, seed) in [(1, UInt64(1)), (3, 2), (5, 3), (16, 4)] {
+            for big in [false, true] {
+                let groups = syntheticGroups(chains: chains, groupsPerChain: 7, seed: seed, bigTracks: big)
+                let streams = try XCTUnwrap(RunStreams(groups, maxSpan: { max(4 * $0, 1 << 16) }))
+                XCTAssertEqual(streams.chains.count, chains)
+                XCTAssertEqual(streams.chains.flatMap { $0 }.sorted(), Array(groups.indices))
+                XCTAssertEqual(streams.totalRows, groups.reduce(0) { $0 + $1.rowCount })
+                let expected = groupsReference(groups)
+                for threads in [1, 2, 3, 7] {
+                    XCTAssertEqual(ProfileKernel.compute(groups: groups, threads: threads), expected, "chains \(chains) threads \(threads)")
+                    let bounds = streams.split(workers: threads, groups: groups)
+                    XCTAssertEqual(bounds.first, UInt64(streams.lo))
+                    XCTAssertEqual(bounds.last, UInt64(streams.hi) + 1)
+                    XCTAssertEqual(bounds, bounds.sorted())
+                }
+                // Every seek lands on the first run of a customer >= x.
+                for x in UInt64(streams.lo)...(UInt64(streams.hi) + 1) {
+                    for s in streams.chains.indices {
+                        let (at, _) = streams.seek(s, x, groups: groups)
+                        let flat = streams.chains[s].flatMap { groups[$0].runs }
+                        let before = streams.chains[s][..<at.position].reduce(0) { $0 + groups[$1].runs.count } + at.run
+                        XCTAssertTrue(flat[..<before].allSatisfy { UInt64($0.customer) < x })
+                        XCTAssertTrue(flat[before...].allSatisfy { UInt64($0.customer) >= x })
+                    }
+                }
+            }
+        }
+        // Shapes the streams refuse; the counting sort gives the same answers.
+        // The same customers in every group: one chain each.
+        let one = try XCTUnwrap(syntheticGroups(chains: 1, groupsPerChain: 4, seed: 5).first { $0.runs.first!.customer < $0.runs.last!.customer })
+        let many = (0..<(RunStreams.maxStreams + 1)).map { k in
+            var g = one
+            for j in g.runs.indices { g.runs[j].group = Int32(k) }
+            return g
+        }
+        XCTAssertNotNil(RunStreams(Array(many.prefix(RunStreams.maxStreams)), maxSpan: { max(4 * $0, 1 << 16) }))
+        XCTAssertNil(RunStreams(many, maxSpan: { max(4 * $0, 1 << 16) }))
+        XCTAssertEqual(ProfileKernel.compute(groups: many, threads: 2), groupsReference(many))
+        var descending = syntheticGroups(chains: 2, groupsPerChain: 3, seed: 6)
+        descending[3].runs.swapAt(0, descending[3].runs.count - 1)
+        XCTAssertNotEqual(descending[3].runs.first?.customer, descending[3].runs.last?.customer)
+        XCTAssertNil(RunStreams(descending, maxSpan: { max(4 * $0, 1 << 16) }))
+        XCTAssertEqual(ProfileKernel.compute(groups: descending, threads: 2), groupsReference(descending))
+        let sparse = syntheticGroups(chains: 2, groupsPerChain: 3, seed: 7)
+        XCTAssertNil(RunStreams(sparse, maxSpan: { _ in 3 }))
+    }
+
     /// Customer ids too far apart for the merge's counting sort: the
     /// fragmented groups keep their own runs, and answers stay exact.
     func testFragmentedPartsWithSparseCustomerIds() throws {
