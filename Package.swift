@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "StaveFormat"),
         .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy"]),
         .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd"]),
-        .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop"]),
+        .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop", "CStaveSupport"]),
         .target(name: "StaveGen", dependencies: ["StaveFormat"]),
         .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO", "CStaveSupport"]),
         .target(name: "StaveReports", dependencies: ["StaveFormat", "StaveIO", "StaveQuery", "StaveInterop"]),

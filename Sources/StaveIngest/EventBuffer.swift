@@ -1,53 +1,41 @@
 import Dispatch
 import StaveFormat
 import StaveIO
+import CStaveSupport
 
-/// Rows buffered by the converter before they become one part.
+/// Rows buffered by the converter before they become one part, row by row
+/// (32 bytes each): laying a part out reads the rows in a random order, and
+/// one row is then one or two cache lines instead of six (one per column).
 public struct EventBuffer: Sendable {
-    public var eventID: [Int64] = []
-    public var customerID: [UInt32] = []
-    public var trackID: [UInt32] = []
-    public var datetime: [Int64] = []
-    public var mobile: [UInt8] = []
-    public var zip: [UInt32] = []
+    public var rows: [EventRow] = []
 
     public init(capacity: Int = 0) { reserve(capacity) }
 
-    public mutating func reserve(_ n: Int) {
-        eventID.reserveCapacity(n); customerID.reserveCapacity(n); trackID.reserveCapacity(n)
-        datetime.reserveCapacity(n); mobile.reserveCapacity(n); zip.reserveCapacity(n)
-    }
+    public mutating func reserve(_ n: Int) { rows.reserveCapacity(n) }
 
-    public var count: Int { eventID.count }
+    public var count: Int { rows.count }
 
     @inline(__always)
-    public mutating func append(_ r: EventRow) {
-        eventID.append(r.eventID); customerID.append(r.customerID); trackID.append(r.trackID)
-        datetime.append(r.datetime); mobile.append(r.mobile); zip.append(r.zip)
-    }
+    public mutating func append(_ r: EventRow) { rows.append(r) }
 
-    public mutating func append(contentsOf other: EventBuffer, rows: Range<Int>) {
-        eventID += other.eventID[rows]; customerID += other.customerID[rows]; trackID += other.trackID[rows]
-        datetime += other.datetime[rows]; mobile += other.mobile[rows]; zip += other.zip[rows]
+    public mutating func append(contentsOf other: EventBuffer, rows range: Range<Int>) {
+        rows += other.rows[range]
     }
 
     /// Appends rows decoded from a store (columns in EventsSchema order,
     /// values checked against their chunk statistics, which lie in each
     /// column's domain: the narrowing conversions cannot trap).
     public mutating func append(columns c: [[Int64]]) {
-        eventID += c[EventsSchema.eventID]
-        customerID += c[EventsSchema.customerID].lazy.map { UInt32($0) }
-        trackID += c[EventsSchema.trackID].lazy.map { UInt32($0) }
-        datetime += c[EventsSchema.datetime]
-        mobile += c[EventsSchema.mobile].lazy.map { UInt8($0) }
-        zip += c[EventsSchema.zip].lazy.map { UInt32($0) }
+        let n = c[EventsSchema.eventID].count
+        rows.reserveCapacity(rows.count + n)
+        for i in 0..<n {
+            rows.append(EventRow(eventID: c[EventsSchema.eventID][i], customerID: UInt32(c[EventsSchema.customerID][i]),
+                                 trackID: UInt32(c[EventsSchema.trackID][i]), datetime: c[EventsSchema.datetime][i],
+                                 mobile: UInt8(c[EventsSchema.mobile][i]), zip: UInt32(c[EventsSchema.zip][i])))
+        }
     }
 
-    public mutating func removeAll() {
-        eventID.removeAll(keepingCapacity: true); customerID.removeAll(keepingCapacity: true)
-        trackID.removeAll(keepingCapacity: true); datetime.removeAll(keepingCapacity: true)
-        mobile.removeAll(keepingCapacity: true); zip.removeAll(keepingCapacity: true)
-    }
+    public mutating func removeAll() { rows.removeAll(keepingCapacity: true) }
 }
 
 /// The v1 row order of a part: rows grouped by calendar month of `datetime`
@@ -63,18 +51,18 @@ public enum PartLayout {
         precondition(n <= Int(UInt32.max), "a part holds fewer than 2^32 rows")
         // Month of each row, through a table over the day span when it is small.
         var months = [Int64](repeating: 0, count: n)
-        buf.datetime.withUnsafeBufferPointer { dt in
+        buf.rows.withUnsafeBufferPointer { rows in
             months.withUnsafeMutableBufferPointer { mo in
                 var dmin = Int64.max, dmax = Int64.min
-                for s in dt { let d = CivilTime.day(of: s); dmin = min(dmin, d); dmax = max(dmax, d) }
+                for r in rows { let d = CivilTime.day(of: r.datetime); dmin = min(dmin, d); dmax = max(dmax, d) }
                 if dmax - dmin < 1 << 20 {
                     let table = (dmin...dmax).map { CivilTime.monthIndex(of: $0 * CivilTime.secondsPerDay) }
                     table.withUnsafeBufferPointer { t in
                         // day(of:) of every row lies in dmin...dmax (the loop above).
-                        for i in 0..<n { mo[i] = t[Int(CivilTime.day(of: dt[i]) &- dmin)] }
+                        for i in 0..<n { mo[i] = t[Int(CivilTime.day(of: rows[i].datetime) &- dmin)] }
                     }
                 } else {
-                    for i in 0..<n { mo[i] = CivilTime.monthIndex(of: dt[i]) }
+                    for i in 0..<n { mo[i] = CivilTime.monthIndex(of: rows[i].datetime) }
                 }
             }
         }
@@ -135,13 +123,13 @@ public enum PartLayout {
             var keys = [UInt64](repeating: 0, count: range.count)
             var idx = [UInt32](repeating: 0, count: range.count)
             byMonth.withUnsafeBufferPointer { bm in
-            buf.customerID.withUnsafeBufferPointer { cu in
+            buf.rows.withUnsafeBufferPointer { rows in
             keys.withUnsafeMutableBufferPointer { ky in
             idx.withUnsafeMutableBufferPointer { ix in
                 var j = 0
                 for r in range {
                     let i = Int(bm[r])
-                    ky[j] = UInt64(cu[i])
+                    ky[j] = UInt64(rows[i].customerID)
                     ix[j] = UInt32(truncatingIfNeeded: i)
                     j &+= 1
                 }
@@ -165,30 +153,49 @@ public enum PartLayout {
         return (Array(order), groups)
     }
 
-    /// Gathers one row group's columns in `order`, one column at a time (one
-    /// random-access stream per pass is kinder to the cache than six).
+    /// Gathers one row group's columns in `order`: one random read of a
+    /// row, six sequential writes.
     public static func gather(_ buf: EventBuffer, order: [UInt32], rows: Range<Int>) -> RowGroupColumns {
-        func column<T: BinaryInteger>(_ src: [T]) -> [Int64] {
-            [Int64](unsafeUninitializedCapacity: rows.count) { out, filled in
-                src.withUnsafeBufferPointer { s in
-                    order.withUnsafeBufferPointer { o in
-                        var k = 0
-                        for r in rows {
-                            out[k] = Int64(s[Int(o[r])])
-                            k += 1
-                        }
-                    }
-                }
-                filled = rows.count
+        let n = rows.count
+        func column() -> [Int64] { [Int64](repeating: 0, count: n) }
+        var event = column(), customer = column(), track = column(), datetime = column(), mobile = column(), zip = column()
+        buf.rows.withUnsafeBufferPointer { src in
+        order.withUnsafeBufferPointer { o in
+        event.withUnsafeMutableBufferPointer { ev in
+        customer.withUnsafeMutableBufferPointer { cu in
+        track.withUnsafeMutableBufferPointer { tr in
+        datetime.withUnsafeMutableBufferPointer { dt in
+        mobile.withUnsafeMutableBufferPointer { mo in
+        zip.withUnsafeMutableBufferPointer { zi in
+            var k = 0
+            let end = rows.upperBound
+            for r in rows {
+                // A hint for the row 16 reads ahead (never faults).
+                if r &+ 16 < end { stave_prefetch(src.baseAddress! + Int(o[r &+ 16])) }
+                let row = src[Int(o[r])]
+                ev[k] = row.eventID
+                cu[k] = Int64(row.customerID)
+                tr[k] = Int64(row.trackID)
+                dt[k] = row.datetime
+                mo[k] = Int64(row.mobile)
+                zi[k] = Int64(row.zip)
+                k &+= 1
             }
         }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
         var cols = [[Int64]](repeating: [], count: EventsSchema.columns.count)
-        cols[EventsSchema.eventID] = column(buf.eventID)
-        cols[EventsSchema.customerID] = column(buf.customerID)
-        cols[EventsSchema.trackID] = column(buf.trackID)
-        cols[EventsSchema.datetime] = column(buf.datetime)
-        cols[EventsSchema.mobile] = column(buf.mobile)
-        cols[EventsSchema.zip] = column(buf.zip)
+        cols[EventsSchema.eventID] = event
+        cols[EventsSchema.customerID] = customer
+        cols[EventsSchema.trackID] = track
+        cols[EventsSchema.datetime] = datetime
+        cols[EventsSchema.mobile] = mobile
+        cols[EventsSchema.zip] = zip
         return RowGroupColumns(columns: cols)
     }
 
