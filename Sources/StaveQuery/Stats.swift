@@ -63,6 +63,10 @@ public enum Queries {
     /// The profile. `phase`, if given, is called after the decode and after
     /// the kernel with a description of what was done (for --verbose).
     public static func profile(_ store: Store, filter: QueryFilter, threads: Int, phase: ((String) -> Void)? = nil) throws -> Profile {
+        if let p = try FusedProfile.compute(store: store, filter: filter, threads: threads) {
+            phase?("decode and profile kernel, fused (\(p.count) customers)")
+            return p
+        }
         let groups = try RowGroupData.loadAll(store: store, filter: filter, threads: threads, columns: LoadColumns(rowCustomers: true))
         if let phase {
             let total = store.parts.reduce(0) { $0 + $1.footer.rowGroups.count }

@@ -271,6 +271,69 @@ final class ProfileTests: XCTestCase {
         XCTAssertNil(RunStreams(sparse, maxSpan: { _ in 3 }))
     }
 
+    /// The fused path (decode as the walk reaches each group) gives the
+    /// reference profile for every time window and worker count, on one
+    /// part with several groups per month and a customer spanning groups,
+    /// and on parts whose months overlap (several chains); it declines a
+    /// customer filter, too many chains and stores below its threshold.
+    func testFusedProfileMatchesTheReference() throws {
+        var events = randomEvents(count: 150_000, customers: 900, seed: 21)
+        let november = seconds("2014-11-01")
+        for i in events.indices {
+            if i % 5 == 0 { events[i].customerID = 444 }
+            // Two thirds in November: more rows than one row group holds.
+            if i % 3 != 0 { events[i].datetime = november + events[i].datetime % (29 * 86_400) }
+        }
+        let one = try storeFor(events)
+        XCTAssertGreaterThan(one.parts[0].footer.rowGroups.count, 3, "more than one group per month")
+        let three = try storeFor(events, bufferRows: 50_000)
+        XCTAssertEqual(three.parts.count, 3)
+        let windows = filters().filter { $0.customers == nil }
+        var taken = 0
+        for store in [one, three] {
+            for f in windows {
+                let expected = referenceProfile(events, filter: f)
+                for threads in [1, 2, 3] {
+                    if let got = try FusedProfile.compute(store: store, filter: f, threads: threads, minRows: 0) {
+                        XCTAssertEqual(got, expected, "filter \(f) threads \(threads)")
+                        taken += 1
+                    } else {
+                        XCTAssertEqual(expected.count, 0, "declined only when no row group is read: \(f)")
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(taken, 2 * 3 * (windows.count - 2))
+        XCTAssertNil(try FusedProfile.compute(store: one, filter: QueryFilter(customers: [3, 444]), threads: 2, minRows: 0))
+        XCTAssertNil(try FusedProfile.compute(store: one, filter: QueryFilter(), threads: 2, minRows: events.count + 1))
+        let many = try storeFor(Array(events.prefix(40_000)), bufferRows: 2_000)
+        XCTAssertNil(try FusedProfile.compute(store: many, filter: QueryFilter(), threads: 2, minRows: 0), "more chains than streams")
+    }
+
+    /// A part whose row group is not sorted by customer (the spec allows
+    /// it): the fused path declines it after decoding, and the profile is
+    /// still the reference one.
+    func testFusedProfileDeclinesUnsortedGroups() throws {
+        let events = randomEvents(count: 3_000, customers: 50, seed: 22).map {
+            var e = $0
+            e.datetime = seconds("2014-11-01") + $0.datetime % (20 * 86_400)
+            return e
+        }
+        let path = temporaryDirectory(self) + "/unsorted.stave"
+        let builder = try StoreBuilder(path: path, force: false)
+        // Input order: customers are not ascending in the group.
+        let columns: [[Int64]] = [events.map(\.eventID), events.map { Int64($0.customerID) }, events.map { Int64($0.trackID) },
+                                  events.map(\.datetime), events.map { Int64($0.mobile) }, events.map { Int64($0.zip) }]
+        try builder.addPart(groupCount: 1) { _ in RowGroupColumns(columns: columns) }
+        try builder.commit()
+        let store = try Store.open(path)
+        XCTAssertEqual(store.parts[0].footer.rowGroups.count, 1)
+        XCTAssertNil(try FusedProfile.compute(store: store, filter: QueryFilter(), threads: 2, minRows: 0))
+        for threads in [1, 2] {
+            XCTAssertEqual(try Queries.profile(store, filter: QueryFilter(), threads: threads), referenceProfile(events, filter: QueryFilter()))
+        }
+    }
+
     /// Customer ids too far apart for the merge's counting sort: the
     /// fragmented groups keep their own runs, and answers stay exact.
     func testFragmentedPartsWithSparseCustomerIds() throws {

@@ -1,0 +1,231 @@
+import Dispatch
+import StaveFormat
+import StaveIO
+
+/// The profile of a large store, decoding each row group only when the
+/// kernel reaches its customers and dropping it once they are done.
+///
+/// The general path decodes every row group (3 bytes per row: a code and a
+/// 16-bit track) and then runs the kernel over all of them. At 10M rows
+/// that is 30 MB, as large as the last-level cache: the kernel then reads
+/// everything back from memory, and took 14x its 1M time for 10x the rows.
+/// Here each worker takes a range of customers and walks the chains of row
+/// groups (one per month in a part sorted by customer) side by side, as
+/// `ProfileKernel.mergeSlice` does, but decodes a group when a chain enters
+/// it. The decoded groups in use at any time are a few per chain, and the
+/// memory of a dropped group is reused by the next one, still in cache.
+///
+/// It plans from the footers alone: the chains and the split between
+/// workers come from each group's customer_id statistics, and the bitmap
+/// size from the track_id statistics (decoding checks every value against
+/// them). A decoded group whose runs descend (a writer that did not sort
+/// by customer) stops the fused path; the caller then takes the general one.
+enum FusedProfile {
+    /// Below this many rows the general path is as fast: everything it
+    /// decodes stays in cache.
+    static let minRows = 1 << 21
+
+    /// One row group to read, with its statistics.
+    struct Job {
+        let part: Int
+        let group: Int
+        let use: RowGroupUse
+        let lo: UInt32
+        let hi: UInt32
+        let rows: Int
+    }
+
+    /// A decoded group whose runs descend: not a store this path can walk.
+    struct Unsorted: Error {}
+
+    /// The profile of `store` under `filter`, or nil when this path does not
+    /// apply (a customer filter, fewer than `minRows` rows, more chains than
+    /// `RunStreams.maxStreams`, customer ids too sparse, or a group not
+    /// sorted by customer).
+    static func compute(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows) throws -> Profile? {
+        guard filter.customers == nil else { return nil }
+        // 1. The row groups to read, from the footers.
+        var jobs: [Job] = []
+        var total = 0
+        var maxTrack: Int64 = 0
+        for (p, part) in store.parts.enumerated() {
+            for (g, desc) in part.footer.rowGroups.enumerated() where desc.rowCount > 0 {
+                let use = ScanPlanner.use(desc, filter: filter)
+                guard use != .skip else { continue }
+                let c = desc.chunks[EventsSchema.customerID]
+                // The footer checked statistics against the column's domain.
+                guard c.min >= 0, c.max <= Int64(UInt32.max), c.min <= c.max else { return nil }
+                jobs.append(Job(part: p, group: g, use: use, lo: UInt32(c.min), hi: UInt32(c.max), rows: desc.rowCount))
+                total += desc.rowCount
+                maxTrack = max(maxTrack, desc.chunks[EventsSchema.trackID].max)
+            }
+        }
+        guard !jobs.isEmpty, total >= minRows, total <= Int(Int32.max) else { return nil }
+        // 2. Chains: each group after the one whose largest customer is the
+        //    largest <= its smallest (the fewest chains).
+        var chains: [[Int]] = []
+        for (j, job) in jobs.enumerated() {
+            var best = -1
+            for s in chains.indices where jobs[chains[s].last!].hi <= job.lo {
+                if best < 0 || jobs[chains[s].last!].hi > jobs[chains[best].last!].hi { best = s }
+            }
+            if best < 0 {
+                guard chains.count < RunStreams.maxStreams else { return nil }
+                chains.append([])
+                best = chains.count - 1
+            }
+            chains[best].append(j)
+        }
+        let lo = jobs.map(\.lo).min()!, hi = jobs.map(\.hi).max()!
+        let span = Int(hi - lo) + 1
+        guard span <= max(4 * total, 1 << 16) else { return nil }
+        // 3. Customer bounds of about equal rows, rows of a group taken as
+        //    spread evenly over its customer range.
+        let workers = max(1, min(threads, total / 65_536))
+        func rowsBelow(_ x: UInt64) -> Double {
+            jobs.reduce(0.0) { acc, j in
+                let width = Double(j.hi - j.lo) + 1
+                let below = min(max(Double(x) - Double(j.lo), 0), width)
+                return acc + Double(j.rows) * below / width
+            }
+        }
+        var bounds = [UInt64(lo)]
+        for w in 1..<workers {
+            let target = Double(total) * Double(w) / Double(workers)
+            var a = bounds.last!, b = UInt64(hi) + 1
+            while a < b {
+                let m = (a + b) / 2
+                if rowsBelow(m) < target { a = m + 1 } else { b = m }
+            }
+            bounds.append(a)
+        }
+        bounds.append(UInt64(hi) + 1)
+        // 4. The workers.
+        let out = ProfileBuffers(count: span)
+        defer { out.deallocate() }
+        let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: workers)
+        errors.initialize(repeating: nil)
+        defer { errors.deinitialize(); errors.deallocate() }
+        // Each worker writes only errors[w] and the output slots of its
+        // customers (disjoint ranges); everything else is read-only.
+        let trackLimit = maxTrack
+        let shared = SendableBox((jobs, chains, bounds, out, errors))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let (jobs, chains, bounds, out, errors) = shared.value
+            do {
+                try walk(store: store, filter: filter, jobs: jobs, chains: chains, from: bounds[w], to: bounds[w + 1],
+                         lo: lo, maxTrack: trackLimit, out: out)
+            } catch {
+                errors[w] = error
+            }
+        }
+        for case let e? in errors {
+            if e is Unsorted { return nil }
+        }
+        for case let e? in errors { throw e }
+        return out.profile()
+    }
+
+    /// One worker: profiles every customer in from..<to, decoding the
+    /// groups of each chain as the walk reaches them.
+    /// - Precondition: `out` has slot customer - lo for every customer of
+    ///   the jobs' statistics; decoded customers lie inside their group's
+    ///   statistics (load checks them) and tracks are <= maxTrack.
+    static func walk(store: Store, filter: QueryFilter, jobs: [Job], chains: [[Int]], from: UInt64, to: UInt64,
+                     lo: UInt32, maxTrack: Int64, out: ProfileBuffers) throws {
+        let n = chains.count
+        let scratch = RowGroupData.Scratch()
+        let state = ProfileKernel.CustomerState(maxTrack: maxTrack)
+        // Per chain: the position in it, the decoded group there (kept alive
+        // in `current` while its view is used), the run, and that run's
+        // customer (UInt64.max at the end of the chain or of this worker's
+        // range). Raw buffers: the loop below touches them once per run.
+        let position = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        let run = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        let next = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+        position.initialize(repeating: 0, count: n)
+        run.initialize(repeating: 0, count: n)
+        next.initialize(repeating: .max, count: n)
+        var current = [RowGroupData?](repeating: nil, count: n)
+        // views[j]: valid while group j is current (or retired, below).
+        let views = UnsafeMutableBufferPointer<ProfileKernel.GroupView>.allocate(capacity: jobs.count)
+        var capacity = 4 * n
+        var mine = UnsafeMutablePointer<CustomerRun>.allocate(capacity: capacity)
+        defer { position.deallocate(); run.deallocate(); next.deallocate(); views.deallocate(); mine.deallocate() }
+        // Groups left by a chain during the current customer: dropped only
+        // after that customer is profiled, since its runs point into them.
+        var retired: [RowGroupData] = []
+
+        /// Moves chain s to its next group with a run >= from, below `to`.
+        func enter(_ s: Int) throws {
+            let chain = chains[s]
+            while position[s] < chain.count {
+                let j = chain[position[s]]
+                let job = jobs[j]
+                if UInt64(job.hi) < from { position[s] += 1; continue }
+                if UInt64(job.lo) >= to { break }
+                let g = try RowGroupData.load(part: store.parts[job.part], group: job.group, groupIndex: Int32(j), use: job.use,
+                                              filter: filter, scratch: scratch)
+                var ascending = true
+                g.runs.withUnsafeBufferPointer { r in
+                    for k in r.indices.dropFirst() where r[k].customer < r[k - 1].customer { ascending = false; break }
+                }
+                guard ascending else { throw Unsorted() }
+                var i = 0, e = g.runs.count
+                if UInt64(job.lo) < from {
+                    while i < e {
+                        let m = (i + e) / 2
+                        if UInt64(g.runs[m].customer) < from { i = m + 1 } else { e = m }
+                    }
+                }
+                if i < g.runs.count {
+                    views[j] = ProfileKernel.GroupView(g)
+                    current[s] = g
+                    run[s] = i
+                    next[s] = UInt64(g.runs[i].customer)
+                    return
+                }
+                position[s] += 1
+            }
+            current[s] = nil
+            next[s] = .max
+        }
+
+        for s in 0..<n { try enter(s) }
+        let allViews = UnsafeBufferPointer(views)
+        while true {
+            var c = UInt64.max
+            for s in 0..<n { c = min(c, next[s]) }
+            guard c < to else { break }
+            // enter(_:) skipped every run below `from` (the other worker's).
+            assert(c >= from, "customer \(c) below this worker's range")
+            var count = 0
+            for s in 0..<n where next[s] == c {
+                // Every run of c in chain s (consecutive in it).
+                repeat {
+                    let v = views[chains[s][position[s]]]
+                    if count == capacity {
+                        let grown = UnsafeMutablePointer<CustomerRun>.allocate(capacity: 2 * capacity)
+                        grown.moveInitialize(from: mine, count: count)
+                        mine.deallocate()
+                        mine = grown
+                        capacity *= 2
+                    }
+                    (mine + count).initialize(to: v.runs[run[s]])
+                    count += 1
+                    run[s] += 1
+                    if run[s] < v.runCount {
+                        next[s] = UInt64(v.runs[run[s]].customer)
+                    } else {
+                        retired.append(current[s]!)
+                        position[s] += 1
+                        try enter(s)
+                    }
+                } while next[s] == c
+            }
+            let counts = state.profile(UnsafeBufferPointer(start: mine, count: count), views: allViews)
+            out.set(Int(c) - Int(lo), customer: UInt32(truncatingIfNeeded: c), counts)
+            if !retired.isEmpty { retired.removeAll(keepingCapacity: true) }
+        }
+    }
+}
