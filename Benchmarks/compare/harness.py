@@ -69,7 +69,12 @@ def run_rss(cmd):
     subprocess spawns with vfork, and Linux carries this interpreter's
     memory high-water mark into the child's ru_maxrss, so every engine would
     report at least this process's peak. `time` forks from its own 1 MB
-    image. The time measured includes its start, under a millisecond."""
+    image. The time measured includes its start, under a millisecond; it
+    starts after os.sync()."""
+    # The previous process's written files go to disk first: otherwise their
+    # writeback (hundreds of MB after a conversion) runs on the same two
+    # cores during this one, and whichever engine runs next pays for it.
+    os.sync()
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         t0 = time.perf_counter()
         p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd],
@@ -577,7 +582,7 @@ def report(results, m, v, args):
              f"In-process times: each engine runs in its own process that opens its data once, warms up, runs the query {args.inner} times "
              f"({max(3, args.inner // 2)} above 1M rows; stave, whose queries take milliseconds, at least {STAVE_MIN_RUNS} times) and reports the median; "
              f"{args.rounds} such processes alternate across engines and the median of their medians is quoted. "
-             "Conversions are whole processes (Python engines include interpreter start-up, about 0.1 s), alternating, median time and the largest peak RSS. "
+             "Conversions are whole processes (Python engines include interpreter start-up, about 0.1 s), each started after `sync` (so no engine pays for the previous one's writeback), alternating, median time and the largest peak RSS. "
              "DuckDB and Polars use both cores by default, as does stave unless stated.\n")
     for s in results:
         rows = s["rows"]
