@@ -148,9 +148,10 @@ enum FusedProfile {
         next.initialize(repeating: .max, count: n)
         var current = [RowGroupData?](repeating: nil, count: n)
         // views[j]: valid while group j is current (or retired, below).
+        // (GroupView is a trivial type: slots are assigned without being
+        // initialized first, and never deinitialized.)
         let views = UnsafeMutableBufferPointer<ProfileKernel.GroupView>.allocate(capacity: jobs.count)
-        var capacity = 4 * n
-        var mine = UnsafeMutablePointer<CustomerRun>.allocate(capacity: capacity)
+        var mine = RunBuffer(capacity: 4 * n)
         defer { position.deallocate(); run.deallocate(); next.deallocate(); views.deallocate(); mine.deallocate() }
         // Groups left by a chain during the current customer: dropped only
         // after that customer is profiled, since its runs point into them.
@@ -199,20 +200,12 @@ enum FusedProfile {
             guard c < to else { break }
             // enter(_:) skipped every run below `from` (the other worker's).
             assert(c >= from, "customer \(c) below this worker's range")
-            var count = 0
+            mine.removeAll()
             for s in 0..<n where next[s] == c {
                 // Every run of c in chain s (consecutive in it).
                 repeat {
                     let v = views[chains[s][position[s]]]
-                    if count == capacity {
-                        let grown = UnsafeMutablePointer<CustomerRun>.allocate(capacity: 2 * capacity)
-                        grown.moveInitialize(from: mine, count: count)
-                        mine.deallocate()
-                        mine = grown
-                        capacity *= 2
-                    }
-                    (mine + count).initialize(to: v.runs[run[s]])
-                    count += 1
+                    mine.append(v.runs[run[s]])
                     run[s] += 1
                     if run[s] < v.runCount {
                         next[s] = UInt64(v.runs[run[s]].customer)
@@ -223,8 +216,7 @@ enum FusedProfile {
                     }
                 } while next[s] == c
             }
-            let counts = state.profile(UnsafeBufferPointer(start: mine, count: count), views: allViews)
-            out.set(Int(c) - Int(lo), customer: UInt32(truncatingIfNeeded: c), counts)
+            out.set(Int(c) - Int(lo), customer: UInt32(truncatingIfNeeded: c), state.profile(mine.runs, views: allViews))
             if !retired.isEmpty { retired.removeAll(keepingCapacity: true) }
         }
     }

@@ -136,8 +136,7 @@ public enum ProfileKernel {
         let link = UnsafeMutablePointer<Int>.allocate(capacity: n)
         let run = UnsafeMutablePointer<Int>.allocate(capacity: n)
         let next = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-        var capacity = 4 * n
-        var mine = UnsafeMutablePointer<CustomerRun>.allocate(capacity: capacity)
+        var mine = RunBuffer(capacity: 4 * n)
         defer { link.deallocate(); run.deallocate(); next.deallocate(); mine.deallocate() }
         let state = CustomerState(maxTrack: maxTrack)
         linkArray.withUnsafeBufferPointer { links in
@@ -151,20 +150,12 @@ public enum ProfileKernel {
                 var c = UInt64.max
                 for s in 0..<n { c = min(c, next[s]) }
                 guard c < bound else { break }
-                var count = 0
+                mine.removeAll()
                 for s in 0..<n where next[s] == c {
                     // Every run of c in stream s (consecutive in it).
                     repeat {
                         let v = links[link[s]]
-                        if count == capacity {
-                            let grown = UnsafeMutablePointer<CustomerRun>.allocate(capacity: 2 * capacity)
-                            grown.moveInitialize(from: mine, count: count)
-                            mine.deallocate()
-                            mine = grown
-                            capacity *= 2
-                        }
-                        (mine + count).initialize(to: v.runs[run[s]])
-                        count += 1
+                        mine.append(v.runs[run[s]])
                         run[s] += 1
                         prefetch(v, run: run[s] &+ prefetchRuns)
                         if run[s] == v.runCount {
@@ -174,8 +165,7 @@ public enum ProfileKernel {
                         next[s] = link[s] < linkStart[s + 1] ? UInt64(links[link[s]].runs[run[s]].customer) : .max
                     } while next[s] == c
                 }
-                let counts = state.profile(UnsafeBufferPointer(start: mine, count: count), views: views)
-                out.set(Int(c) - Int(lo), customer: UInt32(truncatingIfNeeded: c), counts)
+                out.set(Int(c) - Int(lo), customer: UInt32(truncatingIfNeeded: c), state.profile(mine.runs, views: views))
             }
         }
         }

@@ -121,3 +121,37 @@ struct RunStreams {
         return bounds
     }
 }
+
+/// One customer's runs, gathered from the streams by a walk: a buffer
+/// reused from customer to customer that grows when needed (rarely: a
+/// customer has about one run per stream).
+struct RunBuffer {
+    private(set) var base: UnsafeMutablePointer<CustomerRun>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 4)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    @inline(__always)
+    mutating func append(_ run: CustomerRun) {
+        if count == capacity {
+            let grown = UnsafeMutablePointer<CustomerRun>.allocate(capacity: 2 * capacity)
+            grown.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = grown
+            capacity *= 2
+        }
+        (base + count).initialize(to: run)
+        count += 1
+    }
+
+    /// Empties the buffer (CustomerRun is a trivial type: nothing to deinitialize).
+    mutating func removeAll() { count = 0 }
+
+    var runs: UnsafeBufferPointer<CustomerRun> { UnsafeBufferPointer(start: base, count: count) }
+
+    func deallocate() { base.deallocate() }
+}
