@@ -20,10 +20,10 @@ import StaveIO
 /// size from the track_id statistics (decoding checks every value against
 /// them). A decoded group whose runs descend (a writer that did not sort
 /// by customer) stops the fused path; the caller then takes the general one.
-enum FusedProfile {
+public enum FusedProfile {
     /// Below this many rows the general path is as fast: everything it
     /// decodes stays in cache.
-    static let minRows = 1 << 21
+    public static let minRows = 1 << 21
 
     /// One row group to read, with its statistics.
     struct Job {

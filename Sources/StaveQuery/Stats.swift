@@ -62,8 +62,12 @@ public enum StatsKernel {
 public enum Queries {
     /// The profile. `phase`, if given, is called after the decode and after
     /// the kernel with a description of what was done (for --verbose).
-    public static func profile(_ store: Store, filter: QueryFilter, threads: Int, phase: ((String) -> Void)? = nil) throws -> Profile {
-        if let p = try FusedProfile.compute(store: store, filter: filter, threads: threads) {
+    /// Stores of at least `fusedFrom` rows (and no customer filter) take
+    /// the fused path (FusedProfile) when it applies; tests and the fuzzer
+    /// pass 0 to run it on small stores, Int.max to keep it out.
+    public static func profile(_ store: Store, filter: QueryFilter, threads: Int, fusedFrom: Int = FusedProfile.minRows,
+                               phase: ((String) -> Void)? = nil) throws -> Profile {
+        if let p = try FusedProfile.compute(store: store, filter: filter, threads: threads, minRows: fusedFrom) {
             phase?("decode and profile kernel, fused (\(p.count) customers)")
             return p
         }

@@ -88,6 +88,33 @@ final class HostileCorpusTests: XCTestCase {
         try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter { !$0.hasPrefix(".") }.sorted()
     }
 
+    /// The fused profile path (decoding as its walk goes, taken by default
+    /// only above 2M rows) on every corpus store: the same profile as the
+    /// general path, or a damaged-store error where that path has one.
+    func testFusedProfileAgreesOnEveryCorpusStore() throws {
+        var compared = 0
+        for name in try entries() {
+            let copy = temporaryDirectory(self) + "/" + name
+            try FileManager.default.copyItem(atPath: Self.corpus + "/" + name, toPath: copy)
+            guard let s = try? Store.open(copy) else { continue }
+            for filter in [QueryFilter(), QueryFilter(from: 1_414_800_000, to: 1_417_400_000)] {
+                let general = Result { try Queries.profile(s, filter: filter, threads: 2, fusedFrom: .max) }
+                let fused = Result { try Queries.profile(s, filter: filter, threads: 2, fusedFrom: 0) }
+                switch (general, fused) {
+                case (.success(let a), .success(let b)):
+                    XCTAssertEqual(a, b, name)
+                case (.failure(let a as StaveError), .failure(let b as StaveError)):
+                    XCTAssertEqual(a.exitCode, 66, "\(name): \(a)")
+                    XCTAssertEqual(b.exitCode, 66, "\(name): \(b)")
+                default:
+                    XCTFail("\(name): general \(general), fused \(fused)")
+                }
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(compared, 10, "stores that open, two windows each")
+    }
+
     func testEveryCorpusStoreGivesItsExactError() throws {
         let names = try entries()
         XCTAssertFalse(names.isEmpty)

@@ -79,6 +79,10 @@ func check(_ input: [UInt8], asCustomers: Bool) {
     do {
         let store = try Store.open(dir)
         _ = try Queries.profile(store, filter: QueryFilter(), threads: 2)
+        // The fused path (decode as the walk goes), which only stores of
+        // 2M rows take by default.
+        _ = try Queries.profile(store, filter: QueryFilter(), threads: 2, fusedFrom: 0)
+        _ = try Queries.profile(store, filter: QueryFilter(from: 1_414_800_000, to: 1_417_400_000), threads: 2, fusedFrom: 0)
         _ = try Queries.profile(store, filter: QueryFilter(from: 1_414_800_000, to: 1_417_400_000, customers: [48, 7]), threads: 1)
         // Zips: whole groups as runs (RLE, PATCHED_RLE), and as rows with a
         // customer filter.
