@@ -150,6 +150,45 @@ final class ConverterTests: XCTestCase {
         XCTAssertEqual(try rows(dir + "/s.stave").map { $0[0] }, [0, 1, 4])
     }
 
+    /// An input of several 4 MB read blocks (parsed while the block before
+    /// is merged): every row arrives once, in order, and bad lines far into
+    /// the file keep their exact line numbers, skipped or as the error.
+    func testManyBlocksKeepRowsAndLineNumbers() throws {
+        let dir = temporaryDirectory(self)
+        let events = randomEvents(count: 300_000, customers: 3_000, seed: 31)
+        var lines = csvLines(events).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines.removeLast()  // after the last newline
+        XCTAssertGreaterThan(lines.reduce(0) { $0 + $1.utf8.count + 1 }, 3 * (4 << 20), "more than three blocks")
+        // Bad lines (1-based line numbers) in the first, a middle and the last block.
+        let badAt = [7, 131_072, 299_999]
+        for l in badAt { lines[l - 1] = "\(l),5,7,\"2014-02-30 00:00:00\",1,\"12345\"" }
+        let csv = lines.joined(separator: "\n") + "\n"
+        var o = ConvertOptions()
+        o.skipBadRows = true
+        o.rejectsPath = dir + "/rejects.tsv"
+        let input = dir + "/in.csv"
+        writeFile(input, csv)
+        let summary = try Converter(input: input, output: dir + "/s.stave", options: o).run()
+        XCTAssertEqual(summary.rows, events.count - badAt.count)
+        let rejected = readFile(dir + "/rejects.tsv")!.split(separator: "\n").map { Int($0.split(separator: "\t")[0])! }
+        XCTAssertEqual(rejected, badAt)
+        let kept = events.enumerated().filter { !badAt.contains($0.offset + 1) }.map { $0.element }
+        XCTAssertEqual(try rows(dir + "/s.stave").map { $0[0] }, kept.map(\.eventID))
+        // Strict: the first bad line is the error.
+        lines[6] = csvLines([events[6]]).trimmingCharacters(in: .newlines)
+        expectCSVError(lines.joined(separator: "\n") + "\n", line: 131_072, column: 12)
+        // A line longer than one read (up to 8 MB), so that it cannot end
+        // in the block it starts in, in a later block.
+        lines[131_071] = csvLines([events[131_071]]).trimmingCharacters(in: .newlines)
+        lines[200_000] = String(repeating: "9", count: 9 << 20)
+        let tooLong = lines.joined(separator: "\n") + "\n"
+        XCTAssertThrowsError(try convert(tooLong, dir: temporaryDirectory(self))) { error in
+            guard case let StaveError.csv(_, line, _, message, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(line, 200_001, message)
+            XCTAssertTrue(message.contains("longer than"), message)
+        }
+    }
+
     func testMaxErrorsStops() {
         let dir = temporaryDirectory(self)
         var o = ConvertOptions()
