@@ -196,27 +196,24 @@ final class ProfileTests: XCTestCase {
 
     /// The profile of decoded groups computed the obvious way.
     func groupsReference(_ groups: [RowGroupData]) -> Profile {
-        var byCustomer: [UInt32: (tracks: Set<UInt32>, parts: [Int64], mobile: Int64)] = [:]
+        var acc: [UInt32: ReferenceAccumulator] = [:]
         for g in groups {
             for r in g.runs {
                 for i in Int(r.start)..<Int(r.end) where g.codes[i] & RowGroupData.windowBit != 0 {
-                    var e = byCustomer[r.customer] ?? ([], [0, 0, 0, 0], 0)
-                    e.tracks.insert(g.track16.isEmpty ? g.track32[i] : UInt32(g.track16[i]))
-                    e.parts[Int(g.codes[i] & 3)] += 1
-                    e.mobile += g.codes[i] & RowGroupData.mobileBit != 0 ? 1 : 0
-                    byCustomer[r.customer] = e
+                    var x = acc[r.customer, default: ReferenceAccumulator()]
+                    x.tracks.insert(g.track16.isEmpty ? g.track32[i] : UInt32(g.track16[i]))
+                    switch g.codes[i] & 3 {
+                    case 0: x.n += 1
+                    case 1: x.m += 1
+                    case 2: x.a += 1
+                    default: x.e += 1
+                    }
+                    x.mob += g.codes[i] & RowGroupData.mobileBit != 0 ? 1 : 0
+                    acc[r.customer] = x
                 }
             }
         }
-        var p = Profile()
-        for c in byCustomer.keys.sorted() {
-            let e = byCustomer[c]!
-            p.customer.append(c)
-            p.uniqueTracks.append(Int64(e.tracks.count))
-            p.night.append(e.parts[0]); p.morning.append(e.parts[1]); p.afternoon.append(e.parts[2]); p.evening.append(e.parts[3])
-            p.mobile.append(e.mobile)
-        }
-        return p
+        return referenceProfile(accumulated: acc)
     }
 
     /// Groups sorted by customer in a few chains are walked side by side

@@ -74,19 +74,26 @@ func randomEvents(count: Int, customers: Int, tracks: Int = 300, seed: UInt64) -
 
 /// Profile computed the obvious way, from rows, with dictionaries and sets.
 func referenceProfile(_ rows: [EventRow], filter: QueryFilter = QueryFilter()) -> Profile {
-    struct Acc { var tracks = Set<UInt32>(); var m = 0, a = 0, e = 0, n = 0, mob = 0 }
-    var acc: [UInt32: Acc] = [:]
+    var acc: [UInt32: ReferenceAccumulator] = [:]
     for r in rows {
         if let f = filter.from, r.datetime < f { continue }
         if let t = filter.to, r.datetime >= t { continue }
         if let cs = filter.customers, !cs.contains(r.customerID) { continue }
         let hour = Int(CivilTime.format(r.datetime).dropFirst(11).prefix(2))!
-        var x = acc[r.customerID, default: Acc()]
+        var x = acc[r.customerID, default: ReferenceAccumulator()]
         x.tracks.insert(r.trackID)
         if hour < 5 || hour >= 22 { x.n += 1 } else if hour < 12 { x.m += 1 } else if hour < 17 { x.a += 1 } else { x.e += 1 }
         if r.mobile == 1 { x.mob += 1 }
         acc[r.customerID] = x
     }
+    return referenceProfile(accumulated: acc)
+}
+
+/// One customer's events as the references count them.
+struct ReferenceAccumulator { var tracks = Set<UInt32>(); var m = 0, a = 0, e = 0, n = 0, mob = 0 }
+
+/// The profile of accumulated customers, in customer order.
+func referenceProfile(accumulated acc: [UInt32: ReferenceAccumulator]) -> Profile {
     var p = Profile()
     for c in acc.keys.sorted() {
         let x = acc[c]!
