@@ -44,6 +44,8 @@ public enum FusedProfile {
     /// sorted by customer).
     static func compute(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows) throws -> Profile? {
         guard filter.customers == nil else { return nil }
+        // Every profile query asks: small stores leave before any planning.
+        guard store.parts.reduce(0, { $0 + $1.footer.rowCount }) >= max(minRows, 1) else { return nil }
         // 1. The row groups to read, from the footers.
         var jobs: [Job] = []
         var total = 0
