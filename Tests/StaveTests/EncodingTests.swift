@@ -282,6 +282,116 @@ final class EncodingTests: XCTestCase {
         XCTAssertEqual(ChunkEncoder.encode(clustered).encoding, .rle)
     }
 
+    /// The shapes a part's six columns take, for the chooser's tests.
+    static func columnShapes() -> [(String, [Int64])] {
+        var rng = TestRNG(21)
+        var sets = Self.dataSets()
+        sets.append(("mobile flags", (0..<20_000).map { _ in Int64(rng.below(2)) }))
+        sets.append(("mostly zeros", (0..<20_000).map { (_: Int) -> Int64 in rng.below(50) == 0 ? 1 : 0 }))
+        sets.append(("zips", Self.usualWithExceptions(&rng, rows: 65_536)))
+        sets.append(("event ids", Self.ascendingStretches(&rng, rows: 65_536)))
+        sets.append(("few distinct in a wide range", (0..<20_000).map { _ in Int64(rng.below(40)) * 100_003 }))
+        sets.append(("one exception per run", (0..<20_000).map { (i: Int) -> Int64 in i % 10 == 5 ? Int64(i % 7) * 1000 : Int64(i / 100) }))
+        sets.append(("alternating", (0..<1000).map { Int64($0 % 2) * Int64.max }))
+        sets.append(("wrapping steps", (0..<1000).map { (i: Int) -> Int64 in i % 3 == 0 ? Int64.min : Int64.max - Int64(i) }))
+        return sets
+    }
+
+    /// The one-pass scan agrees with the simple per-encoding passes it
+    /// replaced, which stay as the reference.
+    func testScanAgreesWithTheSimplePasses() {
+        for (name, values) in Self.columnShapes() {
+            values.withUnsafeBufferPointer { buf in
+                let scan = ChunkScan(buf)
+                let lo = values.min() ?? 0, hi = values.max() ?? 0
+                XCTAssertEqual(scan.lo, lo, name)
+                XCTAssertEqual(scan.hi, hi, name)
+                let runs = RLEChunk.runStats(buf)
+                XCTAssertEqual(scan.runs, runs.runs, name)
+                XCTAssertEqual(scan.runs == 0 ? 0 : scan.shortest, runs.runs == 0 ? 0 : runs.shortest, name)
+                XCTAssertEqual(scan.longest, runs.longest, name)
+                var negative = 0, byWidth = [Int](repeating: 0, count: 65)
+                for i in values.indices.dropFirst() {
+                    let d = values[i] &- values[i - 1]
+                    if d < 0 { negative += 1 } else { byWidth[BitPacking.width(forRange: UInt64(d))] += 1 }
+                }
+                XCTAssertEqual(scan.negativeSteps, negative, name)
+                XCTAssertEqual(scan.stepsByWidth, byWidth, name)
+                XCTAssertEqual(DeltaChunk.encodedSize(count: buf.count, stepLo: scan.stepLo, stepHi: scan.stepHi),
+                               DeltaChunk.encodedSize(buf), name)
+                XCTAssertEqual(DeltaRunsChunk.chooseWidth(count: buf.count, negativeSteps: scan.negativeSteps,
+                                                          stepsByWidth: scan.stepsByWidth, min: lo, max: hi),
+                               DeltaRunsChunk.chooseWidth(buf, min: lo, max: hi), name)
+                XCTAssertEqual(PatchedRLEChunk.encodedSize(buf), PatchedRLEChunk.size(of: PatchedRLEChunk.plan(buf)), name)
+                if let all = DictionaryChunk.distinctCount(buf, min: lo, max: hi) {
+                    XCTAssertEqual(all, Set(values).count, name)
+                    for stop in [0, 1, 2, all - 1, all, all + 1] where stop >= 0 {
+                        XCTAssertEqual(DictionaryChunk.distinctCount(buf, min: lo, max: hi, stopAbove: stop), min(all, stop + 1), "\(name) stop \(stop)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bounds the chooser prunes with: PATCHED_RLE's lower bound never
+    /// exceeds its exact size, and the largest DICT count that can still
+    /// win is the one a linear search finds.
+    func testChooserBoundsHold() {
+        for (name, values) in Self.columnShapes() {
+            values.withUnsafeBufferPointer { buf in
+                let lo = values.min() ?? 0, hi = values.max() ?? 0
+                let rle = RLEChunk.encodedSize(buf, min: lo, max: hi).bytes
+                XCTAssertLessThanOrEqual(PatchedRLEChunk.sizeLowerBound(count: buf.count, rleSize: rle),
+                                         PatchedRLEChunk.encodedSize(buf), name)
+            }
+        }
+        var rng = TestRNG(5)
+        for _ in 0..<300 {
+            let n = rng.below(3) == 0 ? rng.below(40) : rng.below(70_000)
+            let lo = Int64(rng.below(1000)) - 500
+            let hi = lo + Int64(rng.below(1 << (1 + rng.below(40))))
+            let forSize = FORBlock.encodedSize(count: n, min: lo, max: hi)
+            let below = rng.below(2) == 0 ? forSize : rng.below(forSize + 100)
+            let atMost = rng.below(2) == 0 ? Int.max : rng.below(forSize + 100)
+            let linear = (0..<max(n / 4 + 1, 1)).dropFirst().last { d in
+                let s = DictionaryChunk.encodedSize(count: n, distinct: d, min: lo, max: hi)
+                return s < below && s <= atMost
+            }
+            XCTAssertEqual(DictionaryChunk.largestCandidateCount(count: n, min: lo, max: hi, below: below, atMost: atMost), linear,
+                           "n \(n) range \(lo)...\(hi) below \(below) atMost \(atMost)")
+        }
+    }
+
+    /// The chooser, which sizes candidates from one scan and leaves out
+    /// those that provably cannot win, picks what encoding every candidate
+    /// and keeping the smallest payload picks (ties to the earlier
+    /// encoding, the same candidate rules), with the same bytes.
+    func testChooserMatchesEncodingEveryCandidate() {
+        for (name, values) in Self.columnShapes() {
+            let n = values.count
+            var best = EncodingID.forBitpack, bestPayload: [UInt8] = []
+            values.withUnsafeBufferPointer { buf in
+                let runs = RLEChunk.runCount(buf)
+                let lo = values.min() ?? 0, hi = values.max() ?? 0
+                for id in EncodingID.integerEncodings {
+                    switch id {
+                    case .rle where runs * 2 > n: continue
+                    case .dictionary:
+                        guard let d = DictionaryChunk.distinctCount(buf, min: lo, max: hi), d * 4 <= n else { continue }
+                    case .deltaRuns where DeltaRunsChunk.chooseWidth(buf, min: lo, max: hi) == nil: continue
+                    case .patchedRLE where runs * 4 > n * 3: continue
+                    default: break
+                    }
+                    let payload = ChunkEncoder.encode(values, forcing: id).payload
+                    if id == .forBitpack || payload.count < bestPayload.count { best = id; bestPayload = payload }
+                }
+            }
+            let chosen = ChunkEncoder.encode(values)
+            XCTAssertEqual(chosen.encoding, best, name)
+            XCTAssertEqual(chosen.payload, bestPayload, name)
+        }
+    }
+
     /// Truncated and bit-flipped payloads never crash: they throw or decode.
     func testDamagedPayloadsThrowOrDecode() {
         var rng = TestRNG(11)

@@ -231,43 +231,59 @@ public enum ChunkEncoder {
         analysis(values).sizes
     }
 
-    /// The sizes, and what the DELTA_RUNS and PATCHED_RLE sizes were
-    /// computed from, so that encoding the choice does not redo it.
+    /// The sizes, the values' range, and the DELTA_RUNS step width the size
+    /// was computed for, so that encoding the choice does not redo them.
     struct Analysis {
         var sizes: [EncodingID: Int] = [:]
+        var lo: Int64 = 0, hi: Int64 = 0
         var deltaRunsWidth: Int? = nil
-        var patchedPlan: PatchedRLEChunk.Plan? = nil
     }
 
+    /// The exact sizes of the candidates that can win. The choice is the
+    /// smallest size, ties going to the earlier of `integerEncodings`
+    /// (FOR_BITPACK first); a candidate that provably cannot win is left
+    /// out before its sizing pass: PATCHED_RLE when its lower bound is no
+    /// smaller than a size already found (it comes last, so it loses ties),
+    /// DICT once its distinct count passes the largest count that could
+    /// still win.
     static func analysis(_ values: UnsafeBufferPointer<Int64>) -> Analysis {
-        var lo = Int64.max, hi = Int64.min
-        for v in values { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
-        if values.isEmpty { lo = 0; hi = 0 }
+        let n = values.count
+        // One pass for FOR, RLE, DELTA and DELTA_RUNS (ChunkScan).
+        let scan = ChunkScan(values)
+        let lo = scan.lo, hi = scan.hi
+        var a = Analysis(lo: lo, hi: hi)
         var sizes: [EncodingID: Int] = [:]
-        sizes[.forBitpack] = FORBlock.encodedSize(count: values.count, min: lo, max: hi)
+        let forSize = FORBlock.encodedSize(count: n, min: lo, max: hi)
+        sizes[.forBitpack] = forSize
         // Exact: the run values keep the column's range, the lengths span
         // the shortest to the longest run (estimating them at up to the row
         // count made DELTA win on clustered customer ids, which then had to
         // be decoded whole to find a customer's rows).
-        let rle = RLEChunk.encodedSize(values, min: lo, max: hi)
-        if rle.runs * 2 <= values.count {
-            sizes[.rle] = rle.bytes
-        }
-        if let d = DictionaryChunk.distinctCount(values, min: lo, max: hi), d * 4 <= values.count {
-            sizes[.dictionary] = DictionaryChunk.encodedSize(count: values.count, distinct: d, min: lo, max: hi)
-        }
-        sizes[.delta] = DeltaChunk.encodedSize(values)
-        var a = Analysis()
-        if let w = DeltaRunsChunk.chooseWidth(values, min: lo, max: hi) {
+        let rleSize = RLEChunk.encodedSize(runs: scan.runs, shortest: scan.shortest, longest: scan.longest, min: lo, max: hi)
+        if scan.runs * 2 <= n { sizes[.rle] = rleSize }
+        let beforeDict = sizes.values.min()!  // FOR and RLE: DICT must be smaller
+        sizes[.delta] = DeltaChunk.encodedSize(count: n, stepLo: scan.stepLo, stepHi: scan.stepHi)
+        if let w = DeltaRunsChunk.chooseWidth(count: n, negativeSteps: scan.negativeSteps, stepsByWidth: scan.stepsByWidth, min: lo, max: hi) {
             sizes[.deltaRuns] = DeltaRunsChunk.encodedSize(values, width: w)
             a.deltaRunsWidth = w
         }
-        // Worth planning only when runs are short but not every row starts
-        // one (listening zips: about one run per 2.7 rows).
-        if rle.runs * 4 <= values.count * 3 {
-            let plan = PatchedRLEChunk.plan(values)
-            sizes[.patchedRLE] = PatchedRLEChunk.size(of: plan)
-            a.patchedPlan = plan
+        // Worth sizing only when runs are short but not every row starts
+        // one (listening zips: about one run per 2.7 rows), and when it can
+        // win: without exceptions its runs are RLE's, so it is RLE plus two
+        // more blocks; with exceptions it has four blocks and a flag bit
+        // per row. It comes last, so a size no larger than that bound wins.
+        if scan.runs * 4 <= n * 3, sizes.values.min()! > PatchedRLEChunk.sizeLowerBound(count: n, rleSize: rleSize) {
+            sizes[.patchedRLE] = PatchedRLEChunk.encodedSize(values)
+        }
+        // DICT: a candidate with at most a quarter of the rows distinct, and
+        // only while its size (growing with the distinct count) stays below
+        // FOR's and RLE's and no larger than the later encodings'. The
+        // count stops past the largest count that passes (event ids are all
+        // distinct; a zip chunk's few thousand codes lose to PATCHED_RLE).
+        let afterDict = sizes.filter { $0.key != .forBitpack && $0.key != .rle }.values.min() ?? Int.max
+        if let most = DictionaryChunk.largestCandidateCount(count: n, min: lo, max: hi, below: beforeDict, atMost: afterDict),
+           let d = DictionaryChunk.distinctCount(values, min: lo, max: hi, stopAbove: most), d <= most {
+            sizes[.dictionary] = DictionaryChunk.encodedSize(count: n, distinct: d, min: lo, max: hi)
         }
         a.sizes = sizes
         return a
@@ -276,13 +292,14 @@ public enum ChunkEncoder {
     /// Encodes `values` with the given encoding, or the smallest by `analyze`.
     public static func encode(_ values: [Int64], forcing: EncodingID? = nil) -> Result {
         values.withUnsafeBufferPointer { buf in
-            var lo = Int64.max, hi = Int64.min
-            for v in buf { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
-            if buf.isEmpty { lo = 0; hi = 0 }
             let choice: EncodingID
             var a = Analysis()
             if let forcing {
                 choice = forcing
+                var lo = Int64.max, hi = Int64.min
+                for v in buf { lo = Swift.min(lo, v); hi = Swift.max(hi, v) }
+                if buf.isEmpty { lo = 0; hi = 0 }
+                a.lo = lo; a.hi = hi
             } else {
                 a = analysis(buf)
                 let sizes = a.sizes
@@ -300,12 +317,12 @@ public enum ChunkEncoder {
             case .dictionary: DictionaryChunk.encode(buf, into: &out)
             case .delta: DeltaChunk.encode(buf, into: &out)
             case .deltaRuns:
-                let w = a.deltaRunsWidth ?? DeltaRunsChunk.chooseWidth(buf, min: lo, max: hi) ?? 64
+                let w = a.deltaRunsWidth ?? DeltaRunsChunk.chooseWidth(buf, min: a.lo, max: a.hi) ?? 64
                 DeltaRunsChunk.encode(buf, width: w, into: &out)
-            case .patchedRLE: PatchedRLEChunk.encode(a.patchedPlan ?? PatchedRLEChunk.plan(buf), into: &out)
+            case .patchedRLE: PatchedRLEChunk.encode(PatchedRLEChunk.plan(buf), into: &out)
             case .string: preconditionFailure("STRING chunks are encoded by encodeStrings")
             }
-            return Result(encoding: choice, payload: out.bytes, min: lo, max: hi)
+            return Result(encoding: choice, payload: out.bytes, min: a.lo, max: a.hi)
         }
     }
 

@@ -22,7 +22,13 @@ public struct DeltaChunk: Sendable {
             lo = min(lo, d); hi = max(hi, d)
             prev = v
         }
-        return 8 + FORBlock.encodedSize(count: values.count - 1, min: lo, max: hi)
+        return encodedSize(count: values.count, stepLo: lo, stepHi: hi)
+    }
+
+    /// The exact payload size for `count` values whose steps span stepLo...stepHi.
+    static func encodedSize(count: Int, stepLo: Int64, stepHi: Int64) -> Int {
+        count > 1 ? 8 + FORBlock.encodedSize(count: count - 1, min: stepLo, max: stepHi)
+            : 8 + FORBlock.encodedSize(count: 0, min: 0, max: 0)
     }
 
     // MARK: Encode

@@ -33,14 +33,20 @@ public struct DeltaRunsChunk: Sendable {
         // negative steps always start a run.
         var byWidth = [Int](repeating: 0, count: 65)
         var negative = 0
-        byWidth.withUnsafeMutableBufferPointer { bw in
-            var prev = values[0]
-            for i in 1..<n {
-                let d = values[i] &- prev
-                prev = values[i]
-                if d < 0 { negative &+= 1 } else { bw[64 &- d.leadingZeroBitCount] &+= 1 }
-            }
+        var prev = values[0]
+        for i in 1..<n {
+            let d = values[i] &- prev
+            prev = values[i]
+            if d < 0 { negative += 1 } else { byWidth[64 - d.leadingZeroBitCount] += 1 }
         }
+        return chooseWidth(count: n, negativeSteps: negative, stepsByWidth: byWidth, min: lo, max: hi)
+    }
+
+    /// `chooseWidth` from the step histogram of `count` values spanning
+    /// lo...hi: `negativeSteps` steps below zero, `stepsByWidth[b]` (65
+    /// entries) non-negative steps needing exactly b bits.
+    static func chooseWidth(count n: Int, negativeSteps negative: Int, stepsByWidth byWidth: [Int], min lo: Int64, max hi: Int64) -> Int? {
+        guard n > 1 else { return nil }
         // A chunk that never steps down is DELTA's (or RLE's) case: sorted
         // customer ids must stay RLE, whose runs the kernel reads.
         guard negative > 0 else { return nil }
@@ -78,24 +84,35 @@ public struct DeltaRunsChunk: Sendable {
 
     /// The exact payload size of `encode(values, width: w)`.
     public static func encodedSize(_ values: UnsafeBufferPointer<Int64>, width w: Int) -> Int {
-        var runs = 0, shortest = Int.max, longest = 0
-        var flo = Int64.max, fhi = Int64.min, slo = Int64.max, shi = Int64.min
-        forEachRun(values, width: w) { s, e in
-            runs += 1
-            shortest = min(shortest, e - s); longest = max(longest, e - s)
-            flo = min(flo, values[s]); fhi = max(fhi, values[s])
-            var i = s + 1
-            while i < e {
-                let d = values[i] &- values[i - 1]
-                slo = min(slo, d); shi = max(shi, d)
-                i += 1
-            }
+        let n = values.count
+        guard let v = values.baseAddress, n > 0 else {
+            return 8 + 3 * FORBlock.encodedSize(count: 0, min: 0, max: 0)
         }
-        if runs == 0 { shortest = 0; flo = 0; fhi = 0 }
+        // One pass, the runs as `forEachRun` cuts them: row i starts a run
+        // when its step is negative or needs more than w bits. Invariant:
+        // 1 <= i < n inside the loop.
+        let limit: UInt64 = w >= 64 ? .max : (1 << UInt64(w)) - 1
+        var runs = 1, runStart = 0, shortest = Int.max, longest = 0
+        var flo = v[0], fhi = v[0], slo = Int64.max, shi = Int64.min
+        var i = 1
+        while i < n {
+            let d = v[i] &- v[i &- 1]
+            if d < 0 || UInt64(d) > limit {
+                let length = i &- runStart
+                shortest = Swift.min(shortest, length); longest = Swift.max(longest, length)
+                flo = Swift.min(flo, v[i]); fhi = Swift.max(fhi, v[i])
+                runs &+= 1
+                runStart = i
+            } else {
+                slo = Swift.min(slo, d); shi = Swift.max(shi, d)
+            }
+            i &+= 1
+        }
+        shortest = Swift.min(shortest, n &- runStart); longest = Swift.max(longest, n &- runStart)
         if slo > shi { slo = 0; shi = 0 }
         return 8 + FORBlock.encodedSize(count: runs, min: Int64(shortest), max: Int64(longest))
             + FORBlock.encodedSize(count: runs, min: flo, max: fhi)
-            + FORBlock.encodedSize(count: values.count - runs, min: slo, max: shi)
+            + FORBlock.encodedSize(count: n - runs, min: slo, max: shi)
     }
 
     // MARK: Encode

@@ -21,8 +21,11 @@ public struct DictionaryChunk: Sendable {
     // MARK: Analyze
 
     /// Distinct count of values in min...max, or nil when the range is too
-    /// wide to analyze cheaply.
-    public static func distinctCount(_ values: UnsafeBufferPointer<Int64>, min: Int64, max: Int64) -> Int? {
+    /// wide to analyze cheaply. With `stopAbove`, the count is exact only up
+    /// to that bound: the scan stops at the first distinct value past it
+    /// and returns stopAbove + 1 (the writer needs no more: DICT is a
+    /// candidate only with at most a quarter of the rows distinct).
+    public static func distinctCount(_ values: UnsafeBufferPointer<Int64>, min: Int64, max: Int64, stopAbove: Int = .max) -> Int? {
         let range = UInt64(bitPattern: max &- min)
         guard range < maxAnalyzeRange else { return nil }
         var bits = [UInt64](repeating: 0, count: Int(range / 64) + 1)
@@ -30,9 +33,31 @@ public struct DictionaryChunk: Sendable {
         for v in values {
             let k = Int(UInt64(bitPattern: v &- min))
             let (w, b) = (k >> 6, UInt64(1) << UInt64(k & 63))
-            if bits[w] & b == 0 { distinct += 1; bits[w] |= b }
+            if bits[w] & b == 0 {
+                if distinct == stopAbove { return stopAbove + 1 }
+                distinct += 1
+                bits[w] |= b
+            }
         }
         return distinct
+    }
+
+    /// The largest distinct count d in 1...count / 4 (DICT's candidate
+    /// rule) whose payload for `count` values in min...max is smaller than
+    /// `below` and no larger than `atMost`, or nil when there is none. The
+    /// size never shrinks as d grows, so a binary search finds it.
+    static func largestCandidateCount(count n: Int, min: Int64, max: Int64, below: Int, atMost: Int) -> Int? {
+        func passes(_ d: Int) -> Bool {
+            let s = encodedSize(count: n, distinct: d, min: min, max: max)
+            return s < below && s <= atMost
+        }
+        guard n / 4 >= 1, passes(1) else { return nil }
+        var good = 1, bad = n / 4 + 1  // passes(good); bad is past the range or fails
+        while bad - good > 1 {
+            let mid = good + (bad - good) / 2
+            if passes(mid) { good = mid } else { bad = mid }
+        }
+        return good
     }
 
     public static func encodedSize(count: Int, distinct: Int, min: Int64, max: Int64) -> Int {

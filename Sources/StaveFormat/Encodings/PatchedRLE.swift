@@ -73,9 +73,52 @@ public struct PatchedRLEChunk: @unchecked Sendable {
         return 8 + block(p.runValues) + block(p.runLengths) + block(p.flags) + block(p.exceptions)
     }
 
-    /// The exact payload size of `encode(values)`.
+    /// No chunk of `count` rows whose RLE payload is `rleSize` bytes
+    /// encodes smaller than this. Without exceptions the plan's runs are
+    /// RLE's, so the payload is RLE's plus a flag block and an exception
+    /// block (each at least a header); with exceptions it has four block
+    /// headers and a flag bit per row.
+    static func sizeLowerBound(count: Int, rleSize: Int) -> Int {
+        Swift.min(rleSize + 2 * FORBlock.headerSize,
+                  8 + 3 * FORBlock.headerSize + FORBlock.encodedSize(count: count, min: 0, max: 1))
+    }
+
+    /// The exact payload size of `encode(values)`: `size(of: plan(values))`
+    /// without building the plan (the writer sizes every candidate chunk,
+    /// and builds the plan only for the chunks PATCHED_RLE wins).
     public static func encodedSize(_ values: UnsafeBufferPointer<Int64>) -> Int {
-        size(of: plan(values))
+        let n = values.count
+        guard let v = values.baseAddress, n > 0 else { return size(of: Plan()) }
+        var runs = 0, exceptions = 0
+        var valueLo = Int64.max, valueHi = Int64.min, lengthLo = Int64.max, lengthHi = Int64.min
+        var exceptionLo = Int64.max, exceptionHi = Int64.min
+        // The loop of `plan`, counting instead of appending. Invariant:
+        // every index read is checked against n first.
+        var i = 0
+        while i < n {
+            let b = v[i]
+            var j = i + 1
+            while j < n {
+                let x = v[j]
+                if x == b { j += 1; continue }
+                let repeats = (j + 1 < n && v[j + 1] == x) || (j + 2 < n && v[j + 1] != b && v[j + 2] == x)
+                if repeats { break }
+                exceptions += 1
+                exceptionLo = min(exceptionLo, x); exceptionHi = max(exceptionHi, x)
+                j += 1
+            }
+            runs += 1
+            valueLo = min(valueLo, b); valueHi = max(valueHi, b)
+            lengthLo = min(lengthLo, Int64(j - i)); lengthHi = max(lengthHi, Int64(j - i))
+            i = j
+        }
+        if exceptions == 0 { exceptionLo = 0; exceptionHi = 0 }
+        // The first row of a run is never flagged, so the flags span 0...1
+        // with exceptions and 0...0 without.
+        return 8 + FORBlock.encodedSize(count: runs, min: valueLo, max: valueHi)
+            + FORBlock.encodedSize(count: runs, min: lengthLo, max: lengthHi)
+            + FORBlock.encodedSize(count: n, min: 0, max: exceptions > 0 ? 1 : 0)
+            + FORBlock.encodedSize(count: exceptions, min: exceptionLo, max: exceptionHi)
     }
 
     // MARK: Encode

@@ -41,9 +41,13 @@ public struct RLEChunk: Sendable {
     /// The exact payload size of `encode(values)` (values spanning lo...hi).
     public static func encodedSize(_ values: UnsafeBufferPointer<Int64>, min lo: Int64, max hi: Int64) -> (runs: Int, bytes: Int) {
         let s = runStats(values)
-        let bytes = 8 + FORBlock.encodedSize(count: s.runs, min: s.runs == 0 ? 0 : lo, max: s.runs == 0 ? 0 : hi)
-            + FORBlock.encodedSize(count: s.runs, min: Int64(s.shortest), max: Int64(s.longest))
-        return (s.runs, bytes)
+        return (s.runs, encodedSize(runs: s.runs, shortest: s.shortest, longest: s.longest, min: lo, max: hi))
+    }
+
+    /// The exact payload size from the run statistics and the values' range.
+    static func encodedSize(runs: Int, shortest: Int, longest: Int, min lo: Int64, max hi: Int64) -> Int {
+        8 + FORBlock.encodedSize(count: runs, min: runs == 0 ? 0 : lo, max: runs == 0 ? 0 : hi)
+            + FORBlock.encodedSize(count: runs, min: Int64(shortest), max: Int64(longest))
     }
 
     // MARK: Encode
