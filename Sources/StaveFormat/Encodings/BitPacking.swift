@@ -27,29 +27,35 @@ public enum BitPacking {
     /// Packs `values[i] &- reference` (as unsigned) with `width` bits each.
     /// - Precondition: every difference fits in `width` bits.
     public static func pack(_ values: UnsafeBufferPointer<Int64>, reference: Int64, width: Int, into out: inout ByteWriter) {
+        let length = streamLength(count: values.count, width: width)!
         let start = out.count
-        if width > 0 {
+        // The stream's bytes are added zeroed in one step, then written a
+        // word at a time (not appended word by word: that was a third of
+        // packing).
+        out.appendZeros(length)
+        guard width > 0 else { return }
+        out.bytes.withUnsafeMutableBytes { raw in
+            // Invariant: word k (k = 0, 1, ...) goes to byte offset 8k of the
+            // stream, and k < n*width/64, so 8k + 8 <= ceil(n*width/8); the
+            // last, partial word at 8k <= n*width/8 fits in the 8 padding
+            // bytes (its bits past the values are 0, the padding's value).
+            let stream = raw.baseAddress! + start
             var acc: UInt64 = 0
             var filled = 0
+            var offset = 0
             for v in values {
                 let u = UInt64(bitPattern: v &- reference)
-                acc |= u << UInt64(filled)          // smart shift: 0 when filled == 64 is impossible (filled < 64)
-                filled += width
+                acc |= u &<< UInt64(filled)          // filled < 64 here
+                filled &+= width
                 if filled >= 64 {
-                    out.append(acc)
-                    filled -= 64
-                    acc = filled > 0 ? u >> UInt64(width - filled) : 0
+                    stream.storeBytes(of: acc.littleEndian, toByteOffset: offset, as: UInt64.self)
+                    offset &+= 8
+                    filled &-= 64
+                    acc = filled > 0 ? u &>> UInt64(width &- filled) : 0
                 }
             }
-            var tail = (filled + 7) / 8
-            while tail > 0 {
-                out.bytes.append(UInt8(truncatingIfNeeded: acc))
-                acc >>= 8
-                tail -= 1
-            }
+            if filled > 0 { stream.storeBytes(of: acc.littleEndian, toByteOffset: offset, as: UInt64.self) }
         }
-        out.appendZeros(8)
-        assert(out.count - start == streamLength(count: values.count, width: width))
     }
 
     // MARK: - Decode

@@ -259,7 +259,8 @@ public enum ChunkEncoder {
         // the shortest to the longest run (estimating them at up to the row
         // count made DELTA win on clustered customer ids, which then had to
         // be decoded whole to find a customer's rows).
-        let rleSize = RLEChunk.encodedSize(runs: scan.runs, shortest: scan.shortest, longest: scan.longest, min: lo, max: hi)
+        let rleSize = scan.hasRunLengths
+            ? RLEChunk.encodedSize(runs: scan.runs, shortest: scan.shortest, longest: scan.longest, min: lo, max: hi) : 0
         if scan.runs * 2 <= n { sizes[.rle] = rleSize }
         let beforeDict = sizes.values.min()!  // FOR and RLE: DICT must be smaller
         sizes[.delta] = DeltaChunk.encodedSize(count: n, stepLo: scan.stepLo, stepHi: scan.stepHi)
@@ -272,7 +273,7 @@ public enum ChunkEncoder {
         // win: without exceptions its runs are RLE's, so it is RLE plus two
         // more blocks; with exceptions it has four blocks and a flag bit
         // per row. It comes last, so a size no larger than that bound wins.
-        if scan.runs * 4 <= n * 3, sizes.values.min()! > PatchedRLEChunk.sizeLowerBound(count: n, rleSize: rleSize) {
+        if scan.hasRunLengths, sizes.values.min()! > PatchedRLEChunk.sizeLowerBound(count: n, rleSize: rleSize) {
             sizes[.patchedRLE] = PatchedRLEChunk.encodedSize(values)
         }
         // DICT: a candidate with at most a quarter of the rows distinct, and
