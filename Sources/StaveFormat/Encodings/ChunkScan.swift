@@ -57,12 +57,9 @@ struct ChunkScan {
         // Pass 2: run lengths. The mask is all ones where a run starts.
         if hasRunLengths {
             var runStart = 0, shortest = Int.max, longest = 0
-            var prev = v[0]
-            var i = 1
+            var i = 1  // 1 <= i < n in the loop
             while i < n {
-                let x = v[i]
-                let d = x &- prev
-                prev = x
+                let d = v[i] &- v[i &- 1]
                 let starts = Int(truncatingIfNeeded: (d | (0 &- d)) &>> 63)
                 // (The longest needs no mask: a run's length so far never
                 // exceeds its full length, counted when it ends.)

@@ -41,8 +41,18 @@ public struct PatchedRLEChunk: @unchecked Sendable {
 
     static func plan(_ v: UnsafeBufferPointer<Int64>) -> Plan {
         var p = Plan()
+        p.flags = [Int64](repeating: 0, count: v.count)
+        split(v, exception: { j, x in p.flags[j] = 1; p.exceptions.append(x) },
+              run: { b, length in p.runValues.append(b); p.runLengths.append(Int64(length)) })
+        return p
+    }
+
+    /// The split of `plan`, as it goes: `exception(j, x)` for each flagged
+    /// row j (value x), `run(b, length)` for each base run, in row order.
+    @inline(__always)
+    static func split(_ v: UnsafeBufferPointer<Int64>, exception: (Int, Int64) -> Void, run: (Int64, Int) -> Void) {
         let n = v.count
-        p.flags = [Int64](repeating: 0, count: n)
+        // Every index read is checked against n first.
         var i = 0
         while i < n {
             let b = v[i]
@@ -52,15 +62,12 @@ public struct PatchedRLEChunk: @unchecked Sendable {
                 if x == b { j += 1; continue }
                 let repeats = (j + 1 < n && v[j + 1] == x) || (j + 2 < n && v[j + 1] != b && v[j + 2] == x)
                 if repeats { break }
-                p.flags[j] = 1
-                p.exceptions.append(x)
+                exception(j, x)
                 j += 1
             }
-            p.runValues.append(b)
-            p.runLengths.append(Int64(j - i))
+            run(b, j - i)
             i = j
         }
-        return p
     }
 
     static func size(of p: Plan) -> Int {
@@ -88,30 +95,18 @@ public struct PatchedRLEChunk: @unchecked Sendable {
     /// and builds the plan only for the chunks PATCHED_RLE wins).
     public static func encodedSize(_ values: UnsafeBufferPointer<Int64>) -> Int {
         let n = values.count
-        guard let v = values.baseAddress, n > 0 else { return size(of: Plan()) }
+        guard n > 0 else { return size(of: Plan()) }
         var runs = 0, exceptions = 0
         var valueLo = Int64.max, valueHi = Int64.min, lengthLo = Int64.max, lengthHi = Int64.min
         var exceptionLo = Int64.max, exceptionHi = Int64.min
-        // The loop of `plan`, counting instead of appending. Invariant:
-        // every index read is checked against n first.
-        var i = 0
-        while i < n {
-            let b = v[i]
-            var j = i + 1
-            while j < n {
-                let x = v[j]
-                if x == b { j += 1; continue }
-                let repeats = (j + 1 < n && v[j + 1] == x) || (j + 2 < n && v[j + 1] != b && v[j + 2] == x)
-                if repeats { break }
-                exceptions += 1
-                exceptionLo = min(exceptionLo, x); exceptionHi = max(exceptionHi, x)
-                j += 1
-            }
+        split(values, exception: { _, x in
+            exceptions += 1
+            exceptionLo = min(exceptionLo, x); exceptionHi = max(exceptionHi, x)
+        }, run: { b, length in
             runs += 1
             valueLo = min(valueLo, b); valueHi = max(valueHi, b)
-            lengthLo = min(lengthLo, Int64(j - i)); lengthHi = max(lengthHi, Int64(j - i))
-            i = j
-        }
+            lengthLo = min(lengthLo, Int64(length)); lengthHi = max(lengthHi, Int64(length))
+        })
         if exceptions == 0 { exceptionLo = 0; exceptionHi = 0 }
         // The first row of a run is never flagged, so the flags span 0...1
         // with exceptions and 0...0 without.
