@@ -550,16 +550,15 @@ final class ZipCounts {
                 }
                 var a = s
                 while a < e {
-                    // The counter of the zip run 8 ahead, brought into cache
-                    // now: a customer's other zips are random entries of the
-                    // 1.6 MB table, which the decoded groups push out of
-                    // cache at 10M rows. (values[ahead] <= 99,999, inside
-                    // the table; a prefetch never faults anyway.)
+                    // Cache hints: the counter of the zip run 8 ahead (a
+                    // customer's other zips are random entries of the 1.6
+                    // MB table; values[ahead] <= 99,999, and a prefetch never
+                    // faults anyway), and this group's zip runs and codes
+                    // further on (the walk takes a few runs from each group
+                    // in turn). Measured at 10M rows, 2 threads: 46 ms
+                    // without hints, 44 with the counter's, 36 with all.
                     let ahead = k &+ 8
                     if ahead < v.runCount { stave_prefetch(acc.baseAddress! + Int(values[ahead])) }
-                    // And the zip runs and codes further on in this group:
-                    // the walk takes a few runs from each group in turn, too
-                    // short a stretch for the hardware to follow.
                     stave_prefetch(values + (k &+ 32))
                     stave_prefetch(ends + (k &+ 32))
                     stave_prefetch(v.codes + (a &+ 128))
@@ -589,8 +588,6 @@ final class ZipCounts {
                 continue
             }
             for i in Int(run.start)..<Int(run.end) {
-                // As above, 16 rows ahead within the run.
-                if i &+ 16 < Int(run.end) { stave_prefetch(acc.baseAddress! + Int(v.zips[i &+ 16])) }
                 let c = v.codes[i]
                 guard c & RowGroupData.windowBit != 0 else { continue }
                 // zips[i] <= 99,999: RowGroupData.load checked the chunk
