@@ -30,8 +30,8 @@ public enum BitPacking {
         let length = streamLength(count: values.count, width: width)!
         let start = out.count
         // The stream's bytes are added zeroed in one step, then written a
-        // word at a time (not appended word by word: that was a third of
-        // packing).
+        // word at a time (not appended word by word: the appends cost about
+        // as much as the packing itself).
         out.appendZeros(length)
         guard width > 0 else { return }
         out.bytes.withUnsafeMutableBytes { raw in
