@@ -226,7 +226,9 @@ public enum ChunkEncoder {
         public var max: Int64
     }
 
-    /// Exact payload size of each candidate encoding (nil: not considered).
+    /// Exact payload size of each candidate encoding the writer sized (nil:
+    /// not a candidate, or ruled out without sizing because it cannot win;
+    /// see `analysis`).
     public static func analyze(_ values: UnsafeBufferPointer<Int64>) -> [EncodingID: Int] {
         analysis(values).sizes
     }

@@ -67,14 +67,23 @@ public struct DeltaRunsChunk: Sendable {
         return best.w
     }
 
+    /// The largest step that stays inside a run under step width `w`.
+    static func stepLimit(width w: Int) -> UInt64 { w >= 64 ? .max : (1 << UInt64(w)) - 1 }
+
+    /// Whether a step starts a new run: it is negative, or needs more bits
+    /// than the width whose `stepLimit` is `limit`. The one rule of both
+    /// `forEachRun` (encoding) and `encodedSize` (sizing).
+    @inline(__always)
+    static func startsRun(step d: Int64, limit: UInt64) -> Bool { d < 0 || UInt64(d) > limit }
+
     /// Calls `body(start, end)` for each run of `values` under step width `w`.
     static func forEachRun(_ values: UnsafeBufferPointer<Int64>, width w: Int, _ body: (Int, Int) -> Void) {
         let n = values.count
         guard n > 0 else { return }
+        let limit = stepLimit(width: w)
         var start = 0
         for i in 1..<n {
-            let d = values[i] &- values[i - 1]
-            if d < 0 || (w < 64 && UInt64(d) >> UInt64(w) != 0) {
+            if startsRun(step: values[i] &- values[i - 1], limit: limit) {
                 body(start, i)
                 start = i
             }
@@ -88,16 +97,15 @@ public struct DeltaRunsChunk: Sendable {
         guard let v = values.baseAddress, n > 0 else {
             return 8 + 3 * FORBlock.encodedSize(count: 0, min: 0, max: 0)
         }
-        // One pass, the runs as `forEachRun` cuts them: row i starts a run
-        // when its step is negative or needs more than w bits. Invariant:
-        // 1 <= i < n inside the loop.
-        let limit: UInt64 = w >= 64 ? .max : (1 << UInt64(w)) - 1
+        // One pass, the runs cut by `startsRun` as in `forEachRun`, without
+        // its closure call per run. Invariant: 1 <= i < n inside the loop.
+        let limit = stepLimit(width: w)
         var runs = 1, runStart = 0, shortest = Int.max, longest = 0
         var flo = v[0], fhi = v[0], slo = Int64.max, shi = Int64.min
         var i = 1
         while i < n {
             let d = v[i] &- v[i &- 1]
-            if d < 0 || UInt64(d) > limit {
+            if startsRun(step: d, limit: limit) {
                 let length = i &- runStart
                 shortest = Swift.min(shortest, length); longest = Swift.max(longest, length)
                 flo = Swift.min(flo, v[i]); fhi = Swift.max(fhi, v[i])
