@@ -40,10 +40,19 @@ public enum StaveError: Error, Equatable, Sendable {
     /// A customer (or other named thing) the store does not know.
     case notFound(String)
 
-    // MARK: Environment (exit 64, 73, 74)
+    // MARK: Environment (exit 64, 66, 73, 74, 75)
     case usage(String)
+    /// An input file (events, cust.csv) that does not exist (exit 66, EX_NOINPUT).
+    case missingInput(path: String)
     case outputExists(path: String)
+    /// An output path that must not be replaced (exit 73): `--force` pointed
+    /// at something that is not a stave store, or a file output at a
+    /// directory. Nothing was changed.
+    case refusedReplace(path: String, detail: String)
     case io(path: String, operation: String, errno: Int32)
+    /// Another process holds the store's writer lock (exit 75, EX_TEMPFAIL:
+    /// trying again later can succeed).
+    case busy(path: String)
 
     /// sysexits(3) codes that scripts can rely on.
     public var exitCode: Int32 {
@@ -53,14 +62,18 @@ public enum StaveError: Error, Equatable, Sendable {
             return 66
         case .csv, .tooManyBadRows, .unreadableInput:
             return 65
+        case .missingInput:
+            return 66
         case .notFound:
             return 67
         case .usage:
             return 64
-        case .outputExists:
+        case .outputExists, .refusedReplace:
             return 73
         case .io:
             return 74
+        case .busy:
+            return 75
         }
     }
 }
@@ -81,7 +94,10 @@ extension StaveError: CustomStringConvertible {
         case let .unreadableInput(file, detail): return "\(file): \(detail)"
         case let .notFound(message): return message
         case let .usage(message): return message
+        case let .missingInput(path): return "\(path): no such file"
         case let .outputExists(path): return "\(path): already exists (use --force to replace it)"
+        case let .refusedReplace(path, detail): return "\(path): \(detail); nothing was changed"
+        case let .busy(path): return "\(path): another stave process is writing to this store (it holds LOCK); try again when it is done"
         case let .io(path, op, errno): return "\(path): \(op) failed: \(ErrnoText.describe(errno))"
         }
     }

@@ -42,6 +42,10 @@ public final class OutputFile {
                 inPlace = true
                 fd = try Sys.open(path, flags: O_WRONLY | O_APPEND | O_CLOEXEC)
             } else {
+                // A file output never replaces a directory (a store among them).
+                if Sys.kind(target) == .directory {
+                    throw StaveError.refusedReplace(path: path, detail: "is a directory, not a file to write")
+                }
                 finalPath = target
                 let temp = target + ".tmp-\(Sys.pid)"
                 tempPath = temp

@@ -22,7 +22,11 @@ public final class StoreBuilder {
         self.policy = policy
         self.threads = threads
         tempPath = p + ".tmp-\(Sys.pid)"
-        if Sys.kind(p) != .missing && !force { throw StaveError.outputExists(path: p) }
+        if Sys.kind(p) != .missing {
+            guard force else { throw StaveError.outputExists(path: p) }
+            // Refused before any work, and checked again at commit.
+            try StoreFiles.checkReplaceable(p)
+        }
         if Sys.kind(tempPath) != .missing { Sys.removeFlatDirectory(tempPath) }
         try Sys.mkdir(tempPath)
     }
@@ -57,6 +61,12 @@ public final class StoreBuilder {
         try Sys.fsyncDirectory(tempPath)
         if Sys.kind(path) != .missing {
             guard force else { throw StaveError.outputExists(path: path) }
+            // Only a store is replaced, and not while another process
+            // writes to it (its commits would be lost with it): its writer
+            // lock is held from the check to the swap.
+            try StoreFiles.checkReplaceable(path)
+            guard let lock = try Sys.tryLock(path + "/" + StoreFiles.writerLock) else { throw StaveError.busy(path: path) }
+            defer { Sys.close(lock) }
             let old = path + ".old-\(Sys.pid)"
             try Sys.rename(path, old)
             try Sys.rename(tempPath, path)

@@ -18,6 +18,26 @@ public enum StoreFiles {
     /// while it holds it exclusively (see formats/STAVE.md).
     public static let readerLock = "READERS"
 
+    /// Throws unless `path` is a stave store: a directory whose MANIFEST
+    /// parses. `--force` replaces nothing else (a folder of other files, a
+    /// regular file, a damaged store): `refusedReplace`, exit 73.
+    public static func checkReplaceable(_ path: String) throws {
+        switch Sys.kind(path) {
+        case .directory: break
+        case .file: throw StaveError.refusedReplace(path: path, detail: "is a file, not a stave store (--force replaces only a store)")
+        default: throw StaveError.refusedReplace(path: path, detail: "is not a stave store (--force replaces only a store)")
+        }
+        let manifest = path + "/" + FormatConstants.manifestName
+        guard Sys.kind(manifest) == .file else {
+            throw StaveError.refusedReplace(path: path, detail: "is a directory without a stave MANIFEST (--force replaces only a store)")
+        }
+        do {
+            _ = try Manifest.parse(try Sys.readFile(manifest, limit: Manifest.maxSize), path: path)
+        } catch {
+            throw StaveError.refusedReplace(path: path, detail: "has a MANIFEST that is not a valid stave manifest (--force replaces only a store)")
+        }
+    }
+
     /// True for names a store's manifest can list (parts, customer tables).
     static func isDataFile(_ name: String) -> Bool {
         ManifestPart.isValidName(name) || ManifestPart.isValidCustomersName(name)
@@ -68,9 +88,7 @@ public final class StoreTransaction: PartSink {
     public init(path: String, policy: CompressionPolicy = CompressionPolicy(), threads: Int = 2, lock: WriterLock? = nil) throws {
         let p = lock?.path ?? WriterLock.normalize(path)
         if lock == nil {
-            guard let fd = try WriterLock.acquire(p) else {
-                throw StaveError.badStore(path: p, detail: "another stave process is writing to this store (it holds \(StoreFiles.writerLock))")
-            }
+            guard let fd = try WriterLock.acquire(p) else { throw StaveError.busy(path: p) }
             lockFD = fd
         }
         self.path = p
@@ -181,9 +199,7 @@ public final class WriterLock {
 
     public init(_ path: String) throws {
         let p = WriterLock.normalize(path)
-        guard let fd = try WriterLock.acquire(p) else {
-            throw StaveError.badStore(path: p, detail: "another stave process is writing to this store (it holds \(StoreFiles.writerLock))")
-        }
+        guard let fd = try WriterLock.acquire(p) else { throw StaveError.busy(path: p) }
         self.path = p
         self.fd = fd
     }

@@ -47,6 +47,18 @@ public enum Sys {
         return fd
     }
 
+    /// Opens an input file for reading: a missing file is `missingInput`
+    /// (exit 66, EX_NOINPUT), any other failure an I/O error.
+    public static func openInput(_ path: String) throws -> Int32 {
+        let fd = retrying { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else {
+            let e = errno
+            if e == ENOENT { throw StaveError.missingInput(path: path) }
+            throw StaveError.io(path: path, operation: "open", errno: e)
+        }
+        return fd
+    }
+
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
     /// Writes all of `bytes`, retrying short writes.

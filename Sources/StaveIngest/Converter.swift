@@ -109,7 +109,7 @@ public final class Converter {
     /// and calls `commit`.
     func ingest(into sink: PartSink, commit: () throws -> Void) throws -> ConvertSummary {
         if inputPath != "-", ParquetFile.isParquet(path: inputPath) { return try ingestParquet(into: sink, commit: commit) }
-        let fd: Int32 = inputPath == "-" ? 0 : try Sys.open(inputPath, flags: O_RDONLY | O_CLOEXEC)
+        let fd: Int32 = inputPath == "-" ? 0 : try Sys.openInput(inputPath)
         defer { if fd != 0 { Sys.close(fd) } }
         let total: Int? = inputPath == "-" ? nil : try? Sys.fileSize(fd, path: inputPath)
         var rejects: OutputFile?

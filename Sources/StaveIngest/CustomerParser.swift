@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StaveFormat
 import StaveIO
 
@@ -197,8 +200,10 @@ public enum CustomerLoader {
     public static let maxFileSize = 2 << 30
 
     public static func load(path: String, options: CustomerLoadOptions) throws -> CustomerLoadResult {
-        guard Sys.kind(path) == .file else {
-            throw StaveError.io(path: path, operation: "open", errno: Sys.kind(path) == .missing ? 2 : 21)
+        switch Sys.kind(path) {
+        case .missing: throw StaveError.missingInput(path: path)
+        case .directory: throw StaveError.io(path: path, operation: "open", errno: EISDIR)
+        default: break
         }
         let data = try Sys.readFile(path, limit: maxFileSize)
         var rejects: OutputFile?

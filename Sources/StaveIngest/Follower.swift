@@ -55,12 +55,12 @@ public final class Follower {
 
     public func run(stop: StopFlag) throws -> FollowSummary {
         let lock = try WriterLock(storePath)
+        let fd = try Sys.openInput(filePath)
+        defer { Sys.close(fd) }
         let key = try Sys.realPath(filePath)
         guard !key.utf8.contains(10), key.utf8.count <= Manifest.maxFollowPath else {
             throw StaveError.usage("\(filePath): a followed path must be at most \(Manifest.maxFollowPath) bytes without line breaks")
         }
-        let fd = try Sys.open(filePath, flags: O_RDONLY | O_CLOEXEC)
-        defer { Sys.close(fd) }
         let id = try Sys.identity(fd: fd, path: filePath)
         let manifest = try Manifest.parse(try Sys.readFile(lock.path + "/" + FormatConstants.manifestName, limit: Manifest.maxSize), path: lock.path)
         var state = FollowState(path: key, offset: 0, device: id.device, inode: id.inode, prefix: XXH64.Stream().digest())

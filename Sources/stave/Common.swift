@@ -1,5 +1,6 @@
 import ArgumentParser
 import StaveFormat
+import StaveInterop
 import StaveIngest
 import StaveIO
 import StaveQuery
@@ -18,6 +19,21 @@ func guarded(_ body: () throws -> Void) throws {
     } catch let e as StaveError {
         printError("stave: \(e)")
         throw ExitCode(e.exitCode)
+    } catch let e as ParquetError {
+        // A Parquet input stave cannot read (mapped where it is read; this
+        // is the net for a path that forgot to).
+        printError("stave: \(e)")
+        throw ExitCode(65)
+    } catch let e as ParameterError {
+        printError("stave: \(e.message)")
+        throw ExitCode(64)
+    } catch where error is ExitCode || error is ValidationError || error is CleanExit {
+        throw error
+    } catch {
+        // Anything else is a bug in stave: EX_SOFTWARE, never a code that
+        // claims bad input or a damaged store.
+        printError("stave: internal error: \(error) (please report it)")
+        throw ExitCode(70)
     }
 }
 

@@ -39,8 +39,9 @@ final class ServeTests: XCTestCase {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        let errData = ErrDrain(err.fileHandleForReading)   // see CLITests.stave
         let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        let e = errData.wait()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }

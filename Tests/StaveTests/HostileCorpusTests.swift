@@ -68,6 +68,9 @@ final class HostileCorpusTests: XCTestCase {
         case .usage: return "usage"
         case .outputExists: return "outputExists"
         case .io: return "io"
+        case .missingInput: return "missingInput"
+        case .refusedReplace: return "refusedReplace"
+        case .busy: return "busy"
         }
     }
 

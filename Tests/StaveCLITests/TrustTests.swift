@@ -1,0 +1,105 @@
+import Foundation
+import XCTest
+
+/// Misuse that must never lose, double or alter data (issue 17), through
+/// the real binary: each test failed before its fix.
+final class TrustTests: CLITestCase {
+    func listing(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + path)) ?? []).sorted()
+    }
+
+    /// `--force` replaces a store and nothing else: a folder of other
+    /// files, a regular file, a damaged store are refused with exit 73 and
+    /// left byte for byte as they were.
+    func testForceReplacesOnlyAStore() throws {
+        write("tracks.csv", sample)
+        try FileManager.default.createDirectory(atPath: dir + "/d", withIntermediateDirectories: false)
+        write("d/keep.txt", "x\n")
+        var r = try stave(["convert", "tracks.csv", "-o", "d", "--force", "--quiet"])
+        XCTAssertEqual(r.status, 73, r.stderr)
+        XCTAssertEqual(r.stderr, "stave: d: is a directory without a stave MANIFEST (--force replaces only a store); nothing was changed\n")
+        XCTAssertEqual(listing("d"), ["keep.txt"])
+        XCTAssertEqual(file("d/keep.txt"), "x\n")
+
+        write("f", "precious\n")
+        r = try stave(["convert", "tracks.csv", "-o", "f", "--force", "--quiet"])
+        XCTAssertEqual(r.status, 73, r.stderr)
+        XCTAssertEqual(file("f"), "precious\n")
+
+        // A directory whose MANIFEST is not a stave manifest.
+        try FileManager.default.createDirectory(atPath: dir + "/m", withIntermediateDirectories: false)
+        write("m/MANIFEST", "not a manifest\n")
+        write("m/data.bin", "y")
+        r = try stave(["convert", "tracks.csv", "-o", "m", "--force", "--quiet"])
+        XCTAssertEqual(r.status, 73, r.stderr)
+        XCTAssertEqual(listing("m"), ["MANIFEST", "data.bin"])
+
+        // The customer table path of convert (no events) is a transaction,
+        // not a replacement: the same folder is refused as not a store.
+        write("cust.csv", "CustID,Name,Gender,Address,zip,SignDate,Status,Level,Campaign,LinkedWithApps\r\n48,\"A B\",0,\"1 C St\",\"04042\",\"06/04/2013\",1,1,1,0\r\n")
+        r = try stave(["convert", "--customers", "cust.csv", "-o", "d"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(listing("d"), ["keep.txt"])
+
+        // A real store is replaced, and the new one holds the new rows.
+        r = try stave(["convert", "tracks.csv", "-o", "s", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        write("two.csv", "0,1,2,\"2014-10-01 00:00:00\",0,\"00001\"\n")
+        r = try stave(["convert", "two.csv", "-o", "s", "--force", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try stave(["summary", "s", "--format", "json"]).stdout.contains("\"events\":1,"), true)
+        // No temporary or old folder is left beside it.
+        XCTAssertEqual(listing(".").filter { $0.contains(".tmp-") || $0.contains(".old-") }, [])
+    }
+
+    /// A file output never replaces a directory.
+    func testFileOutputRefusesADirectory() throws {
+        try convertSample()
+        try FileManager.default.createDirectory(atPath: dir + "/out", withIntermediateDirectories: false)
+        write("out/keep.txt", "x\n")
+        let r = try stave(["profile", "m.stave", "-o", "out"])
+        XCTAssertEqual(r.status, 73, r.stderr)
+        XCTAssertEqual(r.stderr, "stave: out: is a directory, not a file to write; nothing was changed\n")
+        XCTAssertEqual(listing("out"), ["keep.txt"])
+        // Nor a store.
+        let s = try stave(["profile", "m.stave", "-o", "m.stave"])
+        XCTAssertEqual(s.status, 73, s.stderr)
+        XCTAssertEqual(try stave(["verify", "m.stave"]).status, 0)
+    }
+
+    /// Exit codes scripts can rely on (sysexits): a missing input is 66
+    /// (EX_NOINPUT), a held writer lock 75 (EX_TEMPFAIL).
+    func testExitCodes() throws {
+        var r = try stave(["convert", "missing.csv", "-o", "x.stave"])
+        XCTAssertEqual(r.status, 66, r.stderr)
+        XCTAssertEqual(r.stderr, "stave: missing.csv: no such file\n")
+        XCTAssertEqual(listing(".").filter { $0.hasPrefix("x.stave") }, [])
+        try convertSample()
+        r = try stave(["append", "m.stave", "missing.csv"])
+        XCTAssertEqual(r.status, 66, r.stderr)
+        XCTAssertEqual(r.stderr, "stave: missing.csv: no such file\n")
+        r = try stave(["convert", "--customers", "nope.csv", "-o", "m.stave"])
+        XCTAssertEqual(r.status, 66, r.stderr)
+        XCTAssertEqual(r.stderr, "stave: nope.csv: no such file\n")
+        r = try stave(["follow", "m.stave", "nope.csv", "--idle-exit", "10"])
+        XCTAssertEqual(r.status, 66, r.stderr)
+        XCTAssertEqual(r.stderr, "stave: nope.csv: no such file\n")
+        // Another writer holds the lock: 75, and the store is unchanged.
+        let before = file("m.stave/MANIFEST")
+        let lock = open(dir + "/m.stave/LOCK", O_RDWR | O_CREAT, 0o644)
+        XCTAssertGreaterThanOrEqual(lock, 0)
+        defer { close(lock) }
+        XCTAssertEqual(flock(lock, LOCK_EX | LOCK_NB), 0)
+        write("more.csv", "9,48,1,\"2014-12-03 10:00:00\",1,\"00001\"\n")
+        r = try stave(["append", "m.stave", "more.csv"])
+        XCTAssertEqual(r.status, 75, r.stderr)
+        r = try stave(["compact", "m.stave"])
+        XCTAssertEqual(r.status, 75, r.stderr)
+        // --force over a store another process is writing to: refused, 75.
+        r = try stave(["convert", "more.csv", "-o", "m.stave", "--force", "--quiet"])
+        XCTAssertEqual(r.status, 75, r.stderr)
+        XCTAssertEqual(file("m.stave/MANIFEST"), before)
+        // Usage errors are 64.
+        XCTAssertEqual(try stave(["profile"]).status, 64)
+    }
+}
