@@ -29,5 +29,6 @@ let package = Package(
         .executableTarget(name: "fuzz-manifest", dependencies: stave),
         .executableTarget(name: "fuzz-params", dependencies: stave),
         .executableTarget(name: "fuzz-parquet", dependencies: stave),
+        .executableTarget(name: "fuzz-parquet-struct", dependencies: stave),
     ]
 )

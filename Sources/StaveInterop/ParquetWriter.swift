@@ -16,8 +16,13 @@ import StaveIO
 // definition levels only for optional columns; min/max statistics and the
 // null count per chunk; a CRC-32 in every page header.
 
-public enum ParquetPhysicalType: Int32, Sendable {
+public enum ParquetPhysicalType: Int32, Sendable, CustomStringConvertible {
     case boolean = 0, int32 = 1, int64 = 2, int96 = 3, float = 4, double = 5, byteArray = 6, fixedLenByteArray = 7
+
+    /// The name parquet.thrift gives it (what messages show).
+    public var description: String {
+        ["BOOLEAN", "INT32", "INT64", "INT96", "FLOAT", "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"][Int(rawValue)]
+    }
 }
 
 public enum ParquetLogicalType: Sendable, Equatable {

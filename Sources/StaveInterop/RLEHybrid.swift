@@ -92,13 +92,22 @@ public enum RLEHybrid {
                 (out + done).initialize(repeating: UInt32(v), count: take)
                 done += take
             } else {
+                // A group is 8 values of `width` bits: exactly `width` bytes.
+                // The header's group count comes from the file: it is
+                // checked against the bytes left before any product is
+                // formed (a count times the width used to overflow and trap).
                 let groups = Int(clamping: header >> 1)
-                let values = groups.multipliedReportingOverflow(by: 8)
-                guard !values.overflow else { throw ThriftError(message: "bit-packed run too long") }
-                let needed = (values.partialValue * width + 7) / 8
-                guard needed <= bytes.count - p else { throw ThriftError(message: "bit-packed run truncated") }
+                if width > 0 {
+                    guard groups <= (bytes.count - p) / width else {
+                        throw ThriftError(message: "bit-packed run of \(groups) groups of \(width) bytes with \(bytes.count - p) bytes left")
+                    }
+                } else {
+                    // Width 0: values take no bytes; only the count matters.
+                    guard groups <= Int.max / 8 else { throw ThriftError(message: "bit-packed run of \(groups) groups") }
+                }
+                let needed = groups * width
                 var acc: UInt64 = 0, bits = 0, q = p
-                let take = min(values.partialValue, count - done)
+                let take = min(groups * 8, count - done)
                 for k in 0..<take {
                     while bits < width {
                         acc |= UInt64(bytes[q]) << UInt64(bits)

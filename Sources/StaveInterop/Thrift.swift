@@ -256,3 +256,75 @@ public struct ThriftReader {
         }
     }
 }
+
+// MARK: Writing a decoded tree back
+
+extension ThriftWriter {
+    /// Writes a decoded struct back as a top-level value (or list element):
+    /// what `ThriftReader.readStruct` decodes to an equal tree. Integers are
+    /// written as i64 (the reader makes no difference between the integer
+    /// types; compact i16, i32 and i64 share the zigzag varint), fields in
+    /// ascending id order.
+    public mutating func write(_ s: ThriftStruct) {
+        element { w in w.writeFields(s) }
+    }
+
+    mutating func writeFields(_ s: ThriftStruct) {
+        for id in s.fields.keys.sorted() {
+            switch s.fields[id]! {
+            case .bool(let b): bool(id, b)
+            case .int(let v): i64(id, v)
+            case .double(let d):
+                field(id, .double)
+                appendRaw(withUnsafeBytes(of: d.bitPattern.littleEndian) { Array($0) })
+            case .binary(let b): binary(id, b)
+            case .list(let items):
+                field(id, .list)
+                writeList(items)
+            case .map(let items):
+                field(id, .map)
+                writeMap(items)
+            case .structure(let inner):
+                structure(id) { w in w.writeFields(inner) }
+            }
+        }
+    }
+
+    static func elementType(_ v: ThriftValue) -> ThriftType {
+        switch v {
+        case .bool: return .boolTrue
+        case .int: return .i64
+        case .double: return .double
+        case .binary: return .binary
+        case .list: return .list
+        case .map: return .map
+        case .structure: return .structure
+        }
+    }
+
+    mutating func writeElement(_ v: ThriftValue) {
+        switch v {
+        case .bool(let b): appendRaw([b ? 1 : 2])
+        case .int(let x): element(x)
+        case .double(let d): appendRaw(withUnsafeBytes(of: d.bitPattern.littleEndian) { Array($0) })
+        case .binary(let b): rawBinary(b)
+        case .list(let items): writeList(items)
+        case .map(let items): writeMap(items)
+        case .structure(let inner): element { w in w.writeFields(inner) }
+        }
+    }
+
+    mutating func writeList(_ items: [ThriftValue]) {
+        listHeader(items.first.map(Self.elementType) ?? .i32, count: items.count)
+        for v in items { writeElement(v) }
+    }
+
+    /// A map as the reader keeps it: keys and values alternating.
+    mutating func writeMap(_ items: [ThriftValue]) {
+        let n = items.count / 2
+        varint(UInt64(n))
+        guard n > 0 else { return }
+        appendRaw([Self.elementType(items[0]).rawValue << 4 | Self.elementType(items[1]).rawValue])
+        for v in items.prefix(2 * n) { writeElement(v) }
+    }
+}

@@ -229,7 +229,7 @@ class InteropTest(unittest.TestCase):
         pq.write_table(nulls, self.path("nulls.parquet"))
         cases.append(("nulls.parquet", "track_id is null"))
         pq.write_table(t.set_column(3, "datetime", t["datetime"].cast(pa.date32())), self.path("date.parquet"))
-        cases.append(("date.parquet", "column 'datetime' is int32"))
+        cases.append(("date.parquet", "column 'datetime' is INT32"))
         with open(self.path("ev.parquet"), "rb") as f:
             data = f.read()
         with open(self.path("truncated.parquet"), "wb") as f:
