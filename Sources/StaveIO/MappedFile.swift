@@ -43,6 +43,19 @@ public final class MappedFile: @unchecked Sendable {
         UnsafeRawBufferPointer(start: base, count: base == nil ? 0 : size)
     }
 
+    /// Tells the kernel the pages inside `range` (bytes of the file) will
+    /// not be read again soon: they leave this process's resident set (the
+    /// page cache keeps them). For a file read once from front to back (a
+    /// spill being merged), so that its mapping does not grow the RSS.
+    public func release(_ range: Range<Int>) {
+        guard let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (max(range.lowerBound, 0) + page - 1) / page * page
+        let hi = min(range.upperBound, size) / page * page
+        guard hi > lo else { return }
+        _ = madvise(base + lo, hi - lo, Int32(MADV_DONTNEED))
+    }
+
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try withExtendedLifetime(self) { try body(bytes) }
     }

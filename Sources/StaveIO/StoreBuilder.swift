@@ -32,6 +32,7 @@ public final class StoreBuilder {
     }
 
     public var rowCount: Int { parts.reduce(0) { $0 + $1.rows } }
+    public var scratchDirectory: String { tempPath }
     public var bytesWritten: UInt64 { parts.reduce(0) { $0 + $1.bytes } }
 
     /// Writes one part of `groupCount` row groups built by `makeGroup`,

@@ -5,6 +5,10 @@ import StaveFormat
 public protocol PartSink: AnyObject {
     /// Writes one part of `groupCount` row groups built by `makeGroup`.
     func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws
+    /// Where a writer may put scratch files (spills of a large input)
+    /// named `spill-N.tmp-PID`: removed when the writer ends, and by the next
+    /// writer if this one died (StoreFiles.collectGarbage).
+    var scratchDirectory: String { get }
 }
 
 extension StoreBuilder: PartSink {}
@@ -55,7 +59,8 @@ public enum StoreFiles {
             if isDataFile(name) { return true }
             // name.tmp-PID left by a writer that died (we hold the writer lock,
             // so no live writer owns one).
-            if let r = name.firstRange(of: ".tmp-"), isDataFile(String(name[..<r.lowerBound])) || name.hasPrefix("MANIFEST") { return true }
+            if let r = name.firstRange(of: ".tmp-"),
+               isDataFile(String(name[..<r.lowerBound])) || name.hasPrefix("MANIFEST") || name.hasPrefix("spill-") { return true }
             return false
         }
         guard !candidates.isEmpty else { return 0 }
@@ -126,6 +131,8 @@ public final class StoreTransaction: PartSink {
         bytesWritten += entry.bytes
         return entry
     }
+
+    public var scratchDirectory: String { path }
 
     public func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws {
         let name = ManifestPart.name(number: Int(manifest.takeNumber()))

@@ -42,6 +42,9 @@ public struct ConvertSummary: Sendable {
     public var customersRejected = 0
     /// "CSV" or "Parquet".
     public var inputKind = "CSV"
+    /// An input larger than one buffer: seconds spent laying the spilled
+    /// buffers out as one run at the end (part of `seconds`), else 0.
+    public var layoutSeconds = 0.0
 }
 
 /// Streams tracks.csv (a file, or "-" for standard input) into a new store.
@@ -51,6 +54,9 @@ public final class Converter {
     public let options: ConvertOptions
     /// Called after each block with bytes read so far and the input size (nil for a pipe).
     public var progress: ((Int, Int?) -> Void)?
+    /// Called while an input larger than one buffer is laid out as a run
+    /// (RunMerge), with the rows written so far and the total.
+    public var mergeProgress: ((Int, Int) -> Void)?
 
     static let blockSize = 4 << 20
     static let maxLineLength = 1 << 16
@@ -147,12 +153,13 @@ public final class Converter {
             }
             progress?(bytesRead, total)
         }
-        try state.flush(sink: sink)
-        try state.finishFlushes()
+        try state.finish(sink: sink, progress: mergeProgress)
         try rejects?.commit()
         try commit()
-        return ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
-                              inputBytes: bytesRead, outputBytes: 0, seconds: 0)
+        var summary = ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
+                                     inputBytes: bytesRead, outputBytes: 0, seconds: 0)
+        summary.layoutSeconds = state.layoutSeconds
+        return summary
     }
 }
 
@@ -167,6 +174,7 @@ extension Converter {
         if options.skipBadRows, let r = options.rejectsPath { rejects = try OutputFile(path: r) }
         defer { rejects?.abandon() }
         var state = ParseState(options: options, file: displayName, rejects: rejects)
+        defer { state.drainFlushes() }
         state.headerDecided = true
         var first = 1
         for g in 0..<events.file.rowGroupCount {
@@ -187,12 +195,13 @@ extension Converter {
             first += events.file.rows(inGroup: g)
             progress?(g + 1, events.file.rowGroupCount)
         }
-        try state.flush(sink: sink)
+        try state.finish(sink: sink, progress: mergeProgress)
         try rejects?.commit()
         try commit()
         var summary = ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
                                      inputBytes: (try? MappedFile(path: inputPath).size) ?? 0, outputBytes: 0, seconds: 0)
         summary.inputKind = "Parquet"
+        summary.layoutSeconds = state.layoutSeconds
         return summary
     }
 }
@@ -215,6 +224,10 @@ struct ParseState {
     /// their order and memory holds at most two buffers).
     var overlapFlushes = false
     var inFlight: FlushJob?
+    /// An input larger than one buffer: each full buffer is spilled here,
+    /// and `finish` lays all of them out as one run (RunMerge).
+    var spills: SpillSet?
+    var layoutSeconds = 0.0
 
     init(options: ConvertOptions, file: String, rejects: OutputFile?) {
         self.options = options
@@ -402,66 +415,106 @@ struct ParseState {
         return try consume(data, atEOF: false, sink: NoSink())
     }
 
+    /// A full buffer, with more input to come: spilled (sorted, as a
+    /// scratch part), so that `finish` can lay out the whole input as one
+    /// run whose parts cover disjoint customer ranges.
     mutating func flush(sink: PartSink) throws {
         guard buffer.count > 0 else { return }
+        if spills == nil { spills = SpillSet(directory: sink.scratchDirectory, threads: options.threads) }
+        try write(to: spills!)
+    }
+
+    /// Writes the buffer into `sink` (on another thread with
+    /// `overlapFlushes`, while parsing goes on into a fresh buffer).
+    mutating func write(to sink: PartSink) throws {
+        guard buffer.count > 0 else { return }
+        let groupRows = sink is SpillSet ? SpillSet.groupRows : FormatConstants.maxRowGroupRows
         guard overlapFlushes else {
-            try PartLayout.writePart(buffer, to: sink)
-            partsWritten += 1
+            try PartLayout.writePart(buffer, to: sink, groupRows: groupRows)
             buffer.removeAll()
             return
         }
         // The previous write must be done (and its error reported) before
         // this one starts: parts are added to the sink one at a time, in order.
-        try finishFlushes()
-        var full = EventBuffer()
+        let spare = try finishFlushes()
+        var full = spare ?? EventBuffer()
         swap(&full, &buffer)
-        buffer.reserve(min(options.bufferRows, 1 << 22))
-        inFlight = FlushJob.start(full, sink: sink)
-        partsWritten += 1
+        if spare == nil { buffer.reserve(min(options.bufferRows, 1 << 22)) }
+        inFlight = FlushJob.start(full, sink: sink, groupRows: groupRows)
+    }
+
+    /// At the end of the input: the rows become parts of `sink`. One
+    /// buffer's worth becomes one part; more become one run (the spills
+    /// merged by customer range), and the spills are removed.
+    mutating func finish(sink: PartSink, progress: ((Int, Int) -> Void)? = nil) throws {
+        defer { spills?.removeAll() }
+        guard let spills else {
+            if buffer.count > 0 { partsWritten += 1 }
+            try write(to: sink)
+            try finishFlushes()
+            return
+        }
+        try write(to: spills)
+        try finishFlushes()
+        let t0 = Sys.monotonicSeconds()
+        defer { layoutSeconds = Sys.monotonicSeconds() - t0 }
+        let total = spills.rows
+        partsWritten += try RunMerge.merge(try spills.open(), partRows: options.bufferRows, threads: options.threads, into: sink,
+                                           progress: progress.map { p in { p($0, total) } })
     }
 
     /// Waits for the write in flight, if any, and rethrows its error.
-    mutating func finishFlushes() throws {
-        guard let job = inFlight else { return }
+    @discardableResult
+    mutating func finishFlushes() throws -> EventBuffer? {
+        guard let job = inFlight else { return nil }
         inFlight = nil
-        try job.wait()
+        return try job.wait()
     }
 
     /// Waits for the write in flight without reporting it (the caller is
     /// already failing): nothing may still write into a store being abandoned.
     mutating func drainFlushes() {
         _ = try? finishFlushes()
+        spills?.removeAll()
     }
 }
 
 /// One part being written on a global-queue thread.
 final class FlushJob: @unchecked Sendable {
-    // @unchecked Sendable: `error` is written by the worker before it signals
-    // `done` and read only after waiting on it.
+    // @unchecked Sendable: `error` and `buffer` are written by the worker
+    // before it signals `done` and read only after waiting on it.
     private let done = DispatchSemaphore(value: 0)
     private var error: Error?
+    private var buffer: EventBuffer
 
-    static func start(_ buffer: EventBuffer, sink: PartSink) -> FlushJob {
-        let job = FlushJob()
+    private init(_ buffer: EventBuffer) { self.buffer = buffer }
+
+    static func start(_ buffer: EventBuffer, sink: PartSink, groupRows: Int = FormatConstants.maxRowGroupRows) -> FlushJob {
+        let job = FlushJob(buffer)
         // The sink is used by this worker alone until the job is waited for
         // (ParseState waits before the next flush, the commit or an abort).
-        let box = SendableBox((buffer, sink))
+        let box = SendableBox(sink)
         DispatchQueue.global().async {
-            let (buffer, sink) = box.value
-            do { try PartLayout.writePart(buffer, to: sink) } catch { job.error = error }
+            do { try PartLayout.writePart(job.buffer, to: box.value, groupRows: groupRows) } catch { job.error = error }
+            job.buffer.removeAll()
             job.done.signal()
         }
         return job
     }
 
-    func wait() throws {
+    /// Waits for the write; returns the buffer emptied (its memory kept, for
+    /// the next fill: a fresh 4M-row buffer costs 32,000 page faults).
+    @discardableResult
+    func wait() throws -> EventBuffer {
         done.wait()
         if let error { throw error }
+        return buffer
     }
 }
 
 /// A sink for parsing that must never write (its caller commits itself).
 final class NoSink: PartSink {
+    var scratchDirectory: String { preconditionFailure("parts are written by the caller's commits") }
     func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws {
         preconditionFailure("parts are written by the caller's commits")
     }

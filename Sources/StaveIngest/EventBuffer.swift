@@ -61,112 +61,92 @@ public struct EventBuffer: Sendable {
 /// DELTA_RUNS). Row groups hold at most 65,536 rows of one month.
 public enum PartLayout {
     /// Returns the row permutation and the row-group boundaries into it.
-    public static func order(_ buf: EventBuffer) -> (order: [UInt32], groups: [Range<Int>]) {
+    ///
+    /// Memory: 20 bytes a row (a month bucket, customer keys and row
+    /// indices, and the radix sort's scratch), then the order itself.
+    public static func order(_ buf: EventBuffer, groupRows: Int = FormatConstants.maxRowGroupRows) -> (order: [UInt32], groups: [Range<Int>]) {
         let n = buf.count
         guard n > 0 else { return ([], []) }
         precondition(n <= Int(UInt32.max), "a part holds fewer than 2^32 rows")
-        // Month of each row, through a table over the day span when it is small.
-        var months = [Int64](repeating: 0, count: n)
+        // 1. Each row's month, as an index into the sorted distinct months:
+        //    through a table over the day span when it is small.
+        var bucket = [Int32](repeating: 0, count: n)
+        var distinct: [Int64] = []
         buf.rows.withUnsafeBufferPointer { rows in
-            months.withUnsafeMutableBufferPointer { mo in
+            bucket.withUnsafeMutableBufferPointer { bu in
                 var dmin = Int64.max, dmax = Int64.min
                 for r in rows { let d = CivilTime.day(of: r.datetime); dmin = min(dmin, d); dmax = max(dmax, d) }
                 if dmax - dmin < 1 << 20 {
-                    let table = (dmin...dmax).map { CivilTime.monthIndex(of: $0 * CivilTime.secondsPerDay) }
-                    table.withUnsafeBufferPointer { t in
+                    let monthOfDay = (dmin...dmax).map { CivilTime.monthIndex(of: $0 * CivilTime.secondsPerDay) }
+                    // Months of consecutive days ascend: the distinct ones
+                    // are the changes along the table.
+                    var index = [Int32](repeating: 0, count: monthOfDay.count)
+                    for (k, m) in monthOfDay.enumerated() {
+                        if distinct.last != m { distinct.append(m) }
+                        index[k] = Int32(distinct.count - 1)
+                    }
+                    // Bucket of every day present; months without rows are
+                    // dropped below (a bucket with no rows makes no group).
+                    index.withUnsafeBufferPointer { ix in
                         // day(of:) of every row lies in dmin...dmax (the loop above).
-                        for i in 0..<n { mo[i] = t[Int(CivilTime.day(of: rows[i].datetime) &- dmin)] }
+                        for i in 0..<n { bu[i] = ix[Int(CivilTime.day(of: rows[i].datetime) &- dmin)] }
                     }
                 } else {
-                    for i in 0..<n { mo[i] = CivilTime.monthIndex(of: rows[i].datetime) }
+                    distinct = Array(Set(rows.map { CivilTime.monthIndex(of: $0.datetime) })).sorted()
+                    var bucketOf: [Int64: Int32] = [:]
+                    for (k, m) in distinct.enumerated() { bucketOf[m] = Int32(k) }
+                    for i in 0..<n { bu[i] = bucketOf[CivilTime.monthIndex(of: rows[i].datetime)]! }
                 }
             }
         }
-        var mmin = Int64.max, mmax = Int64.min
-        for m in months { mmin = min(mmin, m); mmax = max(mmax, m) }
-        let distinct: [Int64]
-        if mmax - mmin < 1 << 20 {
-            var present = [Bool](repeating: false, count: Int(mmax - mmin) + 1)
-            present.withUnsafeMutableBufferPointer { pr in
-                for m in months { pr[Int(m &- mmin)] = true }
-            }
-            distinct = present.indices.filter { present[$0] }.map { mmin + Int64($0) }
-        } else {
-            distinct = Array(Set(months)).sorted()
-        }
-        // Bucket of each row: an array index when the month span is small.
-        var bucket = [Int32](repeating: 0, count: n)
-        if let first = distinct.first, let last = distinct.last, last - first < 1 << 20 {
-            var index = [Int32](repeating: -1, count: Int(last - first) + 1)
-            for (k, m) in distinct.enumerated() { index[Int(m - first)] = Int32(k) }
-            index.withUnsafeBufferPointer { ix in
-                months.withUnsafeBufferPointer { mo in
-                    bucket.withUnsafeMutableBufferPointer { bu in
-                        // Every month lies in first...last (distinct holds them all).
-                        for i in 0..<n { bu[i] = ix[Int(mo[i] &- first)] }
-                    }
-                }
-            }
-        } else {
-            var bucketOf: [Int64: Int32] = [:]
-            for (k, m) in distinct.enumerated() { bucketOf[m] = Int32(k) }
-            for i in 0..<n { bucket[i] = bucketOf[months[i]]! }
-        }
-        // Counting sort by month (stable).
-        var counts = [Int](repeating: 0, count: distinct.count + 1)
-        for b in bucket { counts[Int(b) + 1] += 1 }
-        for k in 1..<counts.count { counts[k] += counts[k - 1] }
-        let starts = counts
-        var byMonth = [UInt32](repeating: 0, count: n)
+        // 2. Counting sort by month (stable), writing each row's customer
+        //    and index into its month's range.
+        var starts = [Int](repeating: 0, count: distinct.count + 1)
+        for b in bucket { starts[Int(b) + 1] += 1 }
+        for k in 1..<starts.count { starts[k] += starts[k - 1] }
+        var keys = [UInt32](repeating: 0, count: n)
+        var order = [UInt32](repeating: 0, count: n)
+        buf.rows.withUnsafeBufferPointer { rows in
         bucket.withUnsafeBufferPointer { bu in
-            counts.withUnsafeMutableBufferPointer { c in
-                byMonth.withUnsafeMutableBufferPointer { out in
-                    // c[b] runs from starts[b] to starts[b + 1] - 1: inside 0..<n.
-                    for i in 0..<n { let b = Int(bu[i]); out[c[b]] = UInt32(truncatingIfNeeded: i); c[b] &+= 1 }
-                }
+        keys.withUnsafeMutableBufferPointer { ky in
+        order.withUnsafeMutableBufferPointer { ix in
+            var at = starts
+            // at[b] runs from starts[b] to starts[b + 1] - 1: inside 0..<n.
+            for i in 0..<n {
+                let b = Int(bu[i])
+                let j = at[b]
+                ky[j] = rows[i].customerID
+                ix[j] = UInt32(truncatingIfNeeded: i)
+                at[b] = j &+ 1
             }
         }
-
-        // Within each month: a stable radix sort on the customer id, so each
-        // customer's rows keep their input order. Months are sorted in
-        // parallel, each into its own range of `order`.
-        let order = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: n)
-        defer { order.deallocate() }
-        let shared = SendableBox((order, byMonth, starts, buf))
-        DispatchQueue.concurrentPerform(iterations: distinct.count) { k in
-            let (order, byMonth, starts, buf) = shared.value
-            let range = starts[k]..<starts[k + 1]
-            var keys = [UInt64](repeating: 0, count: range.count)
-            var idx = [UInt32](repeating: 0, count: range.count)
-            byMonth.withUnsafeBufferPointer { bm in
-            buf.rows.withUnsafeBufferPointer { rows in
-            keys.withUnsafeMutableBufferPointer { ky in
-            idx.withUnsafeMutableBufferPointer { ix in
-                var j = 0
-                for r in range {
-                    let i = Int(bm[r])
-                    ky[j] = UInt64(rows[i].customerID)
-                    ix[j] = UInt32(truncatingIfNeeded: i)
-                    j &+= 1
+        }
+        }
+        }
+        bucket = []
+        // 3. Within each month, a stable radix sort on the customer id, so
+        //    each customer's rows keep their input order. Months are sorted
+        //    in parallel, each in its own range of the arrays.
+        keys.withUnsafeMutableBufferPointer { ky in
+            order.withUnsafeMutableBufferPointer { ix in
+                let shared = SendableBox((ky, ix, starts))
+                DispatchQueue.concurrentPerform(iterations: distinct.count) { k in
+                    let (ky, ix, starts) = shared.value
+                    let range = starts[k]..<starts[k + 1]
+                    RadixSort.sort(keys: UnsafeMutableBufferPointer(rebasing: ky[range]), values: UnsafeMutableBufferPointer(rebasing: ix[range]))
                 }
             }
-            }
-            }
-            }
-            RadixSort.sort(keys: &keys, values: &idx, bits: 32)
-            // Each month writes only its own range of `order`.
-            _ = UnsafeMutableBufferPointer(rebasing: order[range]).initialize(from: idx)
         }
         var groups: [Range<Int>] = []
         for k in distinct.indices {
             var s = starts[k]
             while s < starts[k + 1] {
-                let e = min(s + FormatConstants.maxRowGroupRows, starts[k + 1])
+                let e = min(s + groupRows, starts[k + 1])
                 groups.append(s..<e)
                 s = e
             }
         }
-        return (Array(order), groups)
+        return (order, groups)
     }
 
     /// Gathers one row group's columns in `order`: one random read of a
@@ -218,8 +198,8 @@ public enum PartLayout {
     }
 
     /// Sorts `buf` into row groups and writes them as one part of `builder`.
-    public static func writePart(_ buf: EventBuffer, to builder: PartSink) throws {
-        let (order, groups) = PartLayout.order(buf)
+    public static func writePart(_ buf: EventBuffer, to builder: PartSink, groupRows: Int = FormatConstants.maxRowGroupRows) throws {
+        let (order, groups) = PartLayout.order(buf, groupRows: groupRows)
         guard !groups.isEmpty else { return }
         try builder.addPart(groupCount: groups.count) { g in
             PartLayout.gather(buf, order: order, rows: groups[g])
@@ -227,64 +207,58 @@ public enum PartLayout {
     }
 }
 
-/// Stable LSD radix sort of (key, value) pairs by the low `bits` of the key,
-/// 11 bits per pass; passes whose digit is the same for every key are skipped.
+/// Stable LSD radix sort of (key, value) pairs of 32-bit keys, in passes of
+/// at most 11 bits (2,048 counters stay in L1); passes whose digit is the
+/// same for every key are skipped. The one radix sort of the code base.
 public enum RadixSort {
-    /// Sorts `keys` (stable), moving `values` with them. Only the bits the
-    /// largest key uses are sorted on (at most `bits`), in passes of at most
-    /// 13 bits (8,192 counters fit in L2).
-    public static func sort(keys: inout [UInt64], values: inout [UInt32], bits: Int) {
+    /// Sorts `keys` (stable), moving `values` with them, in place.
+    /// - Precondition: keys and values have the same count (disjoint buffers).
+    public static func sort(keys: UnsafeMutableBufferPointer<UInt32>, values: UnsafeMutableBufferPointer<UInt32>) {
         let n = keys.count
-        guard n > 1 else { return }
         precondition(values.count == n)
-        var all: UInt64 = 0
+        guard n > 1 else { return }
+        var all: UInt32 = 0
         for k in keys { all |= k }
-        let used = min(bits, 64 - all.leadingZeroBitCount)
+        let used = 32 - all.leadingZeroBitCount
         guard used > 0 else { return }
-        let passes = (used + 12) / 13
+        let passes = (used + 10) / 11
         let radix = (used + passes - 1) / passes
         let buckets = 1 << radix
-        let mask = UInt64(buckets - 1)
-        var tmpKeys = [UInt64](repeating: 0, count: n)
-        var tmpValues = [UInt32](repeating: 0, count: n)
-        var counts = [Int](repeating: 0, count: buckets)
-        var shift = 0
-        while shift < used {
-            let sh = UInt64(shift)
-            let skip = keys.withUnsafeBufferPointer { ks in
-                counts.withUnsafeMutableBufferPointer { c in
-                    c.update(repeating: 0)
-                    for k in ks { c[Int((k >> sh) & mask)] &+= 1 }
-                    if c.contains(n) { return true }
-                    var sum = 0
-                    for b in 0..<buckets { let x = c[b]; c[b] = sum; sum &+= x }
-                    return false
+        let mask = UInt32(buckets - 1)
+        let tmpKeys = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: n)
+        let tmpValues = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: n)
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: buckets)
+        defer { tmpKeys.deallocate(); tmpValues.deallocate(); counts.deallocate() }
+        var (srcK, srcV, dstK, dstV) = (keys, values, tmpKeys, tmpValues)
+        var shift: UInt32 = 0
+        while shift < UInt32(used) {
+            counts.update(repeating: 0)
+            for k in srcK { counts[Int((k &>> shift) & mask)] &+= 1 }
+            if !counts.contains(n) {
+                var sum = 0
+                for b in 0..<buckets { let x = counts[b]; counts[b] = sum; sum &+= x }
+                // counts[b] stays below the end of bucket b: inside 0..<n.
+                for i in 0..<n {
+                    let k = srcK[i]
+                    let b = Int((k &>> shift) & mask)
+                    let d = counts[b]
+                    dstK[d] = k
+                    dstV[d] = srcV[i]
+                    counts[b] = d &+ 1
                 }
+                swap(&srcK, &dstK)
+                swap(&srcV, &dstV)
             }
-            if !skip {
-                keys.withUnsafeBufferPointer { ks in
-                values.withUnsafeBufferPointer { vs in
-                tmpKeys.withUnsafeMutableBufferPointer { tk in
-                tmpValues.withUnsafeMutableBufferPointer { tv in
-                counts.withUnsafeMutableBufferPointer { c in
-                    // c[b] stays below the end of bucket b: inside 0..<n.
-                    for i in 0..<n {
-                        let k = ks[i]
-                        let b = Int((k >> sh) & mask)
-                        let dst = c[b]
-                        tk[dst] = k
-                        tv[dst] = vs[i]
-                        c[b] = dst &+ 1
-                    }
-                }
-                }
-                }
-                }
-                }
-                swap(&keys, &tmpKeys)
-                swap(&values, &tmpValues)
-            }
-            shift += radix
+            shift += UInt32(radix)
         }
+        if srcK.baseAddress != keys.baseAddress {
+            _ = keys.update(fromContentsOf: srcK)
+            _ = values.update(fromContentsOf: srcV)
+        }
+    }
+
+    /// Sorts arrays (stable); see `sort(keys:values:)`.
+    public static func sort(keys: inout [UInt32], values: inout [UInt32]) {
+        keys.withUnsafeMutableBufferPointer { k in values.withUnsafeMutableBufferPointer { v in sort(keys: k, values: v) } }
     }
 }

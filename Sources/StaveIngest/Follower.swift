@@ -20,6 +20,9 @@ public struct FollowOptions: Sendable {
     /// Stop (after committing) once the file has had no new bytes for this
     /// long; nil: follow until stopped.
     public var idleExitMS: Int?
+    /// After each commit, merge runs as tiering says (Compactor.autoPlan),
+    /// so that the store keeps a bounded number of runs and parts.
+    public var autoCompact = true
     public init() {}
 }
 
@@ -29,6 +32,9 @@ public struct FollowSummary: Sendable {
     public var rejected = 0
     /// The committed offset at the end.
     public var offset: UInt64 = 0
+    /// Compactions done after commits, and the rows they rewrote.
+    public var compactions = 0
+    public var rowsCompacted = 0
 }
 
 /// `stave follow`: tails a CSV file that another process appends to and
@@ -41,6 +47,8 @@ public final class Follower {
     public let options: FollowOptions
     /// Called after each commit (rows committed, new offset).
     public var onCommit: ((Int, UInt64) -> Void)?
+    /// Called after a compaction that followed a commit.
+    public var onCompact: ((Compactor.Summary) -> Void)?
 
     public init(store: String, file: String, options: FollowOptions) {
         storePath = store
@@ -135,6 +143,16 @@ public final class Follower {
             parse.buffer.removeAll()
             pendingRejects.removeAll()
             firstUncommitted = nil
+            // A separate transaction under the same lock: the rows and the
+            // offset are durable already, whatever happens to it.
+            if options.autoCompact {
+                let c = try Compactor.compact(store: lock.path, mode: .auto, policy: options.compression, threads: options.threads, lock: lock)
+                if c.merged > 0 {
+                    summary.compactions += 1
+                    summary.rowsCompacted += c.rowsMoved
+                    onCompact?(c)
+                }
+            }
         }
 
         let block = 1 << 20

@@ -669,9 +669,10 @@ public enum ProfileKernel {
                 let v = views[Int(run.group)]
                 let s = Int(run.start), e = Int(run.end)
                 guard e > s else { continue }
-                if useBitmap && v.full, let t = v.track16 {
+                if useBitmap && v.full && (v.track16 != nil || v.track32 != nil) {
                     // The common case in one pass over the run.
-                    let x = ProfileKernel.countAndMark(v.codes, t, s, e, lanes, bm)
+                    let x = v.track16.map { ProfileKernel.countAndMark(v.codes, $0, s, e, lanes, bm) }
+                        ?? ProfileKernel.countAndMark(v.codes, v.track32!, s, e, lanes, bm)
                     r.morning += Int64(x.0); r.afternoon += Int64(x.1); r.evening += Int64(x.2)
                     r.total += Int64(x.3); r.mobile += Int64(x.4); r.unique += x.5
                     continue
@@ -756,7 +757,7 @@ public enum ProfileKernel {
     /// `count` and `mark` (all rows inside the window) in one pass.
     /// - Precondition: as for `count` and `mark`.
     @inline(__always)
-    static func countAndMark(_ codes: UnsafePointer<UInt8>, _ tr: UnsafePointer<UInt16>, _ s: Int, _ e: Int, _ lanes: UnsafePointer<UInt64>,
+    static func countAndMark<T: FixedWidthInteger & UnsignedInteger>(_ codes: UnsafePointer<UInt8>, _ tr: UnsafePointer<T>, _ s: Int, _ e: Int, _ lanes: UnsafePointer<UInt64>,
                              _ bm: UnsafeMutableBufferPointer<UInt64>) -> (UInt32, UInt32, UInt32, UInt32, UInt32, Int64) {
         var m: UInt32 = 0, a: UInt32 = 0, ev: UInt32 = 0, tot: UInt32 = 0, mob: UInt32 = 0
         var fresh: Int64 = 0

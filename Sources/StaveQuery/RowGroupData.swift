@@ -338,8 +338,18 @@ public struct RowGroupData: Sendable {
                 n = total
             }
         } else {
-            track32 = Array(scratch.track[0..<total])
-            for v in track32 { minTrack = min(minTrack, v); maxTrack = max(maxTrack, v) }
+            // The decoded buffer itself (no copy): the scratch takes a fresh one.
+            if scratch.track.count == total {
+                swap(&track32, &scratch.track)
+                scratch.track = [UInt32](repeating: 0, count: scratch.time.count)
+            } else {
+                track32 = Array(scratch.track[0..<total])
+            }
+            track32.withUnsafeBufferPointer { t in
+                var lo = UInt32.max, hi = UInt32.min
+                for v in t { lo = min(lo, v); hi = max(hi, v) }
+                minTrack = lo; maxTrack = hi
+            }
         }
         // Against the statistics (which also keeps 16-bit tracks exact).
         guard Int64(minTrack) >= trackDesc.min, Int64(maxTrack) <= trackDesc.max else {
@@ -390,11 +400,6 @@ public struct RowGroupData: Sendable {
     }
 }
 
-/// Hands out 0, 1, 2, ... to concurrent workers.
-final class JobCounter: Sendable {
-    private let value = Atomic<Int>(0)
-    func take() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
-}
 
 /// Runs of listening zips of one row group: run k covers rows
 /// ends[k - 1]..<ends[k] (from 0) and has zip values[k].

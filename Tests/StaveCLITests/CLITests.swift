@@ -407,10 +407,10 @@ final class CLITests: CLITestCase {
 
     func testAppendFollowCompactFromTheCommandLine() throws {
         try convertSample()
-        write("more.csv", "7,48,1,\"2014-12-01 08:00:00\",1,\"00501\"\n8,9,2,\"2014-12-02 23:00:00\",0,\"00501\"\n")
+        write("more.csv", "7,48,1,\"2014-12-01 08:00:00\",1,\"00501\"\n8,9,2,\"2014-12-02 23:00:00\",0,\"00501\"\n12,3000,2,\"2014-12-02 23:00:00\",0,\"00501\"\n")
         var r = try stave(["append", "m.stave", "more.csv"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stderr.hasPrefix("appended 2 rows to m.stave (1 new part, "), r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("appended 3 rows to m.stave (1 new part, "), r.stderr)
         r = try stave(["profile", "m.stave", "--customer", "48,9", "--format", "csv"])
         XCTAssertEqual(r.stdout, "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks\n9,1,0,0,0,1,0,1\n48,3,2,0,0,2,3,4\n")
         // A bad row: exit 65 with file:line:column, nothing appended.
@@ -421,13 +421,16 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(r.stderr, "stave: bad.csv:2:30: mobile must be 0 or 1 (2)\n")
         XCTAssertEqual(file("m.stave/MANIFEST"), manifest)
         // From standard input.
-        r = try stave(["append", "m.stave", "-", "--quiet"], stdin: "11,5,5,\"2014-10-05 05:00:00\",0,\"12345\"\n")
+        r = try stave(["append", "m.stave", "-", "--quiet"], stdin: "11,5,5,\"2014-10-05 05:00:00\",0,\"12345\"\n13,4000,5,\"2014-10-05 05:00:00\",0,\"12345\"\n")
         XCTAssertEqual(r.status, 0, r.stderr)
-        // Compact: three parts into one, the same answers.
+        // Compact: three runs (each append overlaps the others' customers)
+        // into one, the same answers.
         let before = try stave(["profile", "m.stave", "--format", "csv"]).stdout
         r = try stave(["compact", "m.stave"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stderr.hasPrefix("merged 3 parts (10 rows): 3 -> 1 parts"), r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("merged 3 runs (3 parts, 12 rows) into one run of 1 part in "), r.stderr)
+        r = try stave(["compact", "m.stave"])
+        XCTAssertEqual(r.stderr, "nothing to compact: 1 part in one run\n")
         XCTAssertEqual(try stave(["profile", "m.stave", "--format", "csv"]).stdout, before)
         XCTAssertEqual(try stave(["verify", "m.stave"]).status, 0)
         // Follow until idle; then a second writer gets exit 66 while one runs.

@@ -289,12 +289,19 @@ final class ServeTests: XCTestCase {
         var expected: [String: [String: String]] = [:]
         let paths = ["/api/summary", "/api/stats", "/api/breakdown?by=level", "/api/top-zips?limit=5"]
         let cli = [["summary", s], ["stats", s], ["breakdown", s, "--by", "level"], ["top-zips", s, "--limit", "5"]]
-        func record(_ generation: Int) throws {
+        // An append may be two commits (the rows, then a compaction by
+        // tiers): the generation between has the same answers as the one
+        // after, so every generation since the last record gets them.
+        var recorded = 0
+        func record() throws {
             var answers: [String: String] = [:]
             for (path, args) in zip(paths, cli) { answers[path] = try stave(args + ["--format", "json"]).stdout }
-            expected[String(generation)] = answers
+            let summary = try JSONSerialization.jsonObject(with: Data(answers["/api/summary"]!.utf8)) as! [String: Any]
+            let generation = summary["generation"] as! Int
+            for g in (recorded + 1)...generation { expected[String(g)] = answers }
+            recorded = generation
         }
-        try record(1)
+        try record()
         let results = Locked([(String, String, String)]())   // path, generation, body
         let stop = Locked(false)
         let group = DispatchGroup()
@@ -312,10 +319,10 @@ final class ServeTests: XCTestCase {
         for k in 0..<6 {
             try Data(try batch(300 + 100 * k, from: 2000 * k, id: 2_000_000 + 2000 * k).utf8).write(to: URL(fileURLWithPath: dir + "/new.csv"))
             XCTAssertEqual(try stave(["append", s, "new.csv"]).status, 0)
-            try record(k + 2)
+            try record()
             if k == 3 {
                 XCTAssertEqual(try stave(["compact", s]).status, 0)
-                try record(k + 3)
+                try record()
                 break
             }
         }

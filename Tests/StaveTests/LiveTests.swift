@@ -61,8 +61,9 @@ final class LiveTests: XCTestCase {
         XCTAssertTrue(Verifier.verify(many).isSound)
         // Compaction: fewer parts, the same answers, old files gone.
         let before = Set(Sys.listDirectory(many).filter { $0.hasPrefix("part-") })
-        let c = try Compactor.compact(store: many, targetRows: 12_000)
-        XCTAssertGreaterThan(c.merged, 2)
+        let c = try Compactor.compact(store: many, partRows: 12_000)
+        XCTAssertEqual(c.merged, store.parts.count)
+        XCTAssertEqual(c.runsAfter, 1)
         let after = try Store.open(many)
         XCTAssertLessThan(after.parts.count, store.parts.count)
         XCTAssertEqual(after.rowCount, rows.count)
@@ -74,8 +75,9 @@ final class LiveTests: XCTestCase {
         // The store opened before compaction still reads its snapshot
         // (its parts are mapped; their names are gone).
         XCTAssertEqual(try Queries.profile(store, filter: QueryFilter(), threads: 2), referenceProfile(rows))
-        // Nothing to do the second time with a small target.
-        XCTAssertEqual(try Compactor.compact(store: many, targetRows: 2).merged, 0)
+        XCTAssertEqual(Compactor.runs(after.parts).count, 1, "one run: customer ranges that do not overlap")
+        // Nothing to do the second time: one run already.
+        XCTAssertEqual(try Compactor.compact(store: many, partRows: 2).merged, 0)
     }
 
     func testFailedAppendLeavesTheStoreAsItWas() throws {
@@ -107,7 +109,7 @@ final class LiveTests: XCTestCase {
         XCTAssertThrowsError(try StoreTransaction(path: path)) { e in
             XCTAssertTrue("\(e)".contains("another stave process is writing to this store"), "\(e)")
         }
-        XCTAssertThrowsError(try Compactor.compact(store: path, targetRows: 100))
+        XCTAssertThrowsError(try Compactor.compact(store: path, partRows: 100))
         t.abort()
         XCTAssertNoThrow(try StoreTransaction(path: path).abort())
     }
@@ -120,11 +122,11 @@ final class LiveTests: XCTestCase {
         // A reader between reading MANIFEST and opening its files holds the
         // shared lock: compaction commits but may not delete.
         let reader = try XCTUnwrap(Sys.lockShared(path + "/READERS"))
-        XCTAssertEqual(try Compactor.compact(store: path, targetRows: 10_000).merged, 2)
+        XCTAssertEqual(try Compactor.compact(store: path, partRows: 10_000).merged, 2)
         XCTAssertTrue(Sys.listDirectory(path).contains("part-000001.stp"))
         Sys.close(reader)
         // The next writer collects them.
-        XCTAssertEqual(try Compactor.compact(store: path, targetRows: 10_000).merged, 0)
+        XCTAssertEqual(try Compactor.compact(store: path, partRows: 10_000).merged, 0)
         XCTAssertNoThrow(try StoreTransaction(path: path).commit())
         XCTAssertEqual(Set(Sys.listDirectory(path).filter { $0.hasPrefix("part-") }), ["part-000003.stp"])
         XCTAssertEqual(try Queries.profile(try Store.open(path), filter: QueryFilter(), threads: 1), referenceProfile(rows))
@@ -264,7 +266,7 @@ final class SnapshotTests: XCTestCase {
             let file = dir + "/b\(k).csv"
             writeFile(file, csvLines(batch))
             _ = try Converter(input: file, output: path, options: ConvertOptions()).append()
-            if k % 3 == 0 { _ = try Compactor.compact(store: path, targetRows: 9000) }
+            if k % 3 == 0 { _ = try Compactor.compact(store: path, partRows: 9000) }
             usleep(3000)
         }
         done.set()

@@ -12,6 +12,22 @@ final class ProfileTests: XCTestCase {
         return try Store.open(try convert(csvLines(events), dir: dir, options: o))
     }
 
+    /// A store of one part per `partRows` events, each covering every
+    /// customer (appended one by one, as `stave append` of small files
+    /// leaves them): overlapping parts, not one run.
+    func appendedStore(_ events: [EventRow], partRows: Int) throws -> Store {
+        let dir = temporaryDirectory(self)
+        let path = try convert(csvLines(Array(events.prefix(partRows))), dir: dir)
+        var k = partRows
+        while k < events.count {
+            let input = dir + "/more.csv"
+            writeFile(input, csvLines(Array(events[k..<min(events.count, k + partRows)])))
+            _ = try Converter(input: input, output: path, options: ConvertOptions()).append()
+            k += partRows
+        }
+        return try Store.open(path)
+    }
+
     func assertMatchesReference(_ events: [EventRow], _ store: Store, _ filter: QueryFilter, file: StaticString = #filePath, line: UInt = #line) throws {
         let expected = referenceProfile(events, filter: filter)
         for threads in [1, 2, 3] {
@@ -303,8 +319,16 @@ final class ProfileTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(taken, 2 * 3 * (windows.count - 2))
         XCTAssertNil(try FusedProfile.compute(store: one, filter: QueryFilter(customers: [3, 444]), threads: 2, minRows: 0))
         XCTAssertNil(try FusedProfile.compute(store: one, filter: QueryFilter(), threads: 2, minRows: events.count + 1))
-        let many = try storeFor(Array(events.prefix(40_000)), bufferRows: 2_000)
+        // Parts that each cover every customer: a chain per part and month.
+        let many = try appendedStore(Array(events.prefix(40_000)), partRows: 2_000)
+        XCTAssertEqual(many.parts.count, 20)
         XCTAssertNil(try FusedProfile.compute(store: many, filter: QueryFilter(), threads: 2, minRows: 0), "more chains than streams")
+        // The same rows converted with a small buffer are one run: a few
+        // chains whatever the number of parts.
+        let run = try storeFor(Array(events.prefix(40_000)), bufferRows: 2_000)
+        XCTAssertGreaterThanOrEqual(run.parts.count, 18)
+        XCTAssertEqual(try FusedProfile.compute(store: run, filter: QueryFilter(), threads: 2, minRows: 0),
+                       referenceProfile(Array(events.prefix(40_000))))
     }
 
     /// A part whose row group is not sorted by customer (the spec allows
@@ -385,7 +409,10 @@ final class ProfileTests: XCTestCase {
                                    datetime: start + Int64(rng.below(40 * 86_400)), mobile: UInt8(rng.below(2)), zip: 5))
         }
         let store = try storeFor(events, bufferRows: 100_000)
-        XCTAssertGreaterThan(store.parts[0].footer.rowGroups.count, 2)
+        // Customer 77 alone is larger than a part: it fills parts of its own.
+        let of77 = store.parts.filter { p in p.footer.rowGroups.allSatisfy { $0.chunks[EventsSchema.customerID].min == 77 && $0.chunks[EventsSchema.customerID].max == 77 } }
+        XCTAssertEqual(of77.count, 2)
+        XCTAssertGreaterThan(of77.reduce(0) { $0 + $1.footer.rowGroups.count }, 2)
         try assertMatchesReference(events, store, QueryFilter())
         try assertMatchesReference(events, store, QueryFilter(from: seconds("2014-10-03 07:00:00"), to: seconds("2014-11-02 01:00:00"), customers: [77]))
     }

@@ -83,6 +83,9 @@ struct Convert: ParsableCommand {
             let converter = Converter(input: input, output: output, options: options)
             let progress = Progress(label: "converting", quiet: quiet)
             converter.progress = { progress.update(done: $0, total: $1) }
+            let layout = Progress(label: "laying out", quiet: quiet)
+            converter.mergeProgress = { progress.finish(); layout.update(done: $0, total: $1, unit: "M rows") }
+            defer { layout.finish() }
             let s: ConvertSummary
             do {
                 s = try converter.run()
@@ -96,6 +99,7 @@ struct Convert: ParsableCommand {
                 var line = "converted \(groupedThousands(s.rows)) rows, \(humanBytes(Double(s.inputBytes))) of \(s.inputKind) into \(output) "
                 line += "(\(humanBytes(Double(s.outputBytes))), \((ratio * 10).rounded() / 10)x smaller, \(s.parts) part\(s.parts == 1 ? "" : "s")) "
                 line += "in \((s.seconds * 100).rounded() / 100) s"
+                if s.layoutSeconds > 0 { line += " (\((s.layoutSeconds * 100).rounded() / 100) s of it laying out \(s.parts) customer ranges)" }
                 line += csv.skippedNote(s.rejected)
                 if customers != nil {
                     line += "; \(groupedThousands(s.customers)) customers"

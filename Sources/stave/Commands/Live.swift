@@ -30,6 +30,9 @@ struct Append: ParsableCommand {
 
     @OptionGroup var threads: ThreadOptions
 
+    @Flag(inversion: .prefixedNo, help: "After the append, merge the store's runs as tiering says (a separate commit; keeps a live store at a few runs).")
+    var compact = true
+
     @Flag(help: "No summary.")
     var quiet = false
 
@@ -43,6 +46,17 @@ struct Append: ParsableCommand {
                 var line = "appended \(groupedThousands(s.rows)) rows to \(store) (\(s.parts) new part\(s.parts == 1 ? "" : "s"), "
                 line += "\(humanBytes(Double(s.outputBytes)))) in \((s.seconds * 1000).rounded() / 1000) s"
                 printError(line + csv.skippedNote(s.rejected))
+            }
+            // The rows are committed: a compaction that fails says so, and
+            // the append still succeeded (exit 0); the next one retries.
+            guard compact else { return }
+            do {
+                let c = try Compactor.compact(store: store, mode: .auto, threads: threads.count)
+                if !quiet && c.merged > 0 {
+                    printError("compacted \(c.runsBefore - c.runsAfter + 1) runs (\(groupedThousands(c.rowsMoved)) rows) into one: \(c.runsAfter) run\(c.runsAfter == 1 ? "" : "s"), \(c.partsAfter) part\(c.partsAfter == 1 ? "" : "s") in \((c.seconds * 1000).rounded() / 1000) s")
+                }
+            } catch let e as StaveError {
+                printError("stave: warning: the append is committed, but compacting afterwards failed: \(e)")
             }
         }
     }
@@ -89,6 +103,9 @@ struct Follow: ParsableCommand {
 
     @OptionGroup var threads: ThreadOptions
 
+    @Flag(inversion: .prefixedNo, help: "After each commit, merge the store's runs as tiering says (keeps the store at a few runs while it grows).")
+    var compact = true
+
     @Flag(help: "No line per commit on stderr.")
     var quiet = false
 
@@ -109,6 +126,7 @@ struct Follow: ParsableCommand {
             options.skipBadRows = skipBadRows
             options.rejectsPath = rejects
             options.threads = threads.count
+            options.autoCompact = compact
             let stop = StopFlag()
             // Ctrl-C and SIGTERM set the flag; the loop commits and returns.
             var sources: [DispatchSourceSignal] = []
@@ -122,6 +140,9 @@ struct Follow: ParsableCommand {
             let follower = Follower(store: store, file: file, options: options)
             if !quiet {
                 follower.onCommit = { rows, offset in printError("committed \(groupedThousands(rows)) rows, offset \(offset)") }
+                follower.onCompact = { c in
+                    printError("compacted \(c.runsBefore - c.runsAfter + 1) runs (\(groupedThousands(c.rowsMoved)) rows): \(c.runsAfter) runs, \(c.partsAfter) parts")
+                }
             }
             let s = try follower.run(stop: stop)
             withExtendedLifetime(sources) {}
@@ -136,22 +157,25 @@ struct Follow: ParsableCommand {
 struct Compact: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compact",
-        abstract: "Merge small parts into large, well-clustered ones.",
+        abstract: "Lay a store out again as one run: parts of disjoint customer ranges.",
         discussion: """
-        Parts with fewer than half of --target-rows rows are merged (when
-        there are at least two) into parts of at most --target-rows rows,
-        sorted like a fresh conversion. The new MANIFEST is committed
-        atomically; the old parts are deleted once it is durable and no
-        reader is opening the store (a reader that already opened them keeps
-        reading its snapshot). Query results are identical before and after.
+        A conversion writes one run: parts whose customer ranges do not
+        overlap, which a profile walks a customer range at a time. Each
+        append adds a run of its own; `append` and `follow` merge runs by
+        tiers as they go (so a live store keeps at most a few), and this
+        command merges all of them into one, in memory bounded by
+        --target-rows. The new MANIFEST is committed atomically; the old
+        parts are deleted once it is durable and no reader is opening the
+        store (a reader that already opened them keeps reading its
+        snapshot). Query results are identical before and after.
         """
     )
 
     @Argument(help: "The store directory.")
     var store: String
 
-    @Option(help: "Rows per merged part (bounds memory: about 60 bytes a row).")
-    var targetRows = 4_000_000
+    @Option(help: "Rows per part of the new run (bounds memory: about 100 bytes a row).")
+    var targetRows = RunMerge.defaultPartRows
 
     @OptionGroup var threads: ThreadOptions
 
@@ -164,12 +188,12 @@ struct Compact: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let s = try Compactor.compact(store: store, targetRows: targetRows, threads: threads.count)
+            let s = try Compactor.compact(store: store, mode: .full, partRows: targetRows, threads: threads.count)
             if !quiet {
                 if s.merged == 0 {
-                    printError("nothing to compact: \(s.partsBefore) part\(s.partsBefore == 1 ? "" : "s"), fewer than two below \(groupedThousands(targetRows / 2)) rows")
+                    printError("nothing to compact: \(s.partsBefore) part\(s.partsBefore == 1 ? "" : "s") in one run")
                 } else {
-                    printError("merged \(s.merged) parts (\(groupedThousands(s.rowsMoved)) rows): \(s.partsBefore) -> \(s.partsAfter) parts in \((s.seconds * 100).rounded() / 100) s")
+                    printError("merged \(s.runsBefore) runs (\(s.merged) parts, \(groupedThousands(s.rowsMoved)) rows) into one run of \(s.partsAfter) part\(s.partsAfter == 1 ? "" : "s") in \((s.seconds * 100).rounded() / 100) s")
                 }
             }
         }

@@ -1,0 +1,220 @@
+import Dispatch
+import StaveFormat
+import StaveIO
+
+/// Lays the rows of several parts out as one *run*: new parts whose
+/// customer ranges follow one another without overlapping (a customer's
+/// rows are in one part, or for a customer larger than a part in
+/// consecutive parts of that customer alone), each sorted like any part
+/// (month, customer, input order). A profile then walks the run's months as
+/// a few chains, one customer range at a time, however many parts the rows
+/// came from (formats/STAVE.md, "Runs").
+///
+/// Memory is bounded by the part size, not the input: the customer ranges
+/// are planned from the inputs' row-group statistics alone, then each range
+/// is gathered (only the row groups whose customer statistics overlap it
+/// are decoded), sorted and written while the next one is gathered.
+public enum RunMerge {
+    /// Rows of a part of the run (the converter's buffer size by default).
+    public static let defaultPartRows = 4_000_000
+
+    /// One input row group: where it is and its customer statistics.
+    struct GroupRef {
+        let part: Int
+        let group: Int
+        let lo: UInt32
+        let hi: UInt32
+        let rows: Int
+    }
+
+    /// The input row groups, in input order (part, then group).
+    static func groups(_ inputs: [Part]) throws -> [GroupRef] {
+        var out: [GroupRef] = []
+        for (p, part) in inputs.enumerated() {
+            for (g, desc) in part.footer.rowGroups.enumerated() where desc.rowCount > 0 {
+                let c = desc.chunks[EventsSchema.customerID]
+                // The footer checked the statistics against the UINT32 domain.
+                out.append(GroupRef(part: p, group: g, lo: UInt32(c.min), hi: UInt32(c.max), rows: desc.rowCount))
+            }
+        }
+        return out
+    }
+
+    /// Consecutive customer ranges (inclusive, ascending, covering every
+    /// group's statistics) of about `targetRows` rows each, taking a group's
+    /// rows as spread evenly over its customer range. Planned in one sweep
+    /// over the groups' ends.
+    static func ranges(_ groups: [GroupRef], targetRows: Int) -> [ClosedRange<UInt64>] {
+        guard let first = groups.map(\.lo).min(), let last = groups.map(\.hi).max() else { return [] }
+        let total = groups.reduce(0) { $0 + $1.rows }
+        let count = max(1, (total + targetRows - 1) / targetRows)
+        guard count > 1 else { return [UInt64(first)...UInt64(last)] }
+        let share = Double(total) / Double(count)
+        // Density changes: +rows/width at lo, -rows/width at hi + 1.
+        var events: [(at: UInt64, delta: Double)] = []
+        events.reserveCapacity(2 * groups.count)
+        for g in groups {
+            let d = Double(g.rows) / Double(UInt64(g.hi) - UInt64(g.lo) + 1)
+            events.append((UInt64(g.lo), d))
+            events.append((UInt64(g.hi) + 1, -d))
+        }
+        events.sort { $0.at < $1.at }
+        var cuts: [UInt64] = []   // the first customer of each range after the first
+        var below = 0.0, density = 0.0
+        var k = 0
+        var next = share
+        while k < events.count && cuts.count < count - 1 {
+            let at = events[k].at
+            while k < events.count && events[k].at == at { density += events[k].delta; k += 1 }
+            let end = k < events.count ? events[k].at : UInt64(last) + 1
+            let gain = density * Double(end - at)
+            // Every cut inside [at, end).
+            while cuts.count < count - 1 && below + gain >= next && density > 0 {
+                let x = at + UInt64(max(0, ((next - below) / density).rounded(.up)))
+                let cut = min(max(x, (cuts.last ?? UInt64(first)) + 1), UInt64(last))
+                if cut > (cuts.last ?? UInt64(first)) { cuts.append(cut) }
+                next += share
+            }
+            below += gain
+        }
+        var out: [ClosedRange<UInt64>] = []
+        var lo = UInt64(first)
+        for c in cuts where c > lo {
+            out.append(lo...(c - 1))
+            lo = c
+        }
+        out.append(lo...UInt64(last))
+        return out
+    }
+
+    /// Writes every row of `inputs` (in input order: a customer's rows keep
+    /// it) as the parts of one run into `sink`; returns the parts written.
+    /// `progress` gets the rows written so far.
+    @discardableResult
+    public static func merge(_ inputs: [Part], partRows: Int = defaultPartRows, threads: Int, into sink: PartSink,
+                             progress: ((Int) -> Void)? = nil) throws -> Int {
+        let refs = try groups(inputs)
+        let plan = ranges(refs, targetRows: partRows)
+        var written = 0, parts = 0
+        var inFlight: FlushJob?
+        var spare: EventBuffer?
+        defer { _ = try? inFlight?.wait() }
+        func flush(_ buffer: inout EventBuffer) throws {
+            if let job = inFlight { inFlight = nil; spare = try job.wait() }
+            guard buffer.count > 0 else { return }
+            var full = spare ?? EventBuffer()
+            spare = nil
+            swap(&full, &buffer)
+            inFlight = FlushJob.start(full, sink: sink)
+            parts += 1
+            written += full.count
+            progress?(written)
+        }
+        var buffer = EventBuffer()
+        for (r, range) in plan.enumerated() {
+            let overlapping = refs.filter { UInt64($0.hi) >= range.lowerBound && UInt64($0.lo) <= range.upperBound }
+            // One customer larger than a part: its rows are in input order
+            // already sorted (one customer), so they are written a part at a
+            // time as gathered.
+            let single = range.lowerBound == range.upperBound
+            var k = 0
+            while k < overlapping.count {
+                let batch = Array(overlapping[k..<min(overlapping.count, k + 4 * max(1, threads))])
+                k += batch.count
+                let rows = try gather(batch, from: inputs, range: range, threads: threads)
+                for r in rows { buffer.append(contentsOf: r, rows: 0..<r.count) }
+                if single && buffer.count >= partRows { try flush(&buffer) }
+            }
+            try flush(&buffer)
+            // Groups entirely below the next range are done with: their
+            // mapped pages leave the resident set.
+            let next = r + 1 < plan.count ? plan[r + 1].lowerBound : UInt64.max
+            for ref in overlapping where UInt64(ref.hi) < next {
+                let chunks = inputs[ref.part].footer.rowGroups[ref.group].chunks
+                let lo = Int(chunks.map(\.offset).min() ?? 0)
+                let hi = Int(chunks.map { $0.offset + UInt64($0.storedLength) }.max() ?? 0)
+                inputs[ref.part].file.release(lo..<hi)
+            }
+        }
+        if let job = inFlight { inFlight = nil; try job.wait() }
+        return parts
+    }
+
+    /// The rows of `batch` (decoded on up to `threads` threads) whose
+    /// customer lies in `range`, per group, in the batch's order.
+    static func gather(_ batch: [GroupRef], from inputs: [Part], range: ClosedRange<UInt64>, threads: Int) throws -> [EventBuffer] {
+        try Parallel.map(batch.count, threads: threads) { j in
+            let ref = batch[j]
+            var out = EventBuffer()
+            out.append(columns: try inputs[ref.part].decodeRowGroup(ref.group), customers: range)
+            return out
+        }
+    }
+}
+
+/// Scratch parts of a conversion larger than one buffer: each full buffer
+/// is sorted and written here (`CompressionPolicy.spill`, small row groups,
+/// so that a customer range decodes little beyond itself), then RunMerge
+/// lays them all out as one run. Removed by `removeAll` (and with the
+/// temporary directory of a new store; a dead writer's are collected by
+/// the next writer of the store).
+final class SpillSet: PartSink {
+    let directory: String
+    let threads: Int
+    private(set) var entries: [ManifestPart] = []
+    static let groupRows = 8_192
+
+    init(directory: String, threads: Int) {
+        self.directory = directory
+        self.threads = threads
+    }
+
+    var scratchDirectory: String { directory }
+    var rows: Int { entries.reduce(0) { $0 + $1.rows } }
+
+    func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws {
+        let name = "spill-\(entries.count + 1).tmp-\(Sys.pid)"
+        entries.append(try PartWriter.write(groupCount: groupCount, to: directory + "/" + name, policy: .spill, threads: threads,
+                                            makeGroup: makeGroup))
+    }
+
+    func write(_ buffer: EventBuffer) throws {
+        try PartLayout.writePart(buffer, to: self, groupRows: Self.groupRows)
+    }
+
+    /// The spills, mapped and validated like any part.
+    func open() throws -> [Part] {
+        try entries.map { try Part.open(directory: directory, entry: $0, kind: FormatConstants.tableKindEvents) }
+    }
+
+    func removeAll() {
+        for e in entries { Sys.unlink(directory + "/" + e.name) }
+        entries = []
+    }
+}
+
+extension EventBuffer {
+    /// Appends the rows of decoded columns (EventsSchema order, checked
+    /// against their statistics) whose customer lies in `range`.
+    mutating func append(columns c: [[Int64]], customers range: ClosedRange<UInt64>) {
+        let n = c[EventsSchema.eventID].count
+        precondition(c.allSatisfy { $0.count == n }, "a row group's columns have one value per row")
+        let lo = Int64(range.lowerBound), hi = Int64(min(range.upperBound, UInt64(UInt32.max)))
+        c[EventsSchema.eventID].withUnsafeBufferPointer { ev in
+        c[EventsSchema.customerID].withUnsafeBufferPointer { cu in
+        c[EventsSchema.trackID].withUnsafeBufferPointer { tr in
+        c[EventsSchema.datetime].withUnsafeBufferPointer { dt in
+        c[EventsSchema.mobile].withUnsafeBufferPointer { mo in
+        c[EventsSchema.zip].withUnsafeBufferPointer { zi in
+            for i in 0..<n where cu[i] >= lo && cu[i] <= hi {
+                rows.append(EventRow(eventID: ev[i], customerID: UInt32(cu[i]), trackID: UInt32(tr[i]), datetime: dt[i],
+                                     mobile: UInt8(mo[i]), zip: UInt32(zi[i])))
+            }
+        }
+        }
+        }
+        }
+        }
+        }
+    }
+}
