@@ -6,7 +6,7 @@
 //   CZstd         libzstd, through pkg-config (apt: libzstd-dev)
 //   CSnappy       libsnappy, through pkg-config (apt: libsnappy-dev), for Parquet
 //                 files other tools write
-//   CStaveSupport header-only C helpers Swift cannot spell (a prefetch hint)
+//   CStaveSupport header-only C helpers Swift cannot spell (a prefetch hint, mallopt)
 //   StaveFormat   on-disk structures: constants, checksums, encodings, footer,
 //                 manifest, logical types. Pure bytes, no I/O.
 //   StaveIO       mapped files, atomic output, the zstd shim, part writer and
@@ -72,7 +72,7 @@ let package = Package(
         .systemLibrary(name: "CStaveSupport", path: "Sources/CStaveSupport"),
         .target(name: "StaveFormat"),
         .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy"]),
-        .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd"]),
+        .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd", "CStaveSupport"]),
         .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop", "CStaveSupport"]),
         .target(name: "StaveGen", dependencies: ["StaveFormat"]),
         .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO", "CStaveSupport"]),

@@ -8,4 +8,32 @@
    is, so the caller may pass an address past the end of a buffer. */
 static inline void stave_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
+#include <malloc.h>
+
+/* glibc's allocator tuning (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD): <malloc.h>,
+   which Swift's Glibc module does not import. Declared here rather than
+   looked up by name: a static executable has no dynamic symbol table. */
+static inline int stave_mallopt(int param, int value) {
+#ifdef __GLIBC__
+    return mallopt(param, value);
+#else
+    (void)param; (void)value;
+    return 0;
+#endif
+}
+static inline int stave_m_mmap_threshold(void) {
+#ifdef M_MMAP_THRESHOLD
+    return M_MMAP_THRESHOLD;
+#else
+    return 0;
+#endif
+}
+static inline int stave_m_trim_threshold(void) {
+#ifdef M_TRIM_THRESHOLD
+    return M_TRIM_THRESHOLD;
+#else
+    return 0;
+#endif
+}
+
 #endif

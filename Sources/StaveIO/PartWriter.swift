@@ -56,14 +56,26 @@ public enum PartWriter {
         var max: Int64
     }
 
-    static func encodeChunk(_ values: [Int64], strings: [UInt8]? = nil, policy: CompressionPolicy, runs: Bool = false) -> EncodedChunk {
-        let forcing: EncodingID? = policy.scratch ? (runs ? .rle : .forBitpack) : nil
-        let r = strings.map { ChunkEncoder.encodeStrings(lengths: values, bytes: $0) } ?? ChunkEncoder.encode(values, forcing: forcing)
+    /// The decode weight of each column of the events table: what every
+    /// query scans weighs decode time; event ids (read by export alone) do
+    /// not (formats/STAVE.md, "How the writer chooses").
+    static func weight(tableKind: UInt32, column c: Int) -> DecodeWeight {
+        guard tableKind == FormatConstants.tableKindEvents else { return .size }
+        switch c {
+        case EventsSchema.eventID: return .size
+        case EventsSchema.customerID: return .runs
+        default: return .scanned
+        }
+    }
+
+    static func encodeChunk(_ values: [Int64], strings: [UInt8]? = nil, policy: CompressionPolicy, weight: DecodeWeight = .size) -> EncodedChunk {
+        let forcing: EncodingID? = policy.scratch ? (weight.runColumn ? .rle : .forBitpack) : nil
+        let r = strings.map { ChunkEncoder.encodeStrings(lengths: values, bytes: $0) } ?? ChunkEncoder.encode(values, forcing: forcing, weight: weight)
         var stored = r.payload
         var compression = CompressionID.none
         if policy.level > 0, r.payload.count >= policy.minBytes {
             let z = Zstd.compress(r.payload, level: policy.level)
-            if Double(z.count) <= Double(r.payload.count) * (1 - policy.minGain) {
+            if weight.keepsZstd(payload: r.payload.count, compressed: z.count, minGain: policy.minGain) {
                 stored = z
                 compression = .zstd
             }
@@ -114,7 +126,7 @@ public enum PartWriter {
                 precondition(group.columns.count == columnCount)
                 box.value[g] = (group.rowCount, group.columns.indices.map { c in
                     encodeChunk(group.columns[c], strings: schema[c].type == .string ? group.strings[c] ?? [] : nil, policy: policy,
-                                runs: tableKind == FormatConstants.tableKindEvents && c == EventsSchema.customerID)
+                                weight: weight(tableKind: tableKind, column: c))
                 })
             }
             for g in 0..<count {

@@ -5,32 +5,25 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CStaveSupport
 import StaveFormat
 
 public enum Sys {
     @inline(__always) static var errnoValue: Int32 { errno }
 
-    /// glibc's allocator, tuned once per process for repeated queries (a
-    /// server, the in-process benchmark): blocks up to 32 MB come from the
-    /// heap rather than fresh mmaps, and up to 128 MB of freed memory stays
-    /// mapped for the next query. By default each query's large buffers were
-    /// new mappings, faulted in and zeroed page by page and unmapped after:
-    /// 28% of a one-month profile at 10M rows (stave-timer, 1 thread, 24.5 ->
-    /// 17.8 ms). Peak memory is unchanged; a process may keep up to 128 MB
-    /// of freed memory. Store.open calls it; STAVE_MALLOC=default skips it.
+    /// glibc's allocator, tuned once per process: blocks up to 32 MB come
+    /// from the heap rather than fresh mmaps, and up to 128 MB of freed
+    /// memory stays mapped. By default every buffer of 128 KB or more (a
+    /// decoded row group's columns) is a new mapping, faulted in and zeroed
+    /// page by page and unmapped when freed, group after group: in a fresh
+    /// process page faults then cost as much as the query. Peak memory is
+    /// unchanged; a process may keep up to 128 MB of freed memory.
+    /// Store.open calls it; STAVE_MALLOC=default skips it.
     public static let tuneAllocator: Void = {
-        #if canImport(Glibc)
         if let v = getenv("STAVE_MALLOC"), String(cString: v) == "default" { return }
-        // mallopt is declared in <malloc.h>, which the Glibc module does not
-        // import: looked up by name (RTLD_DEFAULT is the null handle on
-        // glibc), with the parameter numbers of that header.
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(nil, "mallopt") else { return }
-        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-        let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_THRESHOLD: Int32 = -3
-        _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)
-        _ = mallopt(M_TRIM_THRESHOLD, 128 << 20)
-        #endif
+        // (The parameter numbers come from <malloc.h> through the C shim.)
+        _ = stave_mallopt(stave_m_mmap_threshold(), 32 << 20)
+        _ = stave_mallopt(stave_m_trim_threshold(), 128 << 20)
     }()
 
     static func retrying<T: BinaryInteger>(_ body: () -> T) -> T {

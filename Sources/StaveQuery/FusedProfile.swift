@@ -44,8 +44,13 @@ public enum FusedProfile {
     /// sorted by customer).
     static func compute(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows) throws -> Profile? {
         guard filter.customers == nil else { return nil }
-        // Every profile query asks: small stores leave before any planning.
-        guard store.parts.reduce(0, { $0 + $1.footer.rowCount }) >= max(minRows, 1) else { return nil }
+        // Every profile query asks: small stores leave before any planning,
+        // unless their customers have a few rows each (high cardinality),
+        // where regrouping every row (the general path) costs more than the
+        // walk.
+        let rows = store.parts.reduce(0, { $0 + $1.footer.rowCount })
+        let fragmented = rows > 0 && rows < max(minRows, 1) && minRows != .max ? try isFragmented(store) : false
+        guard rows >= max(minRows, 1) || fragmented else { return nil }
         // 1. The row groups to read, from the footers.
         var jobs: [Job] = []
         var total = 0
@@ -62,7 +67,7 @@ public enum FusedProfile {
                 maxTrack = max(maxTrack, desc.chunks[EventsSchema.trackID].max)
             }
         }
-        guard !jobs.isEmpty, total >= minRows, total <= Int(Int32.max) else { return nil }
+        guard !jobs.isEmpty, total <= Int(Int32.max) else { return nil }
         // 2. Chains: each group after the one whose largest customer is the
         //    largest <= its smallest (the fewest chains).
         var chains: [[Int]] = []
@@ -126,6 +131,22 @@ public enum FusedProfile {
         }
         for case let e? in errors { throw e }
         return out.profile()
+    }
+
+    /// True when a customer has fewer than `ProfileKernel.fragmentedRunRows`
+    /// rows in a row group on average, judged from the customer runs of
+    /// the largest row group (its RLE run count; a chunk the writer could
+    /// not make RLE has runs of about one row). One chunk is read: cheap
+    /// next to the query it decides.
+    static func isFragmented(_ store: Store) throws -> Bool {
+        var best: (part: Part, group: Int, rows: Int)? = nil
+        for part in store.parts {
+            for (g, d) in part.footer.rowGroups.enumerated() where d.rowCount > (best?.rows ?? 0) { best = (part, g, d.rowCount) }
+        }
+        guard let best else { return false }
+        let chunk = try best.part.chunk(rowGroup: best.group, column: EventsSchema.customerID)
+        guard case .rle(let rle) = chunk.layout else { return true }
+        return best.rows < ProfileKernel.fragmentedRunRows * rle.values.count
     }
 
     /// One worker: profiles every customer in from..<to, decoding the

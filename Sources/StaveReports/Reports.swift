@@ -49,33 +49,56 @@ public enum ProfileReport {
     }
 
     /// CSV straight from the columns (the common case, no cells).
-    /// Rows are formatted in blocks of 4,096 into one buffer, with no
-    /// allocation per row.
-    public static func writeCSV(_ p: Profile, to out: OutputFile) throws {
+    /// Rows are formatted in blocks of 16,384 (on two threads: a million
+    /// customers are 40 MB of text), each into one buffer with no
+    /// allocation per row, and written in order.
+    public static func writeCSV(_ p: Profile, to out: OutputFile, threads: Int = 2) throws {
         try out.write(columns.joined(separator: ",") + "\n")
         // A row is at most 8 fields of 21 bytes (sign and 20 digits), with
         // their commas and newline: 8 * 22 bytes.
         let rowBytes = 8 * 22
-        var i = 0
-        while i < p.count {
-            let end = min(p.count, i + 4096)
-            let block = [UInt8](unsafeUninitializedCapacity: (end - i) * rowBytes) { buf, n in
-                var q = buf.baseAddress!
-                @inline(__always) func field(_ v: Int64) {
-                    q[0] = 44
-                    q += 1 + DecimalText.write(signed: v, to: q + 1)
+        let blockRows = 16_384
+        let blocks = (p.count + blockRows - 1) / blockRows
+        var k = 0
+        while k < blocks {
+            // A few blocks at a time, so that memory holds a few MB of text.
+            let batch = min(blocks - k, 2 * max(1, threads))
+            let first = k
+            let texts = try Parallel.map(batch, threads: threads) { b -> [UInt8] in
+                let i = (first + b) * blockRows, end = min(p.count, i + blockRows)
+                return [UInt8](unsafeUninitializedCapacity: (end - i) * rowBytes) { buf, n in
+                    var q = buf.baseAddress!
+                    p.customer.withUnsafeBufferPointer { cu in
+                    p.uniqueTracks.withUnsafeBufferPointer { un in
+                    p.morning.withUnsafeBufferPointer { mo in
+                    p.afternoon.withUnsafeBufferPointer { af in
+                    p.evening.withUnsafeBufferPointer { ev in
+                    p.night.withUnsafeBufferPointer { ni in
+                    p.mobile.withUnsafeBufferPointer { mb in
+                        // Every column has p.count values (Profile), and r < p.count.
+                        @inline(__always) func field(_ v: Int64) {
+                            q[0] = 44
+                            q += 1 + DecimalText.write(signed: v, to: q + 1)
+                        }
+                        for r in i..<end {
+                            q += DecimalText.write(UInt64(cu[r]), to: q)
+                            field(un[r]); field(mo[r]); field(af[r]); field(ev[r]); field(ni[r]); field(mb[r])
+                            field(mo[r] &+ af[r] &+ ev[r] &+ ni[r])
+                            q[0] = 10
+                            q += 1
+                        }
+                    }
+                    }
+                    }
+                    }
+                    }
+                    }
+                    }
+                    n = q - buf.baseAddress!
                 }
-                for r in i..<end {
-                    q += DecimalText.write(UInt64(p.customer[r]), to: q)
-                    field(p.uniqueTracks[r]); field(p.morning[r]); field(p.afternoon[r]); field(p.evening[r])
-                    field(p.night[r]); field(p.mobile[r]); field(p.total(r))
-                    q[0] = 10
-                    q += 1
-                }
-                n = q - buf.baseAddress!
             }
-            try out.write(block)
-            i = end
+            for t in texts { try out.write(t) }
+            k += batch
         }
     }
 

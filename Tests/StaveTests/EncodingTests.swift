@@ -280,6 +280,22 @@ final class EncodingTests: XCTestCase {
             }
         }
         XCTAssertEqual(ChunkEncoder.encode(clustered).encoding, .rle)
+        // Customer ids of a high-cardinality part (runs of 1 to 5 rows):
+        // by size DELTA wins; weighted as the run column queries walk, RLE.
+        var short: [Int64] = []
+        id = 0
+        while short.count < 65_536 { short += [Int64](repeating: id, count: min(1 + rng.below(5), 65_536 - short.count)); id += 1 + Int64(rng.below(3)) }
+        XCTAssertEqual(ChunkEncoder.encode(short).encoding, .delta)
+        XCTAssertEqual(ChunkEncoder.encode(short, weight: .runs).encoding, .rle)
+    }
+
+    /// zstd is kept for a scanned column only when what it saves is worth
+    /// more than decompressing it; by size alone at a 10% gain.
+    func testZstdWeighsDecodeTime() {
+        XCTAssertTrue(DecodeWeight.size.keepsZstd(payload: 1000, compressed: 880, minGain: 0.1))
+        XCTAssertFalse(DecodeWeight.size.keepsZstd(payload: 1000, compressed: 950, minGain: 0.1))
+        XCTAssertFalse(DecodeWeight.scanned.keepsZstd(payload: 1000, compressed: 600, minGain: 0.1))
+        XCTAssertTrue(DecodeWeight.scanned.keepsZstd(payload: 1000, compressed: 400, minGain: 0.1))
     }
 
     /// The shapes a part's six columns take, for the chooser's tests.
@@ -370,9 +386,17 @@ final class EncodingTests: XCTestCase {
     /// and keeping the smallest payload picks (ties to the earlier
     /// encoding, the same candidate rules), with the same bytes.
     func testChooserMatchesEncodingEveryCandidate() {
+        for weight in [DecodeWeight.size, .scanned, .runs, DecodeWeight(bytesPerNanosecond: 0.05)] {
+            chooserMatchesEveryCandidate(weight: weight)
+        }
+    }
+
+    /// With a decode weight, the smallest size plus weighted decode cost:
+    /// the pruning bounds never change the choice.
+    func chooserMatchesEveryCandidate(weight: DecodeWeight) {
         for (name, values) in Self.columnShapes() {
             let n = values.count
-            var best = EncodingID.forBitpack, bestPayload: [UInt8] = []
+            var best = EncodingID.forBitpack, bestPayload: [UInt8] = [], bestScore = Int.max
             values.withUnsafeBufferPointer { buf in
                 let runs = RLEChunk.runCount(buf)
                 let lo = values.min() ?? 0, hi = values.max() ?? 0
@@ -386,12 +410,13 @@ final class EncodingTests: XCTestCase {
                     default: break
                     }
                     let payload = ChunkEncoder.encode(values, forcing: id).payload
-                    if id == .forBitpack || payload.count < bestPayload.count { best = id; bestPayload = payload }
+                    let score = payload.count + Int(weight.penalty(id, rows: n).rounded(.up))
+                    if id == .forBitpack || score < bestScore { best = id; bestPayload = payload; bestScore = score }
                 }
             }
-            let chosen = ChunkEncoder.encode(values)
-            XCTAssertEqual(chosen.encoding, best, name)
-            XCTAssertEqual(chosen.payload, bestPayload, name)
+            let chosen = ChunkEncoder.encode(values, weight: weight)
+            XCTAssertEqual(chosen.encoding, best, "\(name) \(weight)")
+            XCTAssertEqual(chosen.payload, bestPayload, "\(name) \(weight)")
         }
     }
 

@@ -319,6 +319,13 @@ final class ProfileTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(taken, 2 * 3 * (windows.count - 2))
         XCTAssertNil(try FusedProfile.compute(store: one, filter: QueryFilter(customers: [3, 444]), threads: 2, minRows: 0))
         XCTAssertNil(try FusedProfile.compute(store: one, filter: QueryFilter(), threads: 2, minRows: events.count + 1))
+        // High cardinality (a few rows a customer): the fused walk below
+        // its row threshold too, and the same profile.
+        let spread = randomEvents(count: 30_000, customers: 12_000, tracks: 70_000, seed: 23)
+        let fragmented = try storeFor(spread)
+        XCTAssertTrue(try FusedProfile.isFragmented(fragmented))
+        XCTAssertFalse(try FusedProfile.isFragmented(one))
+        XCTAssertEqual(try FusedProfile.compute(store: fragmented, filter: QueryFilter(), threads: 2), referenceProfile(spread))
         // Parts that each cover every customer: a chain per part and month.
         let many = try appendedStore(Array(events.prefix(40_000)), partRows: 2_000)
         XCTAssertEqual(many.parts.count, 20)

@@ -52,6 +52,10 @@ func bound(_ s: String) -> Int64 { try! CivilTime.parseBound(s).get() }
 let month = QueryFilter(from: bound("2014-11-01"), to: bound("2014-12-01"))
 
 try measure("profile") { _ = try Queries.profile(store, filter: QueryFilter(), threads: threads) }
+// The same profile forced through each path (fused: decode as the walk
+// goes; general: decode everything, then the kernel).
+try measure("profile_fused") { _ = try Queries.profile(store, filter: QueryFilter(), threads: threads, fusedFrom: 0) }
+try measure("profile_general") { _ = try Queries.profile(store, filter: QueryFilter(), threads: threads, fusedFrom: .max) }
 try measure("profile_month") { _ = try Queries.profile(store, filter: month, threads: threads) }
 try measure("stats") { _ = try Queries.stats(store, filter: QueryFilter(), threads: threads) }
 try measure("customer") { _ = try Queries.profile(store, filter: QueryFilter(customers: [48]), threads: threads) }

@@ -97,19 +97,22 @@ public enum ChunkLayout: Sendable {
             return
         case .dictionary(let d):
             let dict32 = try d.dictionary.map(narrow)
-            var idx = [UInt32](repeating: 0, count: range.count)
-            try idx.withUnsafeMutableBufferPointer { ib in
-                if !d.indices.decode32IfFits(range, base: 0, into: ib.baseAddress!) {
-                    throw StaveError.corrupt(file: file, what: "\(what): dictionary indices too wide")
-                }
+            // The indices straight into `out`, all checked at once (one max,
+            // which vectorizes), then replaced by their values in place: no
+            // branch per row.
+            if !d.indices.decode32IfFits(range, base: 0, into: out) {
+                throw StaveError.corrupt(file: file, what: "\(what): dictionary indices too wide")
             }
-            let n = UInt32(dict32.count)
-            try dict32.withUnsafeBufferPointer { dict in
-                for i in 0..<range.count {
-                    let k = idx[i]
-                    guard k < n else { throw StaveError.corrupt(file: file, what: "\(what): dictionary index out of range") }
-                    out[i] = dict[Int(k)]
-                }
+            let n = range.count
+            var top: UInt32 = 0
+            for i in 0..<n { top = max(top, out[i]) }
+            guard n == 0 || Int(top) < dict32.count else {
+                throw StaveError.corrupt(file: file, what: "\(what): dictionary index out of range")
+            }
+            dict32.withUnsafeBufferPointer { dict in
+                // Every index is <= top < dict.count (checked above).
+                let p = dict.baseAddress!
+                for i in 0..<n { out[i] = p[Int(out[i])] }
             }
             return
         case .delta(let d):
@@ -216,8 +219,61 @@ public enum ChunkLayout: Sendable {
     }
 }
 
-/// Picks the smallest encoding for a column chunk (ties go to FOR_BITPACK,
-/// the fastest to decode), and encodes it.
+/// How much a column's decode speed counts in the writer's choice
+/// (formats/STAVE.md, "How the writer chooses").
+public struct DecodeWeight: Sendable, Equatable {
+    /// Bytes of payload per row worth paying to save one nanosecond of
+    /// decoding per row; 0: size alone decides.
+    public var bytesPerNanosecond: Double
+    /// The column's runs are what queries walk (customer_id): any encoding
+    /// but RLE makes every query rebuild them row by row.
+    public var runColumn: Bool
+
+    public init(bytesPerNanosecond: Double, runColumn: Bool = false) {
+        self.bytesPerNanosecond = bytesPerNanosecond
+        self.runColumn = runColumn
+    }
+
+    /// Size alone (columns queries do not scan: event ids; customer tables).
+    public static let size = DecodeWeight(bytesPerNanosecond: 0)
+    /// The columns every profile decodes (track, datetime, mobile, zip).
+    public static let scanned = DecodeWeight(bytesPerNanosecond: 0.5)
+    /// customer_id: scanned, and walked as runs.
+    public static let runs = DecodeWeight(bytesPerNanosecond: 0.5, runColumn: true)
+
+    /// Decoding cost of each encoding, ns per row on the reference machine
+    /// (2-core AMD EPYC; `swift package benchmark` in Benchmarks/, the
+    /// decode_* benchmarks); rebuilding runs row by row adds `rebuildRuns`.
+    public static let nanosecondsPerRow: [EncodingID: Double] = [
+        .forBitpack: 0.3, .rle: 0.05, .dictionary: 0.6, .delta: 0.7, .deltaRuns: 0.9, .patchedRLE: 0.5,
+    ]
+    public static let rebuildRuns = 5.0
+    /// zstd decompression, ns per byte of payload.
+    public static let zstdNanosecondsPerByte = 1.0
+
+    /// The cost of `encoding` for `rows` rows, in bytes (added to its size).
+    func penalty(_ encoding: EncodingID, rows: Int) -> Double {
+        guard bytesPerNanosecond > 0 else { return 0 }
+        var ns = Self.nanosecondsPerRow[encoding] ?? 1
+        if runColumn && encoding != .rle { ns += Self.rebuildRuns }
+        return bytesPerNanosecond * ns * Double(rows)
+    }
+
+    /// Whether a zstd frame of `compressed` bytes is worth keeping over a
+    /// payload of `payload` bytes: without a weight when it saves at least
+    /// `minGain`; with one, when what it saves is worth more than the time
+    /// it takes to decompress.
+    public func keepsZstd(payload: Int, compressed: Int, minGain: Double) -> Bool {
+        let saved = Double(payload - compressed)
+        guard saved >= Double(payload) * minGain else { return false }
+        return saved > bytesPerNanosecond * Self.zstdNanosecondsPerByte * Double(payload)
+    }
+}
+
+/// Picks the encoding for a column chunk: the smallest, or with a decode
+/// weight the smallest size plus the weighted cost of decoding it (ties go
+/// to the earlier encoding, FOR_BITPACK first: the fastest to decode), and
+/// encodes it.
 public enum ChunkEncoder {
     public struct Result: Sendable {
         public var encoding: EncodingID
@@ -230,7 +286,7 @@ public enum ChunkEncoder {
     /// not a candidate, or ruled out without sizing because it cannot win;
     /// see `analysis`).
     public static func analyze(_ values: UnsafeBufferPointer<Int64>) -> [EncodingID: Int] {
-        analysis(values).sizes
+        analysis(values, weight: .size).sizes
     }
 
     /// The sizes, the values' range, and the DELTA_RUNS step width the size
@@ -239,6 +295,8 @@ public enum ChunkEncoder {
         var sizes: [EncodingID: Int] = [:]
         var lo: Int64 = 0, hi: Int64 = 0
         var deltaRunsWidth: Int? = nil
+        /// Size plus weighted decode cost; the choice is the smallest.
+        var scores: [EncodingID: Int] = [:]
     }
 
     /// The exact sizes of the candidates that can win. The choice is the
@@ -248,8 +306,12 @@ public enum ChunkEncoder {
     /// smaller than a size already found (it comes last, so it loses ties),
     /// DICT once its distinct count passes the largest count that could
     /// still win.
-    static func analysis(_ values: UnsafeBufferPointer<Int64>) -> Analysis {
+    static func analysis(_ values: UnsafeBufferPointer<Int64>, weight: DecodeWeight) -> Analysis {
         let n = values.count
+        // A candidate's score: its size plus its weighted decode cost. The
+        // bounds that rule candidates out compare scores, so pruning never
+        // changes the choice.
+        func penalty(_ e: EncodingID) -> Int { Int(weight.penalty(e, rows: n).rounded(.up)) }
         // One pass for FOR, RLE, DELTA and DELTA_RUNS (ChunkScan).
         let scan = ChunkScan(values)
         let lo = scan.lo, hi = scan.hi
@@ -264,7 +326,6 @@ public enum ChunkEncoder {
         let rleSize = scan.hasRunLengths
             ? RLEChunk.encodedSize(runs: scan.runs, shortest: scan.shortest, longest: scan.longest, min: lo, max: hi) : 0
         if scan.runs * 2 <= n { sizes[.rle] = rleSize }
-        let beforeDict = sizes.values.min()!  // FOR and RLE: DICT must be smaller
         sizes[.delta] = DeltaChunk.encodedSize(count: n, stepLo: scan.stepLo, stepHi: scan.stepHi)
         if let w = DeltaRunsChunk.chooseWidth(count: n, negativeSteps: scan.negativeSteps, stepsByWidth: scan.stepsByWidth, min: lo, max: hi) {
             sizes[.deltaRuns] = DeltaRunsChunk.encodedSize(values, width: w)
@@ -275,7 +336,10 @@ public enum ChunkEncoder {
         // win: without exceptions its runs are RLE's, so it is RLE plus two
         // more blocks; with exceptions it has four blocks and a flag bit
         // per row. It comes last, so a size no larger than that bound wins.
-        if scan.hasRunLengths, sizes.values.min()! > PatchedRLEChunk.sizeLowerBound(count: n, rleSize: rleSize) {
+        func bestScore(_ ids: [EncodingID]? = nil) -> Int {
+            sizes.filter { ids?.contains($0.key) ?? true }.map { $0.value + penalty($0.key) }.min() ?? Int.max
+        }
+        if scan.hasRunLengths, bestScore() > PatchedRLEChunk.sizeLowerBound(count: n, rleSize: rleSize) + penalty(.patchedRLE) {
             sizes[.patchedRLE] = PatchedRLEChunk.encodedSize(values)
         }
         // DICT: a candidate with at most a quarter of the rows distinct, and
@@ -283,17 +347,22 @@ public enum ChunkEncoder {
         // FOR's and RLE's and no larger than the later encodings'. The
         // count stops past the largest count that passes (event ids are all
         // distinct; a zip chunk's few thousand codes lose to PATCHED_RLE).
-        let afterDict = sizes.filter { $0.key != .forBitpack && $0.key != .rle }.values.min() ?? Int.max
-        if let most = DictionaryChunk.largestCandidateCount(count: n, min: lo, max: hi, below: beforeDict, atMost: afterDict),
+        let dictPenalty = penalty(.dictionary)
+        let beforeScore = bestScore([.forBitpack, .rle]) - dictPenalty
+        let afterScore = bestScore([.delta, .deltaRuns, .patchedRLE])
+        let afterDict = afterScore == Int.max ? Int.max : afterScore - dictPenalty
+        if beforeScore > 0, afterDict > 0,
+           let most = DictionaryChunk.largestCandidateCount(count: n, min: lo, max: hi, below: beforeScore, atMost: afterDict),
            let d = DictionaryChunk.distinctCount(values, min: lo, max: hi, stopAbove: most), d <= most {
             sizes[.dictionary] = DictionaryChunk.encodedSize(count: n, distinct: d, min: lo, max: hi)
         }
         a.sizes = sizes
+        a.scores = sizes.reduce(into: [:]) { $0[$1.key] = $1.value + penalty($1.key) }
         return a
     }
 
     /// Encodes `values` with the given encoding, or the smallest by `analyze`.
-    public static func encode(_ values: [Int64], forcing: EncodingID? = nil) -> Result {
+    public static func encode(_ values: [Int64], forcing: EncodingID? = nil, weight: DecodeWeight = .size) -> Result {
         values.withUnsafeBufferPointer { buf in
             let choice: EncodingID
             var a = Analysis()
@@ -304,12 +373,12 @@ public enum ChunkEncoder {
                 if buf.isEmpty { lo = 0; hi = 0 }
                 a.lo = lo; a.hi = hi
             } else {
-                a = analysis(buf)
-                let sizes = a.sizes
+                a = analysis(buf, weight: weight)
+                let scores = a.scores
                 var best = EncodingID.forBitpack
-                var bestSize = sizes[.forBitpack]!
+                var bestScore = scores[.forBitpack]!
                 for id in EncodingID.integerEncodings {
-                    if let s = sizes[id], s < bestSize { best = id; bestSize = s }
+                    if let s = scores[id], s < bestScore { best = id; bestScore = s }
                 }
                 choice = best
             }

@@ -99,15 +99,17 @@ public struct DictionaryChunk: Sendable {
     /// Decodes `range`, checking every index against the dictionary size.
     public func decode(_ range: Range<Int>, into out: UnsafeMutablePointer<Int64>, file: String, what: String) throws {
         indices.decode(range, into: out)
-        let d = Int64(dictionary.count)
-        var bad = false
-        try dictionary.withUnsafeBufferPointer { dict in
-            for i in 0..<range.count {
-                let k = out[i]
-                bad = bad || k < 0 || k >= d
-                if bad { throw StaveError.corrupt(file: file, what: "\(what): dictionary index out of range") }
-                out[i] = dict[Int(k)]
-            }
+        // Every index checked at once (the range of all of them), then
+        // looked up without a branch per row.
+        var lo = Int64.max, hi = Int64.min
+        for i in 0..<range.count { lo = Swift.min(lo, out[i]); hi = Swift.max(hi, out[i]) }
+        guard range.isEmpty || (lo >= 0 && hi < Int64(dictionary.count)) else {
+            throw StaveError.corrupt(file: file, what: "\(what): dictionary index out of range")
+        }
+        dictionary.withUnsafeBufferPointer { dict in
+            // 0 <= every index < dict.count (checked above).
+            let p = dict.baseAddress!
+            for i in 0..<range.count { out[i] = p[Int(out[i])] }
         }
     }
 }
