@@ -38,20 +38,48 @@ public enum FusedProfile {
     /// A decoded group whose runs descend: not a store this path can walk.
     struct Unsorted: Error {}
 
-    /// The profile of `store` under `filter`, or nil when this path does not
-    /// apply (a customer filter, fewer than `minRows` rows, more chains than
-    /// `RunStreams.maxStreams`, customer ids too sparse, or a group not
-    /// sorted by customer).
-    static func compute(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows) throws -> Profile? {
-        guard filter.customers == nil else { return nil }
-        // Every profile query asks: small stores leave before any planning,
-        // unless their customers have a few rows each (high cardinality),
-        // where regrouping every row (the general path) costs more than the
-        // walk.
-        let rows = store.parts.reduce(0, { $0 + $1.footer.rowCount })
-        let fragmented = rows > 0 && rows < max(minRows, 1) && minRows != .max ? try isFragmented(store) : false
-        guard rows >= max(minRows, 1) || fragmented else { return nil }
-        // 1. The row groups to read, from the footers.
+    /// The row groups a walk reads, chained, with what sizes the walk.
+    struct Plan {
+        let jobs: [Job]
+        let chains: [[Int]]
+        let lo: UInt32
+        let hi: UInt32
+        let total: Int
+        let maxTrack: Int64
+
+        /// About how many rows of the plan belong to customers below `x`,
+        /// a group's rows taken as spread evenly over its customer range.
+        func rowsBelow(_ x: UInt64) -> Double {
+            jobs.reduce(0.0) { acc, j in
+                let width = Double(j.hi - j.lo) + 1
+                let below = min(max(Double(x) - Double(j.lo), 0), width)
+                return acc + Double(j.rows) * below / width
+            }
+        }
+
+        /// Customer bounds from `lo` to `hi` + 1 cutting the rows in
+        /// `parts` shares of about equal rows (`parts` + 1 values).
+        func bounds(_ parts: Int, from lo: UInt64, to end: UInt64) -> [UInt64] {
+            let first = rowsBelow(lo), all = rowsBelow(end) - first
+            var bounds = [lo]
+            for w in 1..<max(1, parts) {
+                let target = first + all * Double(w) / Double(parts)
+                var a = bounds.last!, b = end
+                while a < b {
+                    let m = a + (b - a) / 2
+                    if rowsBelow(m) < target { a = m + 1 } else { b = m }
+                }
+                bounds.append(a)
+            }
+            bounds.append(end)
+            return bounds
+        }
+    }
+
+    /// Plans the walk over the groups `filter` needs whose customers meet
+    /// `range` (all when nil), or nil when the walk does not apply (more
+    /// chains than `RunStreams.maxStreams`: parts that overlap in many ways).
+    static func plan(store: Store, filter: QueryFilter, range: ClosedRange<UInt64>? = nil) -> Plan? {
         var jobs: [Job] = []
         var total = 0
         var maxTrack: Int64 = 0
@@ -62,14 +90,15 @@ public enum FusedProfile {
                 let c = desc.chunks[EventsSchema.customerID]
                 // The footer checked statistics against the column's domain.
                 guard c.min >= 0, c.max <= Int64(UInt32.max), c.min <= c.max else { return nil }
+                if let range, UInt64(c.max) < range.lowerBound || UInt64(c.min) > range.upperBound { continue }
                 jobs.append(Job(part: p, group: g, use: use, lo: UInt32(c.min), hi: UInt32(c.max), rows: desc.rowCount))
                 total += desc.rowCount
                 maxTrack = max(maxTrack, desc.chunks[EventsSchema.trackID].max)
             }
         }
         guard !jobs.isEmpty, total <= Int(Int32.max) else { return nil }
-        // 2. Chains: each group after the one whose largest customer is the
-        //    largest <= its smallest (the fewest chains).
+        // Chains: each group after the one whose largest customer is the
+        // largest <= its smallest (the fewest chains).
         var chains: [[Int]] = []
         for (j, job) in jobs.enumerated() {
             var best = -1
@@ -83,45 +112,71 @@ public enum FusedProfile {
             }
             chains[best].append(j)
         }
-        let lo = jobs.map(\.lo).min()!, hi = jobs.map(\.hi).max()!
-        let span = Int(hi - lo) + 1
-        guard span <= max(4 * total, 1 << 16) else { return nil }
-        // 3. Customer bounds of about equal rows, rows of a group taken as
-        //    spread evenly over its customer range.
-        let workers = max(1, min(threads, total / 65_536))
-        func rowsBelow(_ x: UInt64) -> Double {
-            jobs.reduce(0.0) { acc, j in
-                let width = Double(j.hi - j.lo) + 1
-                let below = min(max(Double(x) - Double(j.lo), 0), width)
-                return acc + Double(j.rows) * below / width
-            }
+        return Plan(jobs: jobs, chains: chains, lo: jobs.map(\.lo).min()!, hi: jobs.map(\.hi).max()!, total: total, maxTrack: maxTrack)
+    }
+
+    /// Whether the walk is the way for this store: no customer filter, and
+    /// at least `minRows` rows, or customers of a few rows each (high
+    /// cardinality), where regrouping every row (the general path) costs
+    /// more than the walk. Every profile query asks: small stores leave
+    /// before any planning.
+    static func applies(store: Store, filter: QueryFilter, minRows: Int) throws -> Bool {
+        guard filter.customers == nil else { return false }
+        let rows = store.parts.reduce(0, { $0 + $1.footer.rowCount })
+        if rows >= max(minRows, 1) { return true }
+        guard rows > 0, minRows != .max else { return false }
+        return try isFragmented(store)
+    }
+
+    /// Rows per slice of `slices`: the profiles of a slice's customers are
+    /// held at once (about 56 bytes a customer), so memory does not grow
+    /// with the store.
+    public static let sliceRows = 32 << 20
+
+    /// The walk's customer ranges of about `sliceRows` rows each, in
+    /// order, or nil when the walk does not apply (then the caller takes
+    /// the general path, once).
+    public static func slices(store: Store, filter: QueryFilter, minRows: Int = FusedProfile.minRows,
+                              sliceRows: Int = FusedProfile.sliceRows) throws -> [ClosedRange<UInt64>]? {
+        guard try applies(store: store, filter: filter, minRows: minRows), let plan = plan(store: store, filter: filter) else { return nil }
+        let count = max(1, (plan.total + sliceRows - 1) / max(1, sliceRows))
+        let bounds = plan.bounds(count, from: UInt64(plan.lo), to: UInt64(plan.hi) + 1)
+        var out: [ClosedRange<UInt64>] = []
+        for k in 0..<(bounds.count - 1) where bounds[k] < bounds[k + 1] { out.append(bounds[k]...(bounds[k + 1] - 1)) }
+        return out
+    }
+
+    /// The profile of `store` under `filter` for the customers in `range`
+    /// (all when nil), or nil when this path does not apply (a customer
+    /// filter, a store below `minRows` rows that is not of high
+    /// cardinality, more chains than `RunStreams.maxStreams`, or a group
+    /// not sorted by customer). Memory: the decoded groups in use (a few
+    /// per chain and worker) and the profiles of the range's customers;
+    /// customer ids may be anywhere in 0...2^32-1.
+    static func compute(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows,
+                        range: ClosedRange<UInt64>? = nil) throws -> Profile? {
+        guard try applies(store: store, filter: filter, minRows: minRows) else { return nil }
+        guard let plan = plan(store: store, filter: filter, range: range) else {
+            // No group meets the range: an empty slice, not a refusal.
+            return range != nil && store.parts.count > 0 && plan(store: store, filter: filter) != nil ? Profile() : nil
         }
-        var bounds = [UInt64(lo)]
-        for w in 1..<workers {
-            let target = Double(total) * Double(w) / Double(workers)
-            var a = bounds.last!, b = UInt64(hi) + 1
-            while a < b {
-                let m = (a + b) / 2
-                if rowsBelow(m) < target { a = m + 1 } else { b = m }
-            }
-            bounds.append(a)
-        }
-        bounds.append(UInt64(hi) + 1)
-        // 4. The workers.
-        let out = ProfileBuffers(count: span)
-        defer { out.deallocate() }
+        let from = max(UInt64(plan.lo), range?.lowerBound ?? 0)
+        let end = min(UInt64(plan.hi), range?.upperBound ?? UInt64.max) + 1
+        guard from < end else { return Profile() }
+        let workers = max(1, min(threads, plan.total / 65_536))
+        let bounds = plan.bounds(workers, from: from, to: end)
+        // Each worker appends to its own output and writes only errors[w];
+        // everything else is read-only.
+        let outputs = (0..<workers).map { _ in ProfileAppender(reserve: plan.total / max(1, workers) / 8) }
         let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: workers)
         errors.initialize(repeating: nil)
         defer { errors.deinitialize(); errors.deallocate() }
-        // Each worker writes only errors[w] and the output slots of its
-        // customers (disjoint ranges); everything else is read-only.
-        let trackLimit = maxTrack
-        let shared = SendableBox((jobs, chains, bounds, out, errors))
+        let shared = SendableBox((plan, bounds, outputs, errors))
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let (jobs, chains, bounds, out, errors) = shared.value
+            let (plan, bounds, outputs, errors) = shared.value
             do {
-                try walk(store: store, filter: filter, jobs: jobs, chains: chains, from: bounds[w], to: bounds[w + 1],
-                         lo: lo, maxTrack: trackLimit, out: out)
+                try walk(store: store, filter: filter, jobs: plan.jobs, chains: plan.chains, from: bounds[w], to: bounds[w + 1],
+                         maxTrack: plan.maxTrack, out: outputs[w])
             } catch {
                 errors[w] = error
             }
@@ -130,7 +185,7 @@ public enum FusedProfile {
             if e is Unsorted { return nil }
         }
         for case let e? in errors { throw e }
-        return out.profile()
+        return ProfileAppender.join(outputs)
     }
 
     /// True when a customer has fewer than `ProfileKernel.fragmentedRunRows`
@@ -149,13 +204,12 @@ public enum FusedProfile {
         return best.rows < ProfileKernel.fragmentedRunRows * rle.values.count
     }
 
-    /// One worker: profiles every customer in from..<to, decoding the
-    /// groups of each chain as the walk reaches them.
-    /// - Precondition: `out` has slot customer - lo for every customer of
-    ///   the jobs' statistics; decoded customers lie inside their group's
+    /// One worker: profiles every customer in from..<to, in customer
+    /// order, decoding the groups of each chain as the walk reaches them.
+    /// - Precondition: decoded customers lie inside their group's
     ///   statistics (load checks them) and tracks are <= maxTrack.
     static func walk(store: Store, filter: QueryFilter, jobs: [Job], chains: [[Int]], from: UInt64, to: UInt64,
-                     lo: UInt32, maxTrack: Int64, out: ProfileBuffers) throws {
+                     maxTrack: Int64, out: ProfileAppender) throws {
         let n = chains.count
         let scratch = RowGroupData.Scratch()
         let state = ProfileKernel.CustomerState(maxTrack: maxTrack)
@@ -239,8 +293,55 @@ public enum FusedProfile {
                     }
                 } while next[s] == c
             }
-            out.set(Int(c) - Int(lo), customer: UInt32(truncatingIfNeeded: c), state.profile(mine.runs, views: allViews))
+            out.append(UInt32(truncatingIfNeeded: c), state.profile(mine.runs, views: allViews))
             if !retired.isEmpty { retired.removeAll(keepingCapacity: true) }
         }
+    }
+}
+
+/// One worker's profiles, appended in customer order (customers with no
+/// event in the window are left out). No slot per possible customer id: the
+/// memory is that of the customers found, wherever their ids lie.
+final class ProfileAppender {
+    var profile = Profile()
+
+    init(reserve: Int) {
+        let n = max(0, reserve)
+        profile.customer.reserveCapacity(n)
+        profile.uniqueTracks.reserveCapacity(n)
+        profile.morning.reserveCapacity(n)
+        profile.afternoon.reserveCapacity(n)
+        profile.evening.reserveCapacity(n)
+        profile.night.reserveCapacity(n)
+        profile.mobile.reserveCapacity(n)
+    }
+
+    @inline(__always)
+    func append(_ customer: UInt32, _ r: ProfileKernel.CustomerCounts) {
+        guard r.total > 0 else { return }
+        profile.customer.append(customer)
+        profile.uniqueTracks.append(r.unique)
+        profile.morning.append(r.morning)
+        profile.afternoon.append(r.afternoon)
+        profile.evening.append(r.evening)
+        profile.night.append(r.total - r.morning - r.afternoon - r.evening)
+        profile.mobile.append(r.mobile)
+    }
+
+    /// The workers' profiles one after another (their customer ranges are
+    /// consecutive and ascending).
+    static func join(_ parts: [ProfileAppender]) -> Profile {
+        guard parts.count > 1 else { return parts.first?.profile ?? Profile() }
+        var p = Profile()
+        for a in parts {
+            p.customer += a.profile.customer
+            p.uniqueTracks += a.profile.uniqueTracks
+            p.morning += a.profile.morning
+            p.afternoon += a.profile.afternoon
+            p.evening += a.profile.evening
+            p.night += a.profile.night
+            p.mobile += a.profile.mobile
+        }
+        return p
     }
 }

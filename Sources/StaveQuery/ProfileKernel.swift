@@ -19,6 +19,16 @@ public struct Profile: Sendable, Equatable {
 
     public func total(_ i: Int) -> Int64 { morning[i] + afternoon[i] + evening[i] + night[i] }
 
+    /// The customers from `first` on (the profile is in customer order).
+    public func customers(from first: UInt32) -> Profile {
+        var a = 0, b = count
+        while a < b { let m = (a + b) / 2; if customer[m] < first { a = m + 1 } else { b = m } }
+        var p = Profile()
+        p.customer = Array(customer[a...]); p.uniqueTracks = Array(uniqueTracks[a...]); p.morning = Array(morning[a...])
+        p.afternoon = Array(afternoon[a...]); p.evening = Array(evening[a...]); p.night = Array(night[a...]); p.mobile = Array(mobile[a...])
+        return p
+    }
+
     /// The seven numeric columns in output order.
     public static let columnNames = ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_tracks", "total_tracks"]
 

@@ -23,38 +23,71 @@ public struct ColumnStats: Sendable, Equatable {
 public enum StatsKernel {
     /// Statistics of each of the seven profile columns.
     public static func compute(_ p: Profile) -> [ColumnStats] {
-        (0..<Profile.columnNames.count).map { k in stats(name: Profile.columnNames[k], p.column(k)) }
+        var acc = StatsAccumulator()
+        acc.add(p)
+        return acc.stats()
     }
 
-    /// Profile values are non-negative integers, so every sum is exact in
-    /// 128-bit integers: variance = (n Σx² - (Σx)²) / (n (n - 1)) then takes
-    /// one rounding, and equals the exact value correctly rounded whenever
-    /// numerator and denominator are below 2^53 (always, at realistic sizes).
+    /// The statistics of one column of values.
     public static func stats(name: String, _ xs: [Int64]) -> ColumnStats {
-        let n = xs.count
-        var sum: Int128 = 0, squares: Int128 = 0
-        var lo = Int64.max, hi = Int64.min, nnz = 0
-        for x in xs {
-            let v = Int128(x)
-            sum += v
-            squares += v * v
-            lo = Swift.min(lo, x); hi = Swift.max(hi, x)
-            nnz += x != 0 ? 1 : 0
+        var c = StatsAccumulator.Column()
+        c.add(xs)
+        return c.stats(name: name)
+    }
+}
+
+/// colStats accumulated over a profile given a slice at a time (the same
+/// answer as over the whole profile at once: every sum is exact).
+///
+/// Profile values are non-negative integers, so every sum is exact in
+/// 128-bit integers: variance = (n Σx² - (Σx)²) / (n (n - 1)) then takes
+/// one rounding, and equals the exact value correctly rounded whenever
+/// numerator and denominator are below 2^53 (always, at realistic sizes).
+public struct StatsAccumulator: Sendable {
+    public struct Column: Sendable {
+        var n = 0
+        var sum: Int128 = 0, squares: Int128 = 0, absSum: Int128 = 0
+        var lo = Int64.max, hi = Int64.min
+        var nnz = 0
+
+        mutating func add(_ xs: [Int64]) {
+            n += xs.count
+            for x in xs {
+                let v = Int128(x)
+                sum += v
+                squares += v * v
+                absSum += Int128(x.magnitude)
+                lo = Swift.min(lo, x); hi = Swift.max(hi, x)
+                nnz += x != 0 ? 1 : 0
+            }
         }
-        guard n > 0 else {
-            return ColumnStats(column: name, count: 0, mean: nil, variance: nil, stddev: nil, min: nil, max: nil,
-                               numNonzeros: 0, normL1: 0, normL2: 0)
+
+        func stats(name: String) -> ColumnStats {
+            guard n > 0 else {
+                return ColumnStats(column: name, count: 0, mean: nil, variance: nil, stddev: nil, min: nil, max: nil,
+                                   numNonzeros: 0, normL1: 0, normL2: 0)
+            }
+            let mean = Double(sum) / Double(n)
+            var variance = 0.0
+            if n > 1 {
+                let numerator = Int128(n) * squares - sum * sum
+                variance = Double(numerator) / (Double(n) * Double(n - 1))
+            }
+            return ColumnStats(column: name, count: n, mean: mean, variance: variance, stddev: variance.squareRoot(),
+                               min: lo, max: hi, numNonzeros: nnz, normL1: Double(absSum), normL2: Double(squares).squareRoot())
         }
-        let mean = Double(sum) / Double(n)
-        var variance = 0.0
-        if n > 1 {
-            let numerator = Int128(n) * squares - sum * sum
-            variance = Double(numerator) / (Double(n) * Double(n - 1))
-        }
-        var absSum: Int128 = 0
-        for x in xs { absSum += Int128(x.magnitude) }
-        return ColumnStats(column: name, count: n, mean: mean, variance: variance, stddev: variance.squareRoot(),
-                           min: lo, max: hi, numNonzeros: nnz, normL1: Double(absSum), normL2: Double(squares).squareRoot())
+    }
+
+    var columns = [Column](repeating: Column(), count: Profile.columnNames.count)
+
+    public init() {}
+
+    public mutating func add(_ p: Profile) {
+        for k in columns.indices { columns[k].add(p.column(k)) }
+    }
+
+    public func stats() -> [ColumnStats] {
+        columns.indices.map { columns[$0].stats(name: Profile.columnNames[$0]) }
     }
 }
 
@@ -81,7 +114,34 @@ public enum Queries {
         return p
     }
 
+    /// The profile a customer range at a time, in customer order: `body`
+    /// gets each slice (FusedProfile.slices), so that memory holds the
+    /// profiles of one slice, not of every customer. A store the walk does
+    /// not apply to comes as one slice from the general path.
+    public static func forEachProfileSlice(_ store: Store, filter: QueryFilter, threads: Int, fusedFrom: Int = FusedProfile.minRows,
+                                           sliceRows: Int = FusedProfile.sliceRows, phase: ((String) -> Void)? = nil,
+                                           _ body: (Profile) throws -> Void) throws {
+        guard let slices = try FusedProfile.slices(store: store, filter: filter, minRows: fusedFrom, sliceRows: sliceRows) else {
+            return try body(try profile(store, filter: filter, threads: threads, fusedFrom: .max, phase: phase))
+        }
+        var customers = 0
+        for (k, range) in slices.enumerated() {
+            guard let p = try FusedProfile.compute(store: store, filter: filter, threads: threads, minRows: fusedFrom, range: range) else {
+                // A group not sorted by customer (the walk gave up): the
+                // general path, for the customers not yet given.
+                var rest = try profile(store, filter: filter, threads: threads, fusedFrom: .max, phase: phase)
+                if k > 0 { rest = rest.customers(from: UInt32(truncatingIfNeeded: range.lowerBound)) }
+                return try body(rest)
+            }
+            customers += p.count
+            try body(p)
+        }
+        phase?("decode and profile kernel, fused, \(slices.count) slice\(slices.count == 1 ? "" : "s") (\(customers) customers)")
+    }
+
     public static func stats(_ store: Store, filter: QueryFilter, threads: Int) throws -> [ColumnStats] {
-        StatsKernel.compute(try profile(store, filter: filter, threads: threads))
+        var acc = StatsAccumulator()
+        try forEachProfileSlice(store, filter: filter, threads: threads) { acc.add($0) }
+        return acc.stats()
     }
 }

@@ -312,13 +312,39 @@ public enum QueryResult: Sendable {
 }
 
 public enum QueryRunner {
+    /// The row filter of `request`: its time range and customers, with the
+    /// attribute filters applied as a customer list.
+    static func filter(_ request: QueryRequest, in context: QueryContext) throws -> QueryFilter {
+        let scope = request.scope
+        var filter = QueryFilter(from: scope.from, to: scope.to, customers: scope.customers)
+        if !scope.attributes.isEmpty { filter = scope.attributes.apply(to: filter, table: try context.customerTable()) }
+        return filter
+    }
+
+    /// Runs `request` and writes its answer: what the CLI does. A whole
+    /// profile as CSV is written a customer range at a time as it is
+    /// computed, so memory does not grow with the number of customers
+    /// (Queries.forEachProfileSlice); everything else is `run`, then
+    /// written.
+    public static func write(_ request: QueryRequest, in context: QueryContext, format: OutputFormat, to out: OutputFile,
+                             phase: ((String) -> Void)? = nil) throws {
+        if case .profile(let page) = request.kind, page.isWhole, !page.withCustomers, format == .csv {
+            let filter = try filter(request, in: context)
+            try ProfileReport.writeCSVHeader(to: out)
+            try Queries.forEachProfileSlice(context.store, filter: filter, threads: context.threads, phase: phase) { p in
+                try ProfileReport.writeCSVRows(p, to: out, threads: context.threads)
+            }
+            return
+        }
+        try run(request, in: context, phase: phase).write(format, to: out)
+    }
+
     /// Runs `request`. `phase`, if given, hears what the profile pass did
     /// (for --verbose).
     public static func run(_ request: QueryRequest, in context: QueryContext, phase: ((String) -> Void)? = nil) throws -> QueryResult {
         let store = context.store, threads = context.threads, scope = request.scope
-        var filter = QueryFilter(from: scope.from, to: scope.to, customers: scope.customers)
+        let filter = try filter(request, in: context)
         let attributes = scope.attributes
-        if !attributes.isEmpty { filter = attributes.apply(to: filter, table: try context.customerTable()) }
         switch request.kind {
         case .summary:
             let p = try Queries.profile(store, filter: filter, threads: threads, phase: phase)
@@ -335,7 +361,9 @@ public enum QueryRunner {
             let table = page.withCustomers ? try context.customerTable() : nil
             return .rows(try ProfileReport.table(p, page: page, customers: table), total: p.count)
         case .stats:
-            return .stats(StatsKernel.compute(try Queries.profile(store, filter: filter, threads: threads, phase: phase)))
+            var acc = StatsAccumulator()
+            try Queries.forEachProfileSlice(store, filter: filter, threads: threads, phase: phase) { acc.add($0) }
+            return .stats(acc.stats())
         case .breakdown(let key):
             // The breakdown applies the attribute filter itself (its
             // `customers` column counts the table's matching customers).

@@ -53,7 +53,17 @@ public enum ProfileReport {
     /// customers are 40 MB of text), each into one buffer with no
     /// allocation per row, and written in order.
     public static func writeCSV(_ p: Profile, to out: OutputFile, threads: Int = 2) throws {
+        try writeCSVHeader(to: out)
+        try writeCSVRows(p, to: out, threads: threads)
+    }
+
+    public static func writeCSVHeader(to out: OutputFile) throws {
         try out.write(columns.joined(separator: ",") + "\n")
+    }
+
+    /// The rows of `p` (no header), so a profile given a slice at a time
+    /// writes the same bytes as at once.
+    public static func writeCSVRows(_ p: Profile, to out: OutputFile, threads: Int = 2) throws {
         // A row is at most 8 fields of 21 bytes (sign and 20 digits), with
         // their commas and newline: 8 * 22 bytes.
         let rowBytes = 8 * 22

@@ -113,9 +113,9 @@ func runQuery(store: String, _ kind: QueryKind, scope: QueryScope, output: Outpu
         let phases = PhaseTimer(enabled: verbose)
         let context = QueryContext(store: try Store.open(store), threads: threads.count)
         phases.mark("open")
-        let result = try QueryRunner.run(QueryRequest(kind, scope: scope), in: context, phase: phases.enabled ? phases.mark : nil)
         let out = try output.open()
-        try result.write(output.resolvedFormat(), to: out)
+        try QueryRunner.write(QueryRequest(kind, scope: scope), in: context, format: output.resolvedFormat(), to: out,
+                              phase: phases.enabled ? phases.mark : nil)
         try out.commit()
         phases.mark("output")
         phases.report()

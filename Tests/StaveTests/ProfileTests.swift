@@ -528,3 +528,79 @@ final class StatsTests: XCTestCase {
         }
     }
 }
+
+/// The profile at a real service's shape, shrunk: customer ids spread over
+/// the whole UInt32 range, track ids past 2^24 and past the bitmap's 2^28,
+/// a run of many parts, parts that overlap, and the profile given a slice
+/// of customers at a time (what keeps memory bounded): every path gives
+/// the reference profile and statistics.
+final class ScaleShapeTests: XCTestCase {
+    func events(count: Int, seed: UInt64, trackBits: Int) -> [EventRow] {
+        var rng = TestRNG(seed)
+        // 3,000 customers, ids anywhere in 0..<2^32 (a few at the ends).
+        var ids = (0..<3000).map { _ in UInt32(truncatingIfNeeded: rng.next()) }
+        ids += [0, 1, UInt32.max, UInt32.max - 1]
+        let start = seconds("2014-10-01")
+        return (0..<count).map { i in
+            let c = ids[rng.below(4) == 0 ? rng.below(20) : rng.below(ids.count)]
+            let t = UInt32(truncatingIfNeeded: rng.next() >> UInt64(64 - trackBits))
+            return EventRow(eventID: Int64(i), customerID: c, trackID: rng.below(5) == 0 ? t % 50 : t,
+                            datetime: start + Int64(rng.below(92 * 86_400)), mobile: UInt8(rng.below(2)), zip: UInt32(rng.below(100_000)))
+        }
+    }
+
+    func check(_ rows: [EventRow], _ store: Store, file: StaticString = #filePath, line: UInt = #line) throws {
+        let windows = [QueryFilter(), QueryFilter(from: seconds("2014-11-01"), to: seconds("2014-12-01")),
+                       QueryFilter(from: seconds("2014-10-20 13:00:00"), to: seconds("2014-11-03 02:00:00"))]
+        for f in windows {
+            let expected = referenceProfile(rows, filter: f)
+            for threads in [1, 2] {
+                XCTAssertEqual(try Queries.profile(store, filter: f, threads: threads), expected, "default path \(f)", file: file, line: line)
+                XCTAssertEqual(try Queries.profile(store, filter: f, threads: threads, fusedFrom: 0), expected, "fused \(f)", file: file, line: line)
+                XCTAssertEqual(try Queries.profile(store, filter: f, threads: threads, fusedFrom: .max), expected, "general \(f)", file: file, line: line)
+                for sliceRows in threads == 2 ? [1_997, Int.max / 4] : [] {
+                    var joined = Profile(), slices = 0
+                    try Queries.forEachProfileSlice(store, filter: f, threads: threads, fusedFrom: 0, sliceRows: sliceRows) { p in
+                        if let last = joined.customer.last, let first = p.customer.first { XCTAssertLessThan(last, first, "slices in order", file: file, line: line) }
+                        joined.customer += p.customer; joined.uniqueTracks += p.uniqueTracks; joined.morning += p.morning
+                        joined.afternoon += p.afternoon; joined.evening += p.evening; joined.night += p.night; joined.mobile += p.mobile
+                        slices += 1
+                    }
+                    XCTAssertEqual(joined, expected, "slices of \(sliceRows) rows \(f)", file: file, line: line)
+                    if sliceRows == 1_997 && expected.count > 100 { XCTAssertGreaterThan(slices, 3, file: file, line: line) }
+                }
+            }
+            XCTAssertEqual(try Queries.stats(store, filter: f, threads: 2), StatsKernel.compute(expected), file: file, line: line)
+        }
+    }
+
+    func testCustomerIdsAcrossUInt32AndTrackIdsPast2To24() throws {
+        let rows = events(count: 30_000, seed: 91, trackBits: 26)
+        let dir = temporaryDirectory(self)
+        var o = ConvertOptions()
+        o.bufferRows = 4_000   // a run of several parts
+        let store = try Store.open(try convert(csvLines(rows), dir: dir, options: o))
+        XCTAssertGreaterThan(store.parts.count, 5)
+        XCTAssertEqual(Compactor.runs(store.parts).count, 1)
+        try check(rows, store)
+    }
+
+    func testTrackIdsPastTheBitmapAndOverlappingParts() throws {
+        let rows = events(count: 20_000, seed: 92, trackBits: 32)
+        let dir = temporaryDirectory(self)
+        let path = try convert(csvLines(Array(rows[0..<5_000])), dir: dir)
+        for k in 1..<4 {
+            writeFile(dir + "/more.csv", csvLines(Array(rows[(k * 5_000)..<((k + 1) * 5_000)])))
+            _ = try Converter(input: dir + "/more.csv", output: path, options: ConvertOptions()).append()
+        }
+        let store = try Store.open(path)
+        XCTAssertEqual(Compactor.runs(store.parts).count, 4)
+        try check(rows, store)
+        // Compacted into one run: the same answers.
+        _ = try Compactor.compact(store: path, partRows: 3_000)
+        let compacted = try Store.open(path)
+        XCTAssertEqual(Compactor.runs(compacted.parts).count, 1)
+        XCTAssertGreaterThan(compacted.parts.count, 4)
+        try check(rows, compacted)
+    }
+}
