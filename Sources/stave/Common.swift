@@ -14,6 +14,7 @@ extension OutputFormat: ExpressibleByArgument {}
 /// Runs a command body, turning StaveError into one line on stderr and its
 /// exit code.
 func guarded(_ body: () throws -> Void) throws {
+    Sys.tuneAllocator
     do {
         try body()
     } catch let e as StaveError {

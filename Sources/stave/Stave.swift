@@ -13,7 +13,9 @@ struct Stave: ParsableCommand {
           stave stats music.stave --format json
 
         Exit codes: 0 success, 64 usage error, 65 malformed input data,
-        66 missing or damaged store, 67 no such customer, 73 output exists, 74 I/O error, 70 internal error.
+        66 missing input or a missing or damaged store, 67 no such customer,
+        70 internal error, 73 output exists or may not be replaced, 74 I/O
+        error, 75 another stave process is writing to the store.
         """,
         version: "0.1.0",
         subcommands: [Generate.self, Convert.self, Append.self, Follow.self, Compact.self, Summary.self, Profile.self, Stats.self, Breakdown.self, TopZips.self, Hours.self, Customer.self, Serve.self, Inspect.self, Verify.self, Export.self]
