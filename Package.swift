@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy"]),
         .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd", "CStaveSupport"]),
         .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop", "CStaveSupport"]),
-        .target(name: "StaveGen", dependencies: ["StaveFormat"]),
+        .target(name: "StaveGen", dependencies: ["StaveFormat", "StaveIO"]),
         .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO", "CStaveSupport"]),
         .target(name: "StaveReports", dependencies: ["StaveFormat", "StaveIO", "StaveQuery", "StaveInterop"]),
         .target(

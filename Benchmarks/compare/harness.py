@@ -316,7 +316,7 @@ def scale(rows, args, cache):
     os.makedirs(d, exist_ok=True)
     csv = os.path.join(d, "tracks.csv")
     if not os.path.exists(csv):
-        run([STAVE, "generate", "--rows", str(rows), "--customers", str(customers), "--seed", "42", "--out", d, "--quiet"])
+        run([STAVE, "generate", "--rows", str(rows), "--customers", str(customers), "--seed", "42", "-o", d, "--quiet"])
     work = os.path.join(d, "work")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)

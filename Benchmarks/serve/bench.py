@@ -36,7 +36,7 @@ def store():
     s = os.path.join(d, "music.stave")
     if not os.path.exists(os.path.join(s, "MANIFEST")):
         os.makedirs(d, exist_ok=True)
-        sh(STAVE, "generate", "--rows", str(ROWS), "--customers", str(CUSTOMERS), "--seed", "42", "--out", d, "--quiet")
+        sh(STAVE, "generate", "--rows", str(ROWS), "--customers", str(CUSTOMERS), "--seed", "42", "-o", d, "--quiet")
         sh(STAVE, "convert", os.path.join(d, "tracks.csv"), "--customers", os.path.join(d, "cust.csv"), "-o", s, "--force")
     return s
 

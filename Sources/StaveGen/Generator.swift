@@ -1,4 +1,5 @@
 import StaveFormat
+import StaveIO
 
 /// The synthetic data model (documented in README.md, "The generated data").
 ///
@@ -112,8 +113,12 @@ public final class Generator {
     // MARK: tracks.csv
 
     /// tracks.csv as the original export: no header, LF, quoted datetime and
-    /// zip. Streams in blocks; memory is O(customers + tracks).
-    public func writeTracks(progress: ((Int) -> Void)? = nil, _ sink: (inout [UInt8]) throws -> Void) throws {
+    /// zip. Streams in blocks; memory is O(customers + tracks + block).
+    ///
+    /// Each block's random draws are made in order on this thread (so the
+    /// output is the same whatever `threads`), then its lines are formatted
+    /// on `threads` threads straight into one byte buffer.
+    public func writeTracks(threads: Int = 2, progress: ((Int) -> Void)? = nil, _ sink: (inout [UInt8]) throws -> Void) throws {
         var rng = Xoshiro256(seed: config.seed ^ 0x7EAC_0000_0000_0002)
         let byCustomer = AliasTable(weights: customers.map(\.weight))
         // Track popularity: Zipf(1) over ranks, ranks shuffled onto ids.
@@ -123,32 +128,89 @@ public final class Generator {
         let zipf = AliasTable(weights: (1...t).map { 1.0 / Double($0) })
         let mobileShare = customers.map { GeneratorConfig.mobileShareByLevel[$0.level] }
         let zips = customers.map(\.zip)
+        let blockRows = 1 << 16
+        var block = Draws(capacity: blockRows)
         var out: [UInt8] = []
-        out.reserveCapacity(1 << 20 + 256)
-        var stamp = [UInt8](repeating: 0, count: 19)
-        for i in 0..<config.rows {
-            let c = byCustomer.sample(&rng)
-            let track = rng.uniform() < GeneratorConfig.zipfShare ? ids[zipf.sample(&rng)] : Int(rng.below(UInt64(t)))
-            let when = config.start + Int64(rng.below(UInt64(config.span)))
-            let mobile = rng.uniform() < mobileShare[c] ? 1 : 0
-            let zip = rng.uniform() < GeneratorConfig.homeZipShare ? zips[c] : zips[Int(rng.below(UInt64(zips.count)))]
-            DecimalText.append(UInt64(i), to: &out); out.append(44)
-            DecimalText.append(UInt64(c), to: &out); out.append(44)
-            DecimalText.append(UInt64(track), to: &out); out.append(44); out.append(34)
-            stamp.withUnsafeMutableBufferPointer { CivilTime.format(when, into: $0.baseAddress!) }
-            out += stamp
-            out.append(34); out.append(44)
-            out.append(UInt8(48 + mobile)); out.append(44); out.append(34)
-            DecimalText.append(UInt64(zip), to: &out, width: 5)
-            out.append(34); out.append(10)
-            if out.count >= 1 << 20 {
+        var first = 0
+        while first < config.rows {
+            let n = min(blockRows, config.rows - first)
+            block.removeAll()
+            for _ in 0..<n {
+                let c = byCustomer.sample(&rng)
+                let track = rng.uniform() < GeneratorConfig.zipfShare ? ids[zipf.sample(&rng)] : Int(rng.below(UInt64(t)))
+                let when = config.start + Int64(rng.below(UInt64(config.span)))
+                let mobile = rng.uniform() < mobileShare[c] ? 1 : 0
+                let zip = rng.uniform() < GeneratorConfig.homeZipShare ? zips[c] : zips[Int(rng.below(UInt64(zips.count)))]
+                block.append(customer: c, track: track, when: when, mobile: mobile, zip: zip)
+            }
+            let pieces = max(1, min(threads, n / 4096))
+            let base = first
+            let texts = try Parallel.map(pieces, threads: threads) { k in
+                block.format(rows: (n * k / pieces)..<(n * (k + 1) / pieces), firstEventID: base)
+            }
+            for text in texts { out += text }
+            first += n
+            if out.count >= 1 << 20 || first == config.rows {
                 try sink(&out)
                 out.removeAll(keepingCapacity: true)
-                progress?(i + 1)
+                progress?(first)
             }
         }
-        try sink(&out)
+        if config.rows == 0 { try sink(&out) }
         progress?(config.rows)
+    }
+}
+
+/// One block of tracks.csv's random draws, column by column.
+struct Draws: @unchecked Sendable {
+    // @unchecked Sendable: read-only while its rows are formatted.
+    var customer: [Int32] = [], track: [Int32] = [], when: [Int64] = [], mobile: [UInt8] = [], zip: [UInt32] = []
+
+    init(capacity: Int) {
+        customer.reserveCapacity(capacity); track.reserveCapacity(capacity); when.reserveCapacity(capacity)
+        mobile.reserveCapacity(capacity); zip.reserveCapacity(capacity)
+    }
+
+    mutating func removeAll() {
+        customer.removeAll(keepingCapacity: true); track.removeAll(keepingCapacity: true); when.removeAll(keepingCapacity: true)
+        mobile.removeAll(keepingCapacity: true); zip.removeAll(keepingCapacity: true)
+    }
+
+    @inline(__always)
+    mutating func append(customer c: Int, track t: Int, when w: Int64, mobile m: Int, zip z: UInt32) {
+        customer.append(Int32(c)); track.append(Int32(t)); when.append(w); mobile.append(UInt8(m)); zip.append(z)
+    }
+
+    /// The lines of `rows`: `event,customer,track,"datetime",mobile,"zip"`,
+    /// event ids counting from `firstEventID` + the block row.
+    func format(rows: Range<Int>, firstEventID: Int) -> [UInt8] {
+        // A line is at most 20 + 1 + 10 + 1 + 10 + 1 + 21 + 1 + 1 + 1 + 7 + 1 bytes.
+        let lineBytes = 80
+        return [UInt8](unsafeUninitializedCapacity: rows.count * lineBytes) { buf, written in
+            var q = buf.baseAddress!
+            customer.withUnsafeBufferPointer { cu in
+            track.withUnsafeBufferPointer { tr in
+            when.withUnsafeBufferPointer { wh in
+            mobile.withUnsafeBufferPointer { mo in
+            zip.withUnsafeBufferPointer { zi in
+                // rows lies inside the block: every index is in bounds.
+                for r in rows {
+                    q += DecimalText.write(UInt64(firstEventID + r), to: q); q[0] = 44; q += 1
+                    q += DecimalText.write(UInt64(cu[r]), to: q); q[0] = 44; q += 1
+                    q += DecimalText.write(UInt64(tr[r]), to: q); q[0] = 44; q[1] = 34; q += 2
+                    CivilTime.format(wh[r], into: q); q += 19
+                    q[0] = 34; q[1] = 44; q[2] = 48 &+ mo[r]; q[3] = 44; q[4] = 34; q += 5
+                    var z = zi[r]
+                    for k in stride(from: 4, through: 0, by: -1) { q[k] = UInt8(truncatingIfNeeded: 48 &+ z % 10); z /= 10 }
+                    q[5] = 34; q[6] = 10; q += 7
+                }
+            }
+            }
+            }
+            }
+            }
+            written = q - buf.baseAddress!
+        }
     }
 }
 

@@ -47,10 +47,18 @@ public final class OutputFile {
                     throw StaveError.refusedReplace(path: path, detail: "is a directory, not a file to write")
                 }
                 finalPath = target
+                // Missing folders on the way are created (as `stave generate -o a/b` does).
+                let parent = parentDirectory(of: target)
+                if Sys.kind(parent) == .missing { try Sys.makeDirectories(parent) }
                 let temp = target + ".tmp-\(Sys.pid)"
                 tempPath = temp
                 inPlace = false
-                fd = try Sys.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
+                do {
+                    fd = try Sys.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
+                } catch StaveError.io(_, let operation, let code) {
+                    // Named as the user wrote it, not as the temporary file.
+                    throw StaveError.io(path: path, operation: operation, errno: code)
+                }
             }
         } else {
             finalPath = nil

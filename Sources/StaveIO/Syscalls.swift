@@ -89,6 +89,24 @@ public enum Sys {
         guard Glibc.mkdir(path, 0o755) == 0 else { throw StaveError.io(path: path, operation: "mkdir", errno: errno) }
     }
 
+    /// Creates `path` and every missing directory above it (mkdir -p);
+    /// an existing directory is fine, anything else in the way an error.
+    public static func makeDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for piece in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + piece
+            switch kind(prefix) {
+            case .directory: continue
+            case .missing:
+                if Glibc.mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                    throw StaveError.io(path: prefix, operation: "mkdir", errno: errno)
+                }
+            default:
+                throw StaveError.io(path: prefix, operation: "mkdir", errno: ENOTDIR)
+            }
+        }
+    }
+
     public static func unlink(_ path: String) { _ = Glibc.unlink(path) }
 
     public enum Kind { case missing, file, directory, other }

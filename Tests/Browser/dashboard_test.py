@@ -43,7 +43,7 @@ class DashboardTest(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="stave-browser-")
         d = cls.dir
-        stave("generate", "--rows", "30000", "--customers", "300", "--seed", "3", "--out", "gen", "--quiet", cwd=d)
+        stave("generate", "--rows", "30000", "--customers", "300", "--seed", "3", "-o", "gen", "--quiet", cwd=d)
         stave("convert", "gen/tracks.csv", "--customers", "gen/cust.csv", "-o", "m.stave", cwd=d)
         cls.server = subprocess.Popen([STAVE, "serve", "m.stave", "--port", "0"], cwd=d,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

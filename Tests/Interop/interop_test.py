@@ -43,7 +43,7 @@ class InteropTest(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="stave-interop-")
         d = cls.dir
-        run("generate", "--rows", "30000", "--customers", "400", "--seed", "5", "--out", "gen", "--quiet", cwd=d)
+        run("generate", "--rows", "30000", "--customers", "400", "--seed", "5", "-o", "gen", "--quiet", cwd=d)
         run("convert", "gen/tracks.csv", "--customers", "gen/cust.csv", "-o", "m.stave", cwd=d)
         cls.profile = run("profile", "m.stave", "--format", "csv", cwd=d).stdout
         cls.stats = run("stats", "m.stave", "--format", "json", cwd=d).stdout

@@ -103,3 +103,28 @@ final class TrustTests: CLITestCase {
         XCTAssertEqual(try stave(["profile"]).status, 64)
     }
 }
+
+/// What a new user types: generation to a pipe, folders created on the way.
+final class UsabilityTests: CLITestCase {
+    func testGenerateToStandardOutputAndIntoNewFolders() throws {
+        var r = try stave(["generate", "--rows", "2000", "--customers", "30", "--tracks", "50000", "-o", "a/b/c", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let onDisk = file("a/b/c/tracks.csv")
+        XCTAssertEqual(onDisk.split(separator: "\n").count, 2000)
+        r = try stave(["generate", "--rows", "2000", "--customers", "30", "--tracks", "50000", "-o", "-", "--cust", "x/cust.csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, onDisk, "the same bytes on standard output")
+        XCTAssertEqual(file("x/cust.csv"), file("a/b/c/cust.csv"))
+        XCTAssertTrue(r.stderr.hasPrefix("generated 2,000 events"), r.stderr)
+        // Piped into convert.
+        r = try stave(["convert", "-", "-o", "p.stave", "--quiet"], stdin: onDisk)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // The old spelling still works; a conflicting --cust is refused.
+        XCTAssertEqual(try stave(["generate", "--rows", "10", "--customers", "3", "--out", "old", "--quiet"]).status, 0)
+        XCTAssertEqual(try stave(["generate", "--rows", "10", "--customers", "3", "-o", "d", "--cust", "c.csv"]).status, 64)
+        // A query's -o creates its folders too.
+        r = try stave(["profile", "p.stave", "-o", "out/deep/p.csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(file("out/deep/p.csv").hasPrefix("customer_id,"))
+    }
+}
