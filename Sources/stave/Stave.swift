@@ -7,7 +7,7 @@ struct Stave: ParsableCommand {
         abstract: "A columnar store for music-listening events: convert once, query fast.",
         discussion: """
         Typical use:
-          stave generate --rows 1000000 --customers 5000 --seed 42 --out data/gen
+          stave generate --rows 1000000 --customers 5000 --seed 42 -o data/gen
           stave convert data/gen/tracks.csv -o music.stave
           stave profile music.stave --format csv -o live_table.csv
           stave stats music.stave --format json
