@@ -510,7 +510,7 @@ def live_data(csv, store, work, inner, rounds):
         for k in range(100):
             piece = os.path.join(work, "piece.csv")
             open(piece, "wb").write(b"".join(lines[big + k * small: big + (k + 1) * small]))
-            run([STAVE, "append", many, piece, "--quiet"])
+            run([STAVE, "append", many, piece, "--quiet", "--no-compact"])
         got = {"101 parts": [], "compacted": []}
         for r in range(rounds):
             got["101 parts"].append(timer_value(stave_timer(many, "profile", inner)))
@@ -757,7 +757,7 @@ def main():
             saved = {"results": saved, "machine": machine(), "versions": versions(args)}
         text = report(saved["results"], saved["machine"], saved["versions"], args)
         if os.path.exists(args.out):
-            kept = [m.group(0) for m in re.finditer(r"<!-- (serve|gaps):begin.*?<!-- \1:end -->\n", open(args.out).read(), flags=re.S)]
+            kept = [m.group(0) for m in re.finditer(r"<!-- (serve|gaps|scale):begin.*?<!-- \1:end -->\n", open(args.out).read(), flags=re.S)]
             text += "".join("\n" + k for k in kept)
         open(args.out, "w").write(text)
         print(text)
@@ -774,7 +774,7 @@ def main():
         # Keep the sections other harnesses write (Benchmarks/serve/run) and
         # the hand-written notes on targets not met (gaps).
         if os.path.exists(args.out):
-            kept = [m.group(0) for m in re.finditer(r"<!-- (serve|gaps):begin.*?<!-- \1:end -->\n", open(args.out).read(), flags=re.S)]
+            kept = [m.group(0) for m in re.finditer(r"<!-- (serve|gaps|scale):begin.*?<!-- \1:end -->\n", open(args.out).read(), flags=re.S)]
             text += "".join("\n" + k for k in kept)
         with open(args.out, "w") as f:
             f.write(text)
