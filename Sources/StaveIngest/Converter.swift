@@ -15,6 +15,9 @@ public struct ConvertOptions: Sendable {
     public var skipBadRows = false
     public var rejectsPath: String?
     public var maxErrors: Int?
+    /// Keep rows whose event id is already in the store or earlier in the
+    /// input (by default they are an error, or rejects with skipBadRows).
+    public var allowDuplicateIDs = false
     /// Rows buffered before a part is written: bounds memory (about 30 bytes
     /// a row plus sort space) independently of the input size.
     public var bufferRows = 4_000_000
@@ -107,7 +110,15 @@ public final class Converter {
         let t = try StoreTransaction(path: outputPath, policy: options.compression, threads: options.threads)
         // Aborted here on any error, not left to deinit (see run()).
         var summary: ConvertSummary
-        do { summary = try ingest(into: t) { try t.commit() } } catch { t.abort(); throw error }
+        do {
+            // Under the writer lock: the store cannot change while its event
+            // ids are checked against the new rows.
+            let existing = options.allowDuplicateIDs ? nil : try Store.open(t.path)
+            summary = try ingest(into: t, existing: existing) { try t.commit() }
+        } catch {
+            t.abort()
+            throw error
+        }
         summary.outputBytes = t.bytesWritten
         summary.seconds = Sys.monotonicSeconds() - t0
         return summary
@@ -115,8 +126,8 @@ public final class Converter {
 
     /// Reads the input to its end into `sink`, then commits the rejects file
     /// and calls `commit`.
-    func ingest(into sink: PartSink, commit: () throws -> Void) throws -> ConvertSummary {
-        if inputPath != "-", ParquetFile.isParquet(path: inputPath) { return try ingestParquet(into: sink, commit: commit) }
+    func ingest(into sink: PartSink, existing: Store? = nil, commit: () throws -> Void) throws -> ConvertSummary {
+        if inputPath != "-", ParquetFile.isParquet(path: inputPath) { return try ingestParquet(into: sink, existing: existing, commit: commit) }
         let fd: Int32 = inputPath == "-" ? 0 : try Sys.openInput(inputPath)
         defer { if fd != 0 { Sys.close(fd) } }
         let total: Int? = inputPath == "-" ? nil : try? Sys.fileSize(fd, path: inputPath)
@@ -125,6 +136,7 @@ public final class Converter {
         defer { rejects?.abandon() }
 
         var state = ParseState(options: options, file: displayName, rejects: rejects)
+        if !options.allowDuplicateIDs { state.duplicates = DuplicateCheck(file: displayName, store: existing.map(StoreEventIds.init)) }
         state.buffer.reserve(min(options.bufferRows, 1 << 20))
         state.overlapFlushes = options.overlapFlushes
         defer { state.drainFlushes() }
@@ -169,13 +181,14 @@ extension Converter {
     /// A Parquet file instead of CSV (detected by its magic bytes): row
     /// group by row group into the same buffer, flushes and rejects. A row
     /// number (1-based) stands for the line in errors and rejects.
-    func ingestParquet(into sink: PartSink, commit: () throws -> Void) throws -> ConvertSummary {
+    func ingestParquet(into sink: PartSink, existing: Store?, commit: () throws -> Void) throws -> ConvertSummary {
         let events: ParquetEvents
         do { events = try ParquetEvents(path: inputPath) } catch let e as ParquetError { throw StaveError.unreadableInput(file: e.file, detail: e.message) }
         var rejects: OutputFile?
         if options.skipBadRows, let r = options.rejectsPath { rejects = try OutputFile(path: r) }
         defer { rejects?.abandon() }
         var state = ParseState(options: options, file: displayName, rejects: rejects)
+        if !options.allowDuplicateIDs { state.duplicates = DuplicateCheck(file: displayName, store: existing.map(StoreEventIds.init)) }
         defer { state.drainFlushes() }
         state.headerDecided = true
         var first = 1
@@ -185,6 +198,7 @@ extension Converter {
                     switch result {
                     case .success(let r):
                         state.buffer.append(r)
+                        state.lines.append(row)
                         state.rows += 1
                         if state.buffer.count >= options.bufferRows { try state.flush(sink: sink) }
                     case .failure(let e):
@@ -230,6 +244,10 @@ struct ParseState {
     /// and `finish` lays all of them out as one run (RunMerge).
     var spills: SpillSet?
     var layoutSeconds = 0.0
+    /// The input line of each row of `buffer` (for duplicate event ids).
+    var lines: [Int] = []
+    /// Refuses event ids seen before (nil with allowDuplicateIDs).
+    var duplicates: DuplicateCheck?
 
     init(options: ConvertOptions, file: String, rejects: OutputFile?) {
         self.options = options
@@ -308,6 +326,8 @@ struct ParseState {
             while taken < segment.buffer.count {
                 let take = min(segment.buffer.count - taken, options.bufferRows - buffer.count)
                 buffer.append(contentsOf: segment.buffer, rows: taken..<(taken + take))
+                let first = line
+                lines += segment.rowLines[taken..<(taken + take)].map { first + Int($0) }
                 taken += take
                 if buffer.count >= options.bufferRows { try flush(sink: sink) }
             }
@@ -322,6 +342,8 @@ struct ParseState {
     struct Segment {
         var buffer = EventBuffer()
         var lines = 0
+        /// Per row, its line relative to the segment's first.
+        var rowLines: [Int32] = []
         var bad: [(line: Int, error: RowError, raw: [UInt8])] = []
     }
 
@@ -346,6 +368,7 @@ struct ParseState {
             switch EventLineParser.parse(text) {
             case .success(let row):
                 out.buffer.append(row)
+                out.rowLines.append(Int32(truncatingIfNeeded: out.lines))
             case .failure(let e):
                 out.bad.append((out.lines, e, Array(text)))
                 if strict { out.lines += 1; return out }
@@ -402,6 +425,7 @@ struct ParseState {
         switch EventLineParser.parse(text) {
         case .success(let row):
             buffer.append(row)
+            lines.append(line)
             rows += 1
             if buffer.count >= options.bufferRows { try flush(sink: sink) }
         case .failure(let e):
@@ -428,7 +452,8 @@ struct ParseState {
 
     /// Writes the buffer into `sink` (on another thread with
     /// `overlapFlushes`, while parsing goes on into a fresh buffer).
-    mutating func write(to sink: PartSink) throws {
+    mutating func write(to sink: PartSink, checked: Bool = false) throws {
+        if !checked { try checkDuplicates() }
         guard buffer.count > 0 else { return }
         let groupRows = sink is SpillSet ? SpillSet.groupRows : FormatConstants.maxRowGroupRows
         guard overlapFlushes else {
@@ -445,14 +470,46 @@ struct ParseState {
         inFlight = FlushJob.start(full, sink: sink, groupRows: groupRows)
     }
 
+    /// The buffer's rows whose event id was seen before (earlier in the
+    /// input or in the store): the first is an error; with skipBadRows every
+    /// one goes to the rejects and leaves the buffer.
+    mutating func checkDuplicates() throws {
+        guard let check = duplicates, buffer.count > 0 else { lines.removeAll(keepingCapacity: true); return }
+        let found = try check.check(buffer, lines: lines)
+        lines.removeAll(keepingCapacity: true)
+        guard !found.isEmpty else { return }
+        if !options.skipBadRows {
+            let d = found[0]
+            throw StaveError.csv(file: file, line: d.line, column: 1, message: d.error.message, field: d.error.field)
+        }
+        var drop = [Bool](repeating: false, count: buffer.count)
+        for d in found {
+            drop[d.row] = true
+            rows -= 1
+            try reject(line: d.line, error: d.error, raw: Array(ParseState.csvText(buffer.rows[d.row]).utf8))
+        }
+        var kept = EventBuffer()
+        kept.reserve(buffer.count - found.count)
+        for (i, r) in buffer.rows.enumerated() where !drop[i] { kept.append(r) }
+        buffer = kept
+    }
+
+    /// A row as tracks.csv writes it (the rejects file's text of a row
+    /// refused after parsing).
+    static func csvText(_ r: EventRow) -> String {
+        let zip = String(r.zip)
+        return "\(r.eventID),\(r.customerID),\(r.trackID),\"\(CivilTime.format(r.datetime))\",\(r.mobile),\"\(String(repeating: "0", count: max(0, 5 - zip.count)) + zip)\""
+    }
+
     /// At the end of the input: the rows become parts of `sink`. One
     /// buffer's worth becomes one part; more become one run (the spills
     /// merged by customer range), and the spills are removed.
     mutating func finish(sink: PartSink, progress: ((Int, Int) -> Void)? = nil) throws {
         defer { spills?.removeAll() }
         guard let spills else {
+            try checkDuplicates()
             if buffer.count > 0 { partsWritten += 1 }
-            try write(to: sink)
+            try write(to: sink, checked: true)
             try finishFlushes()
             return
         }

@@ -23,6 +23,8 @@ public struct FollowOptions: Sendable {
     /// After each commit, merge runs as tiering says (Compactor.autoPlan),
     /// so that the store keeps a bounded number of runs and parts.
     public var autoCompact = true
+    /// Keep rows whose event id is already in the store or earlier in the file.
+    public var allowDuplicateIDs = false
     public init() {}
 }
 
@@ -107,6 +109,12 @@ public final class Follower {
         var parse = ParseState(options: convert, file: filePath, rejects: nil)
         parse.line = line
         parse.headerDecided = state.offset > 0
+        // Event ids already in the store (the rows of earlier runs among
+        // them) or earlier in this run are refused; the snapshot stays open
+        // for the whole run (our own commits are remembered by the check).
+        if !options.allowDuplicateIDs {
+            parse.duplicates = DuplicateCheck(file: filePath, store: StoreEventIds(store: try Store.open(lock.path)))
+        }
         var summary = FollowSummary(offset: state.offset)
         // Bytes read but not yet parsed (a partial last line).
         var pending: [UInt8] = []
@@ -119,7 +127,14 @@ public final class Follower {
         func commit() throws {
             guard consumedOffset > state.offset else { return }
             let t = try StoreTransaction(path: lock.path, policy: options.compression, threads: options.threads, lock: lock)
-            try PartLayout.writePart(parse.buffer, to: t)
+            // Duplicate event ids: an error, or (skipBadRows) rejects
+            // committed with the batch like any bad line.
+            parse.collected = []
+            do { try parse.checkDuplicates() } catch { parse.collected = nil; t.abort(); throw error }
+            pendingRejects += parse.collected ?? []
+            parse.collected = nil
+            pendingRejects.sort { $0.line < $1.line }
+            if parse.buffer.count > 0 { try PartLayout.writePart(parse.buffer, to: t) }
             state.offset = consumedOffset
             state.prefix = prefix.digest()
             if let k = t.manifest.follows.firstIndex(where: { $0.path == key }) {

@@ -240,6 +240,9 @@ struct CSVInputOptions: ParsableArguments {
     @Option(help: "Rows buffered per part (bounds memory: about 95 bytes a row, as one buffer fills while the previous one is written).")
     var bufferRows = 4_000_000
 
+    @Flag(help: "Keep rows whose event id is already in the store or earlier in the input (by default: an error, or a reject with --skip-bad-rows).")
+    var allowDuplicateIds = false
+
     func validate() throws {
         if (rejects != nil || maxErrors != nil) && !skipBadRows { throw ValidationError("--rejects and --max-errors need --skip-bad-rows") }
         if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be >= 1") }
@@ -253,6 +256,7 @@ struct CSVInputOptions: ParsableArguments {
         options.rejectsPath = rejects
         options.maxErrors = maxErrors
         options.bufferRows = bufferRows
+        options.allowDuplicateIDs = allowDuplicateIds
     }
 
     /// "; N bad rows skipped (see FILE)" for summaries, or "".

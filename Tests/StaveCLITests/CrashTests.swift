@@ -114,7 +114,7 @@ final class CrashTests: XCTestCase {
         var times: [Double] = []
         for _ in 0..<3 {
             let t0 = Date()
-            XCTAssertEqual(try runToEnd(["append", "t.stave", "batch.csv", "--quiet", "--buffer-rows", "7000"]), 0)
+            XCTAssertEqual(try runToEnd(["append", "t.stave", "batch.csv", "--quiet", "--buffer-rows", "7000", "--allow-duplicate-ids", "--no-compact"]), 0)
             times.append(Date().timeIntervalSince(t0))
         }
         let window = max(20, Int(times.sorted()[1] * 2000))
@@ -123,7 +123,9 @@ final class CrashTests: XCTestCase {
         var committed = 0
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<30 {
-            let p = try start(["append", "s.stave", "batch.csv", "--quiet", "--buffer-rows", "7000"])
+            // The same batch each time (--allow-duplicate-ids): what is
+            // tested is that a killed append commits all of it or nothing.
+            let p = try start(["append", "s.stave", "batch.csv", "--quiet", "--buffer-rows", "7000", "--allow-duplicate-ids", "--no-compact"])
             killLater(p, afterMS: Int.random(in: 5...window, using: &rng))
             let ids = try storeIDs("s.stave")
             // All of the batch or none of it (three parts of 7,000 rows, one commit).
@@ -131,13 +133,19 @@ final class CrashTests: XCTestCase {
             if ids.count > count { committed += 1 }
             count = ids.count
             XCTAssertEqual(Set(ids).count, 21_000 - (ids.count == 1000 ? 20_000 : 0))
+            // Without the flag, the batch is refused once any copy of it is in.
+            if ids.count > 1000 {
+                let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/s.stave/MANIFEST"))
+                XCTAssertEqual(try runToEnd(["append", "s.stave", "batch.csv", "--quiet"]), 65)
+                XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/s.stave/MANIFEST")), before)
+            }
         }
         // Both outcomes happened (each has probability about 1/2 per run).
         XCTAssertGreaterThanOrEqual(kills, 1)
         XCTAssertGreaterThanOrEqual(committed, 1)
         print("CrashTests: append killed \(kills) times (SIGKILL) within \(window) ms, \(committed) of 30 committed, every state all-or-nothing")
         // The next writer cleans up what killed ones left (temporaries, unlisted parts).
-        XCTAssertEqual(try runToEnd(["append", "s.stave", "first.csv", "--quiet"]), 0)
+        XCTAssertEqual(try runToEnd(["append", "s.stave", "first.csv", "--quiet", "--allow-duplicate-ids"]), 0)
         let s = try Store.open(dir + "/s.stave")
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/s.stave"))
         XCTAssertEqual(files, Set(s.manifest.parts.map(\.name) + ["MANIFEST", "LOCK", "READERS"]))

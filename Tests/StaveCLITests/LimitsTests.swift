@@ -209,11 +209,11 @@ final class LimitsTests: XCTestCase {
             XCTAssertEqual(try stave(["append", "fs/s.stave", "piece.csv", "--no-compact"]).status, 0)
         }
         let before = try listing(fs + "/s.stave")
-        r = try stave(["append", "fs/s.stave", "gen/tracks.csv"])
+        r = try stave(["append", "fs/s.stave", "gen/tracks.csv", "--allow-duplicate-ids"])
         XCTAssertEqual(r.status, 74, r.stderr)
         XCTAssertEqual(try listing(fs + "/s.stave"), before, "append")
         // One commit of everything (the interval never comes): it cannot fit.
-        r = try stave(["follow", "fs/s.stave", "gen/tracks.csv", "--idle-exit", "100", "--batch-rows", "300000", "--interval", "3600000"])
+        r = try stave(["follow", "fs/s.stave", "gen/tracks.csv", "--idle-exit", "100", "--batch-rows", "300000", "--interval", "3600000", "--allow-duplicate-ids"])
         XCTAssertEqual(r.status, 74, r.stderr)
         XCTAssertEqual(try listing(fs + "/s.stave"), before, "follow")
         // Fill the disk so that even the compacted part cannot be written.

@@ -128,3 +128,42 @@ final class UsabilityTests: CLITestCase {
         XCTAssertTrue(file("out/deep/p.csv").hasPrefix("customer_id,"))
     }
 }
+
+/// Event ids identify events: the same events appended twice are refused,
+/// and a repeat within the input too (issue 17, item 4).
+final class DuplicateTests: CLITestCase {
+    func testTheSameAppendTwiceIsRefusedAndTheStoreUnchanged() throws {
+        write("a.csv", sample)
+        XCTAssertEqual(try stave(["convert", "a.csv", "-o", "m.stave", "--quiet"]).status, 0)
+        write("b.csv", "10,48,1,\"2014-12-01 08:00:00\",1,\"00501\"\n11,9,2,\"2014-12-02 23:00:00\",0,\"00501\"\n")
+        XCTAssertEqual(try stave(["append", "m.stave", "b.csv", "--quiet"]).status, 0)
+        let manifest = file("m.stave/MANIFEST")
+        let listing = try FileManager.default.contentsOfDirectory(atPath: dir + "/m.stave").sorted()
+        var r = try stave(["append", "m.stave", "b.csv"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("stave: b.csv:1:1: event id 10 is already in the store (part-"), r.stderr)
+        XCTAssertEqual(file("m.stave/MANIFEST"), manifest, "byte-identical")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/m.stave").sorted(), listing)
+        // A repeat within the input: the first repeated line, and where it was first.
+        write("c.csv", "20,1,1,\"2014-12-01 08:00:00\",1,\"00501\"\n21,1,1,\"2014-12-01 08:00:00\",1,\"00501\"\n20,1,1,\"2014-12-01 08:00:00\",1,\"00501\"\n")
+        r = try stave(["convert", "c.csv", "-o", "c.stave"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(r.stderr, "stave: c.csv:3:1: duplicate event id 20 (first on line 1) (20)\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/c.stave"))
+        // --skip-bad-rows: duplicates go to the rejects file; the rest is appended.
+        write("d.csv", "11,9,2,\"2014-12-02 23:00:00\",0,\"00501\"\n12,7,2,\"2014-12-02 23:00:00\",0,\"00501\"\n")
+        r = try stave(["append", "m.stave", "d.csv", "--skip-bad-rows", "--rejects", "rej.tsv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(file("rej.tsv").hasPrefix("1\t1\tevent id 11 is already in the store (part-"), file("rej.tsv"))
+        XCTAssertTrue(r.stderr.contains("appended 1 rows"), r.stderr)
+        // --allow-duplicate-ids keeps them.
+        r = try stave(["append", "m.stave", "b.csv", "--allow-duplicate-ids", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(try stave(["summary", "m.stave", "--format", "json"]).stdout.contains("\"events\":12,"))
+        // follow refuses a file whose events are in the store already.
+        write("live.csv", "10,48,1,\"2014-12-01 08:00:00\",1,\"00501\"\n")
+        r = try stave(["follow", "m.stave", "live.csv", "--idle-exit", "50", "--quiet"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.contains("event id 10 is already in the store"), r.stderr)
+    }
+}

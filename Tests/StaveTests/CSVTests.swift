@@ -220,6 +220,7 @@ final class ConverterTests: XCTestCase {
         events.append(EventRow(eventID: 0, customerID: 0, trackID: 0, datetime: seconds("0001-01-01 00:00:00"), mobile: 0, zip: 0))
         var o = ConvertOptions()
         o.bufferRows = 777
+        o.allowDuplicateIDs = true   // event id 0 twice, kept
         let store = try convert(csvLines(events), dir: dir, options: o)
         let s = try Store.open(store)
         XCTAssertEqual(s.parts.count, 7)

@@ -101,6 +101,9 @@ struct Follow: ParsableCommand {
     @Option(help: "With --skip-bad-rows: append bad rows here, with line number and reason.")
     var rejects: String?
 
+    @Flag(help: "Keep rows whose event id is already in the store or earlier in the file (by default: an error, or a reject with --skip-bad-rows).")
+    var allowDuplicateIds = false
+
     @OptionGroup var threads: ThreadOptions
 
     @Flag(inversion: .prefixedNo, help: "After each commit, merge the store's runs as tiering says (keeps the store at a few runs while it grows).")
@@ -127,6 +130,7 @@ struct Follow: ParsableCommand {
             options.rejectsPath = rejects
             options.threads = threads.count
             options.autoCompact = compact
+            options.allowDuplicateIDs = allowDuplicateIds
             let stop = StopFlag()
             // Ctrl-C and SIGTERM set the flag; the loop commits and returns.
             var sources: [DispatchSourceSignal] = []

@@ -1,0 +1,220 @@
+import StaveFormat
+import StaveIO
+
+/// Event ids identify events: a conversion, an append or a follow refuses
+/// an event id already in the store or seen earlier in its input (or, with
+/// --skip-bad-rows, sends the row to the rejects file), so that running the
+/// same append twice cannot count events twice.
+///
+/// Each full buffer of rows is checked before it is written (its ids sorted
+/// once): against itself, against the ids of the input's earlier buffers,
+/// and against the store. The ids already seen are kept as runs of
+/// consecutive ids on consecutive lines (event ids 0, 1, 2, ... in file
+/// order are one run however many there are); the store's are found from
+/// the event_id statistics of its row groups (formats/STAVE.md, "Event
+/// ids"): an append of new events, whose ids lie above every group's, reads
+/// nothing, and ids inside a group's range are checked against its decoded
+/// event ids.
+final class DuplicateCheck {
+    /// Ids seen earlier in the input: run k covers ids runs[k].id ..<
+    /// runs[k].id + runs[k].count, on lines runs[k].line ..< line + count.
+    struct Run {
+        var id: Int64
+        var line: Int
+        var count: Int
+        /// The last id of the run (ids reach Int64.max: no one-past-the-end).
+        var last: Int64 { id + Int64(count - 1) }
+        /// True when `next` (id, line) continues the run: the next id on the next line.
+        func continues(_ nextID: Int64, _ nextLine: Int) -> Bool {
+            nextID > id && nextID - id == Int64(count) && nextLine == line + count
+        }
+    }
+    private(set) var runs: [Run] = []
+    /// Past this many runs (about 200 MB) the ids are too scattered to be
+    /// checked in bounded memory: an error that names --allow-duplicate-ids.
+    static let maxRuns = 8 << 20
+
+    let file: String
+    let store: StoreEventIds?
+
+    init(file: String, store: StoreEventIds?) {
+        self.file = file
+        self.store = store
+    }
+
+    /// Where an event id was seen before.
+    enum Earlier {
+        case line(Int)
+        case store(part: String)
+    }
+
+    struct Duplicate {
+        var row: Int
+        var line: Int
+        var id: Int64
+        var earlier: Earlier
+
+        var error: RowError {
+            switch earlier {
+            case .line(let l): return RowError(column: 1, message: "duplicate event id \(id) (first on line \(l))", field: String(id))
+            case .store(let p): return RowError(column: 1, message: "event id \(id) is already in the store (\(p))", field: String(id))
+            }
+        }
+    }
+
+    /// The rows of `buffer` (row i on line `lines[i]`) whose event id is a
+    /// duplicate, in line order; every other id joins the ids seen.
+    ///
+    /// Ids are put in order once (not at all when the input has them
+    /// ascending, as exports do) and walked beside the runs seen; the kept
+    /// ones join them as runs (event ids 0, 1, 2, ... stay one run).
+    func check(_ buffer: EventBuffer, lines: [Int]) throws -> [Duplicate] {
+        let n = buffer.count
+        guard n > 0 else { return [] }
+        precondition(lines.count == n, "a line per row")
+        // The rows in id order, ties in input order (stable): `order` maps a
+        // sorted position to its row (nil: the rows are in order already).
+        var keys = [Int64](unsafeUninitializedCapacity: n) { out, written in
+            buffer.rows.withUnsafeBufferPointer { r in for i in 0..<n { out[i] = r[i].eventID } }
+            written = n
+        }
+        var ascending = true
+        keys.withUnsafeBufferPointer { k in for i in 1..<max(1, n) where k[i] <= k[i - 1] { ascending = false; break } }
+        var order: [UInt32]? = nil
+        if !ascending {
+            // Event ids are non-negative (the parser checks): their bits sort as unsigned.
+            var u = keys.map { UInt64(bitPattern: $0) }
+            var o = (0..<n).map { UInt32($0) }
+            RadixSort.sort(keys: &u, values: &o)
+            keys = u.map { Int64(bitPattern: $0) }
+            order = o
+        }
+        @inline(__always) func row(_ k: Int) -> Int { order.map { Int($0[k]) } ?? k }
+        var duplicates: [Duplicate] = []
+        var dropped = [Bool](repeating: false, count: n)   // by sorted position
+        // 1. Ids in the store: every row holding one (the store is where
+        //    such an id was first).
+        if let store {
+            for (k, part) in try keys.withUnsafeBufferPointer({ try store.find($0) }) {
+                let r = row(k)
+                duplicates.append(Duplicate(row: r, line: lines[r], id: keys[k], earlier: .store(part: part)))
+                dropped[k] = true
+            }
+        }
+        // 2. Each group of equal ids (in input order: the sort is stable):
+        //    seen in an earlier buffer, every row of it is a duplicate of
+        //    that line; otherwise every row after the first is a duplicate
+        //    of the first. One walk of the sorted ids beside the runs seen.
+        var j = 0
+        var k = 0
+        while k < n {
+            var end = k + 1
+            while end < n && keys[end] == keys[k] { end += 1 }
+            let id = keys[k]
+            while j < runs.count && runs[j].last < id { j += 1 }
+            let earlier: Int? = j < runs.count && runs[j].id <= id ? runs[j].line + Int(id - runs[j].id) : nil
+            var firstLine = earlier
+            for g in k..<end where !dropped[g] {
+                let r = row(g)
+                if let f = firstLine {
+                    duplicates.append(Duplicate(row: r, line: lines[r], id: id, earlier: .line(f)))
+                    dropped[g] = true
+                } else {
+                    firstLine = lines[r]
+                }
+            }
+            k = end
+        }
+        // The kept ids join the ids seen, as runs of consecutive ids on
+        // consecutive lines.
+        var fresh: [Run] = []
+        for k in 0..<n where !dropped[k] {
+            let id = keys[k], line = lines[row(k)]
+            if var last = fresh.last, last.continues(id, line) {
+                last.count += 1
+                fresh[fresh.count - 1] = last
+            } else {
+                fresh.append(Run(id: id, line: line, count: 1))
+            }
+        }
+        try merge(fresh)
+        return duplicates.sorted { $0.line < $1.line }
+    }
+
+    /// Merges sorted, disjoint `fresh` runs (none overlapping `runs`).
+    private func merge(_ fresh: [Run]) throws {
+        guard !fresh.isEmpty else { return }
+        var out: [Run] = []
+        out.reserveCapacity(runs.count + fresh.count)
+        var a = 0, b = 0
+        func push(_ r: Run) {
+            if var last = out.last, last.continues(r.id, r.line) {
+                last.count += r.count
+                out[out.count - 1] = last
+            } else {
+                out.append(r)
+            }
+        }
+        while a < runs.count || b < fresh.count {
+            if b == fresh.count || (a < runs.count && runs[a].id < fresh[b].id) { push(runs[a]); a += 1 } else { push(fresh[b]); b += 1 }
+        }
+        guard out.count <= Self.maxRuns else {
+            throw StaveError.unreadableInput(file: file, detail: "event ids too scattered to check for duplicates in bounded memory (more than \(Self.maxRuns) runs of consecutive ids); pass --allow-duplicate-ids to convert without the check")
+        }
+        runs = out
+    }
+}
+
+/// The event ids of a store, found through the event_id statistics of its
+/// row groups (no other structure: see formats/STAVE.md, "Event ids").
+final class StoreEventIds {
+    struct Group {
+        let part: Int
+        let group: Int
+        let min: Int64
+        let max: Int64
+    }
+    let store: Store
+    /// Groups by their smallest id.
+    let groups: [Group]
+
+    init(store: Store) {
+        self.store = store
+        var g: [Group] = []
+        for (p, part) in store.parts.enumerated() {
+            for (k, d) in part.footer.rowGroups.enumerated() where d.rowCount > 0 {
+                let c = d.chunks[EventsSchema.eventID]
+                g.append(Group(part: p, group: k, min: c.min, max: c.max))
+            }
+        }
+        groups = g.sorted { $0.min < $1.min }
+    }
+
+    /// For each of `sorted` (ascending) that the store holds: its index
+    /// and the part holding it. Reads only the groups whose id range holds
+    /// one of them.
+    func find(_ sorted: UnsafeBufferPointer<Int64>) throws -> [(Int, String)] {
+        guard let lo = sorted.first, let hi = sorted.last else { return [] }
+        var found: [(Int, String)] = []
+        var hit = Set<Int>()
+        for g in groups where g.max >= lo && g.min <= hi {
+            // The first id >= g.min: is it <= g.max?
+            var a = 0, b = sorted.count
+            while a < b { let m = (a + b) / 2; if sorted[m] < g.min { a = m + 1 } else { b = m } }
+            guard a < sorted.count, sorted[a] <= g.max else { continue }
+            let part = store.parts[g.part]
+            let ids = try part.chunk(rowGroup: g.group, column: EventsSchema.eventID).decodeAllChecked()
+            let name = String(part.path.split(separator: "/").last ?? "")
+            for id in ids {
+                var x = 0, y = sorted.count
+                while x < y { let m = (x + y) / 2; if sorted[m] < id { x = m + 1 } else { y = m } }
+                // Every index holding this id (the buffer may repeat it).
+                while x < sorted.count && sorted[x] == id {
+                    if hit.insert(x).inserted { found.append((x, name)) }
+                    x += 1
+                }
+            }
+        }
+        return found
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import XCTest
+@testable import StaveFormat
+import StaveIO
+@testable import StaveIngest
+
+/// Duplicate event ids (issue 17): the check against an obvious reference
+/// (a dictionary of the first line of every id), on generated inputs of
+/// every shape, buffer by buffer, with a store behind it.
+final class EventIdTests: XCTestCase {
+    /// What the check must find: for every row whose id was seen before
+    /// (earlier in the input, or in `stored`), that earlier place.
+    func reference(_ ids: [Int64], lines: [Int], stored: Set<Int64>) -> [(line: Int, id: Int64, earlier: String)] {
+        var first: [Int64: Int] = [:]
+        var out: [(Int, Int64, String)] = []
+        for (i, id) in ids.enumerated() {
+            if stored.contains(id) { out.append((lines[i], id, "store")); continue }
+            if let l = first[id] { out.append((lines[i], id, "line \(l)")) } else { first[id] = lines[i] }
+        }
+        return out
+    }
+
+    func rows(_ ids: [Int64]) -> EventBuffer {
+        var b = EventBuffer()
+        for id in ids { b.append(EventRow(eventID: id, customerID: 1, trackID: 1, datetime: 1_412_121_600, mobile: 0, zip: 1)) }
+        return b
+    }
+
+    func testAgainstTheReferenceOnEveryShape() throws {
+        var rng = TestRNG(17)
+        func inOrder(_ n: Int) -> [Int64] { (0..<n).map { Int64($0) } }
+        func shuffled(_ n: Int) -> [Int64] { inOrder(n).shuffled(using: &rng) }
+        func repeats(_ n: Int) -> [Int64] { (0..<n).map { _ in Int64(rng.below(n)) } }
+        func sparse(_ n: Int) -> [Int64] { (0..<n).map { _ in Int64(bitPattern: rng.next() >> 1) } }
+        func fewRepeats(_ n: Int) -> [Int64] { (0..<n).map { (i: Int) -> Int64 in i % 97 == 5 ? Int64(i / 2) : Int64(i) } }
+        func top(_ n: Int) -> [Int64] { (0..<n).map { (i: Int) -> Int64 in Int64.max - Int64(n) + Int64(i) } }
+        func one(_ n: Int) -> [Int64] { [Int64](repeating: Int64.max, count: n) }
+        let shapes: [(Int) -> [Int64]] = [inOrder, shuffled, repeats, sparse, fewRepeats, top, one]
+        for (k, shape) in shapes.enumerated() {
+            for buffers in [1, 3] {
+                let n = 3_000
+                let ids = shape(n)
+                // Lines with gaps (bad rows, a header) now and then.
+                var lines: [Int] = [], line = 1
+                for _ in 0..<n { line += rng.below(10) == 0 ? 2 : 1; lines.append(line) }
+                let stored: Set<Int64> = k == 3 ? [] : Set((0..<50).map { _ in ids[rng.below(n)] })
+                let dir = temporaryDirectory(self)
+                let path = try convert(csvLines(stored.sorted().map { EventRow(eventID: $0, customerID: 2, trackID: 2, datetime: 1_412_121_600, mobile: 0, zip: 2) }), dir: dir)
+                let check = DuplicateCheck(file: "x.csv", store: StoreEventIds(store: try Store.open(path)))
+                var found: [(line: Int, id: Int64, earlier: String)] = []
+                for b in 0..<buffers {
+                    let range = (n * b / buffers)..<(n * (b + 1) / buffers)
+                    for d in try check.check(rows(Array(ids[range])), lines: Array(lines[range])) {
+                        let earlier: String
+                        switch d.earlier { case .line(let l): earlier = "line \(l)"; case .store: earlier = "store" }
+                        XCTAssertEqual(d.line, lines[range.lowerBound + d.row])
+                        found.append((d.line, d.id, earlier))
+                    }
+                }
+                let expected = reference(ids, lines: lines, stored: stored)
+                XCTAssertEqual(found.map { "\($0.line) \($0.id) \($0.earlier)" }, expected.map { "\($0.line) \($0.id) \($0.earlier)" },
+                               "shape \(k), \(buffers) buffers")
+                if k == 0 && stored.isEmpty { XCTAssertLessThanOrEqual(check.runs.count, buffers) }
+            }
+        }
+    }
+}
