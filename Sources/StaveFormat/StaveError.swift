@@ -31,7 +31,9 @@ public enum StaveError: Error, Equatable, Sendable {
     /// offending field text (possibly shortened).
     case csv(file: String, line: Int, column: Int, message: String, field: String)
     /// `--max-errors` was reached.
-    case tooManyBadRows(file: String, count: Int)
+    /// `--max-errors` was reached; `first` holds the first few errors as
+    /// FILE:LINE:COLUMN: reason lines.
+    case tooManyBadRows(file: String, count: Int, first: [String])
     /// An input file stave cannot read as a whole (a damaged Parquet file,
     /// or one using a feature stave does not support, named in `detail`).
     case unreadableInput(file: String, detail: String)
@@ -90,7 +92,10 @@ extension StaveError: CustomStringConvertible {
         case let .corrupt(file, what): return "\(file): corrupt store: \(what)"
         case let .badStore(path, detail): return "\(path): \(detail)"
         case let .csv(file, line, column, message, field): return "\(file):\(line):\(column): \(message) (\(field))"
-        case let .tooManyBadRows(file, count): return "\(file): stopped after \(count) bad rows (--max-errors)"
+        case let .tooManyBadRows(file, count, first):
+            var text = "\(file): stopped after \(count) bad rows (--max-errors)"
+            if !first.isEmpty { text += "; the first \(first.count):\n  " + first.joined(separator: "\n  ") }
+            return text
         case let .unreadableInput(file, detail): return "\(file): \(detail)"
         case let .notFound(message): return message
         case let .usage(message): return message

@@ -45,6 +45,8 @@ public struct ConvertSummary: Sendable {
     public var customersRejected = 0
     /// "CSV" or "Parquet".
     public var inputKind = "CSV"
+    /// Empty or blank lines skipped.
+    public var blankLines = 0
     /// An input larger than one buffer: seconds spent laying the spilled
     /// buffers out as one run at the end (part of `seconds`), else 0.
     public var layoutSeconds = 0.0
@@ -173,6 +175,7 @@ public final class Converter {
         var summary = ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
                                      inputBytes: bytesRead, outputBytes: 0, seconds: 0)
         summary.layoutSeconds = state.layoutSeconds
+        summary.blankLines = state.blankLines
         return summary
     }
 }
@@ -218,6 +221,7 @@ extension Converter {
                                      inputBytes: (try? MappedFile(path: inputPath).size) ?? 0, outputBytes: 0, seconds: 0)
         summary.inputKind = "Parquet"
         summary.layoutSeconds = state.layoutSeconds
+        summary.blankLines = state.blankLines
         return summary
     }
 }
@@ -233,6 +237,11 @@ struct ParseState {
     var rejected = 0
     var partsWritten = 0
     var headerDecided = false
+    /// Empty (or blank) lines skipped: they carry no data.
+    var blankLines = 0
+    /// The first few rejected rows, as FILE:LINE:COLUMN: reason, for the
+    /// message when --max-errors stops the run.
+    var firstErrors: [String] = []
     /// When set, rejected lines are collected here instead of written.
     var collected: [(line: Int, error: RowError, raw: [UInt8])]?
     /// When set, a full buffer is written on another thread while parsing
@@ -264,16 +273,17 @@ struct ParseState {
         guard let base = data.baseAddress, data.count > 0 else { return 0 }
         let n = data.count
         var start = 0
-        // The first line decides about the header: handled on its own.
-        if !headerDecided {
-            guard let hit = memchr(base, 0x0A, n) else {
-                if !atEOF { return 0 }
-                try handle(ParseState.stripCR(UnsafeBufferPointer(start: base, count: n)), sink: sink)
+        // The first line with data decides about the header: handled on its
+        // own (blank lines before it are skipped).
+        while !headerDecided {
+            guard let hit = memchr(base + start, 0x0A, n - start) else {
+                if !atEOF { return start }
+                try handle(ParseState.stripCR(UnsafeBufferPointer(start: base + start, count: n - start)), sink: sink)
                 line += 1
                 return n
             }
             let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            try handle(ParseState.stripCR(UnsafeBufferPointer(start: base, count: end)), sink: sink)
+            try handle(ParseState.stripCR(UnsafeBufferPointer(start: base + start, count: end - start)), sink: sink)
             line += 1
             start = end + 1
         }
@@ -321,6 +331,7 @@ struct ParseState {
                 try reject(line: line + bad.line, error: bad.error, raw: bad.raw)
             }
             rows += segment.buffer.count
+            blankLines += segment.blank
             // Fill the buffer up to exactly bufferRows before each flush.
             var taken = 0
             while taken < segment.buffer.count {
@@ -342,9 +353,16 @@ struct ParseState {
     struct Segment {
         var buffer = EventBuffer()
         var lines = 0
+        var blank = 0
         /// Per row, its line relative to the segment's first.
         var rowLines: [Int32] = []
         var bad: [(line: Int, error: RowError, raw: [UInt8])] = []
+    }
+
+    /// An empty line, or one of spaces and tabs only: no data, skipped and counted.
+    static func isBlank(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        for b in text where b != 32 && b != 9 { return false }
+        return true
     }
 
     static func stripCR(_ text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
@@ -365,6 +383,12 @@ struct ParseState {
                 end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
             }
             let text = stripCR(UnsafeBufferPointer(start: base + start, count: end - start))
+            if isBlank(text) {
+                out.blank += 1
+                out.lines += 1
+                start = end + 1
+                continue
+            }
             switch EventLineParser.parse(text) {
             case .success(let row):
                 out.buffer.append(row)
@@ -385,6 +409,7 @@ struct ParseState {
             throw StaveError.csv(file: file, line: line, column: e.column, message: e.message, field: e.field)
         }
         rejected += 1
+        if firstErrors.count < 5 { firstErrors.append("\(file):\(line):\(e.column): \(e.message)" + (e.field.isEmpty ? "" : " (\(e.field))")) }
         if collected != nil {
             collected!.append((line, e, raw))
         } else if let rejects {
@@ -393,12 +418,19 @@ struct ParseState {
             try rejects.write("\n")
         }
         if let max = options.maxErrors, rejected >= max {
-            throw StaveError.tooManyBadRows(file: file, count: rejected)
+            // The rejects file keeps every row rejected so far.
+            try rejects?.commit()
+            throw StaveError.tooManyBadRows(file: file, count: rejected, first: firstErrors)
         }
     }
 
     mutating func handle(_ text: UnsafeBufferPointer<UInt8>, sink: PartSink) throws {
         var text = text
+        if ParseState.isBlank(text) {
+            // No data; a blank first line does not decide about the header.
+            blankLines += 1
+            return
+        }
         if !headerDecided {
             headerDecided = true
             // A UTF-8 byte order mark before the first line is not data.

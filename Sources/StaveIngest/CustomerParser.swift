@@ -246,7 +246,7 @@ public enum CustomerLoader {
                         throw StaveError.csv(file: path, line: line, column: e.column, message: e.message, field: e.field)
                     }
                     bad.append((line, e.column, e.message, Array(text)))
-                    if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count) }
+                    if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count, first: bad.prefix(5).map { "\(path):\($0.line):\($0.column): \($0.message)" }) }
                 } else {
                     lines.append(line)
                     spans.append(start..<(start + text.count))
@@ -266,7 +266,7 @@ public enum CustomerLoader {
                     throw StaveError.csv(file: path, line: lines[i], column: 1, message: message, field: String(table.ids[i]))
                 }
                 bad.append((lines[i], 1, message, Array(data[spans[i]])))
-                if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count) }
+                if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count, first: bad.prefix(5).map { "\(path):\($0.line):\($0.column): \($0.message)" }) }
                 continue
             }
             firstLine = lines[i]

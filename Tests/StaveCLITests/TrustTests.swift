@@ -167,3 +167,31 @@ final class DuplicateTests: CLITestCase {
         XCTAssertTrue(r.stderr.contains("event id 10 is already in the store"), r.stderr)
     }
 }
+
+final class BadInputTests: CLITestCase {
+    /// A blank line carries no data: skipped and counted, never an error.
+    func testBlankLinesAreSkippedAndCounted() throws {
+        write("t.csv", "\n" + sample + "\n   \n")
+        let r = try stave(["convert", "t.csv", "-o", "m.stave"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("converted 7 rows"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("; 3 blank lines skipped"), r.stderr)
+        // A header after a blank first line is still a header.
+        write("h.csv", "\nevent_id,customer_id,track_id,datetime,mobile,listening_zip\n" + sample)
+        let h = try stave(["convert", "h.csv", "-o", "h.stave", "--quiet"])
+        XCTAssertEqual(h.status, 0, h.stderr)
+        XCTAssertTrue(try stave(["summary", "h.stave", "--format", "json"]).stdout.contains("\"events\":7,"))
+    }
+
+    /// --max-errors says which errors it saw, and the rejects file keeps them.
+    func testMaxErrorsShowsTheErrorsAndKeepsTheRejects() throws {
+        write("t.csv", sample + "8,1,1,\"2014-13-01 00:00:00\",0,\"00001\"\n9,1,1,\"2014-12-01 00:00:00\",7,\"00001\"\n10,1,1,\"2014-12-01 00:00:00\",0,\"1\"\n")
+        let r = try stave(["convert", "t.csv", "-o", "m.stave", "--skip-bad-rows", "--rejects", "rej.tsv", "--max-errors", "2"])
+        XCTAssertEqual(r.status, 65, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("stave: t.csv: stopped after 2 bad rows (--max-errors); the first 2:\n  t.csv:8:"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\n  t.csv:9:"), r.stderr)
+        XCTAssertEqual(file("rej.tsv").split(separator: "\n").count, 2)
+        XCTAssertTrue(file("rej.tsv").hasPrefix("8\t"), file("rej.tsv"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.stave"))
+    }
+}

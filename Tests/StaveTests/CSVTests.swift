@@ -123,7 +123,7 @@ final class ConverterTests: XCTestCase {
 
     func testFirstBadRowStopsWithLineAndColumn() {
         expectCSVError(good + "2,5,7,\"2014-02-30 00:00:00\",1,\"12345\"\n", line: 3, column: 7)
-        expectCSVError(good + "\n" + good, line: 3, column: 1)           // empty line
+        expectCSVError(good + "\n" + good + "2,5,7,\"2014-02-30 00:00:00\",1,\"12345\"\n", line: 6, column: 7)  // a blank line is skipped, still counted as a line
         expectCSVError(good + "2,5,7,\"2014-10-01 00:00:00\",1,\"12345\n", line: 3, column: 31) // unclosed quote
         expectCSVError("event_id,customer_id,track_id,datetime,mobile,listening_zip\r\n" + good + "2,5\r\n", line: 4, column: 4)
     }
@@ -140,13 +140,13 @@ final class ConverterTests: XCTestCase {
         writeFile(input, csv)
         let summary = try Converter(input: input, output: dir + "/s.stave", options: o).run()
         XCTAssertEqual(summary.rows, 3)
-        XCTAssertEqual(summary.rejected, 3)
+        XCTAssertEqual(summary.rejected, 2)
+        XCTAssertEqual(summary.blankLines, 1, "a blank line is skipped, not rejected")
         let rejects = readFile(dir + "/rejects.tsv")!.split(separator: "\n", omittingEmptySubsequences: false)
-        XCTAssertEqual(rejects.count, 4)
+        XCTAssertEqual(rejects.count, 3)
         XCTAssertEqual(rejects[0], "3\t7\tbad datetime: day 30 out of range for 2014-02\t" + bad1)
-        XCTAssertEqual(rejects[1], "4\t1\tempty line\t")
-        XCTAssertTrue(rejects[2].hasPrefix("5\t31\t"))
-        XCTAssertTrue(rejects[2].hasSuffix("\t" + bad2))
+        XCTAssertTrue(rejects[1].hasPrefix("5\t31\t"))
+        XCTAssertTrue(rejects[1].hasSuffix("\t" + bad2))
         XCTAssertEqual(try rows(dir + "/s.stave").map { $0[0] }, [0, 1, 4])
     }
 
@@ -196,7 +196,11 @@ final class ConverterTests: XCTestCase {
         o.maxErrors = 2
         let csv = good + "x\n" + good.replacingOccurrences(of: "0,48", with: "7,48") + "y\n"
         XCTAssertThrowsError(try convert(csv, dir: dir, options: o)) { e in
-            XCTAssertEqual(e as? StaveError, .tooManyBadRows(file: dir + "/t.csv", count: 2))
+            guard case .tooManyBadRows(let f, let count, let first)? = e as? StaveError else { return XCTFail("\(e)") }
+            XCTAssertEqual(f, dir + "/t.csv")
+            XCTAssertEqual(count, 2)
+            XCTAssertEqual(first.count, 2)
+            XCTAssertTrue(first[0].hasPrefix(dir + "/t.csv:"), first[0])
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/t.stave"))
     }

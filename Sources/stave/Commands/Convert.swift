@@ -101,6 +101,7 @@ struct Convert: ParsableCommand {
                 line += "in \((s.seconds * 100).rounded() / 100) s"
                 if s.layoutSeconds > 0 { line += " (\((s.layoutSeconds * 100).rounded() / 100) s of it laying out \(s.parts) customer ranges)" }
                 line += csv.skippedNote(s.rejected)
+                if s.blankLines > 0 { line += "; \(groupedThousands(s.blankLines)) blank line\(s.blankLines == 1 ? "" : "s") skipped" }
                 if customers != nil {
                     line += "; \(groupedThousands(s.customers)) customers"
                     if csv.skipBadRows { line += " (\(groupedThousands(s.customersRejected)) bad row\(s.customersRejected == 1 ? "" : "s") skipped" + (customerRejects.map { ", see \($0)" } ?? "") + ")" }

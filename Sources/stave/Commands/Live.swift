@@ -45,7 +45,7 @@ struct Append: ParsableCommand {
             if !quiet {
                 var line = "appended \(groupedThousands(s.rows)) rows to \(store) (\(s.parts) new part\(s.parts == 1 ? "" : "s"), "
                 line += "\(humanBytes(Double(s.outputBytes)))) in \((s.seconds * 1000).rounded() / 1000) s"
-                printError(line + csv.skippedNote(s.rejected))
+                printError(line + csv.skippedNote(s.rejected) + (s.blankLines > 0 ? "; \(groupedThousands(s.blankLines)) blank line\(s.blankLines == 1 ? "" : "s") skipped" : ""))
             }
             // The rows are committed: a compaction that fails says so, and
             // the append still succeeded (exit 0); the next one retries.
