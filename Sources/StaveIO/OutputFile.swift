@@ -21,6 +21,8 @@ public final class OutputFile {
     /// A device, pipe, socket or descriptor path (/dev/stdout) opened here
     /// and written in place (closed on commit).
     private let inPlace: Bool
+    /// The descriptor belongs to the process (/dev/stdout is fd 1): never closed here.
+    private var borrowed = false
     private var buffer: [UInt8] = []
     private var done = false
     /// Memory mode: everything written so far (fd is -1).
@@ -34,7 +36,16 @@ public final class OutputFile {
             displayPath = path
             // (realpath fails on /proc/self/fd links to pipes: kept as given.)
             let target = Sys.kind(path) == .missing ? path : (try? Sys.realPath(path)) ?? path
-            if OutputFile.writesInPlace(path) || OutputFile.writesInPlace(target) {
+            if let descriptor = OutputFile.descriptor(named: path) {
+                // /dev/stdout and the like: written through the descriptor
+                // this process already has (its offset is the one the shell
+                // shares), never reopened at offset 0.
+                finalPath = nil
+                tempPath = nil
+                inPlace = true
+                fd = descriptor
+                borrowed = true
+            } else if OutputFile.writesInPlace(path) || OutputFile.writesInPlace(target) {
                 // /dev/null, /dev/stdout, a named pipe: nothing to replace
                 // atomically, and renaming over it would destroy it.
                 finalPath = nil
@@ -68,6 +79,18 @@ public final class OutputFile {
             fd = 1
         }
         buffer.reserveCapacity(OutputFile.flushThreshold + 4096)
+    }
+
+    /// The descriptor a path names when it is one of this process's own:
+    /// /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N (N open).
+    static func descriptor(named path: String) -> Int32? {
+        var n: Int32?
+        if path == "/dev/stdout" { n = 1 } else if path == "/dev/stderr" { n = 2 }
+        for prefix in ["/dev/fd/", "/proc/self/fd/", "/proc/\(Sys.pid)/fd/"] where path.hasPrefix(prefix) {
+            n = Int32(path.dropFirst(prefix.count))
+        }
+        guard let n, n >= 0, fcntl(n, F_GETFD) != -1 else { return nil }
+        return n
     }
 
     /// True for a path that names a file descriptor (/dev/stdout,
@@ -135,7 +158,7 @@ public final class OutputFile {
         try flush()
         if inPlace {
             done = true
-            Sys.close(fd)
+            if !borrowed { Sys.close(fd) }
             fd = -1
             return
         }
@@ -152,7 +175,7 @@ public final class OutputFile {
         guard !done else { return }
         done = true
         if inPlace {
-            Sys.close(fd)
+            if !borrowed { Sys.close(fd) }
             fd = -1
             return
         }

@@ -195,3 +195,22 @@ final class BadInputTests: CLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.stave"))
     }
 }
+
+final class OutputDescriptorTests: CLITestCase {
+    /// `-o /dev/stdout` writes through the descriptor the shell gave, so
+    /// what the shell writes before and after stays where it belongs
+    /// (reopening the path wrote at offset 0 and was overwritten after).
+    func testDevStdoutWritesThroughTheDescriptor() throws {
+        try convertSample()
+        let script = "{ echo header; \"\(Self.binary.path)\" profile m.stave --format csv -o /dev/stdout; echo trailer; } > out.txt"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let expected = try stave(["profile", "m.stave", "--format", "csv"]).stdout
+        XCTAssertEqual(file("out.txt"), "header\n" + expected + "trailer\n")
+    }
+}
