@@ -178,8 +178,10 @@ public enum QueryParameters {
 extension QueryRequest {
     /// The request of `endpoint` ("summary", "profile", "stats", "breakdown",
     /// "hours", "top-zips", or "customers" with `id`) from URL query
-    /// parameters (already percent-decoded). Unknown and repeated parameters
-    /// are errors, so a typo never silently means "no filter".
+    /// parameters (already percent-decoded). Unknown parameters are errors,
+    /// so a typo never silently means "no filter"; a list parameter given
+    /// several times joins its lists (customer=48&customer=49, as the CLI's
+    /// repeated --customer); any other given twice is an error.
     public static func parse(endpoint: String, id: String? = nil, query: [(String, String)]) -> Result<QueryRequest, ParameterError> {
         do {
             return .success(try parseThrowing(endpoint: endpoint, id: id, query: query))
@@ -190,9 +192,14 @@ extension QueryRequest {
 
     static func parseThrowing(endpoint: String, id: String?, query: [(String, String)]) throws(ParameterError) -> QueryRequest {
         var values: [String: String] = [:]
+        let lists: Set<String> = ["customer", "level", "campaign", "gender", "status"]
         for (name, value) in query {
-            guard values[name] == nil else { throw ParameterError(name, "is given more than once") }
-            values[name] = value
+            if let earlier = values[name] {
+                guard lists.contains(name) else { throw ParameterError(name, "is given more than once") }
+                values[name] = earlier + "," + value
+            } else {
+                values[name] = value
+            }
         }
         let scopeNames = ["from", "to", "customer", "level", "campaign", "gender", "status"]
         let allowed: [String]

@@ -68,16 +68,24 @@ struct OutputOptions: ParsableArguments {
 }
 
 struct FilterOptions: ParsableArguments {
-    @Option(name: .long, help: "Only events at or after this time: YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
-    var from: String?
+    // Arrays, so that a repeated option is seen: --from and --to once at
+    // most (as the API refuses a repeated parameter), --customer as often as
+    // wanted (the lists join, as in the API).
+    @Option(name: .customLong("from"), help: "Only events at or after this time: YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
+    var fromValues: [String] = []
 
-    @Option(name: .long, help: "Only events before this time (half-open range): YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
-    var to: String?
+    @Option(name: .customLong("to"), help: "Only events before this time (half-open range): YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
+    var toValues: [String] = []
 
-    @Option(name: .long, help: "Only these customers: ID[,ID...].")
-    var customer: String?
+    @Option(name: .customLong("customer"), help: "Only these customers: ID[,ID...]; may be repeated (the lists join).")
+    var customerValues: [String] = []
+
+    var from: String? { fromValues.last }
+    var to: String? { toValues.last }
 
     func validate() throws {
+        if fromValues.count > 1 { throw ValidationError("--from is given more than once") }
+        if toValues.count > 1 { throw ValidationError("--to is given more than once") }
         _ = try makeFilter()
     }
 
@@ -85,7 +93,8 @@ struct FilterOptions: ParsableArguments {
         let from = try cli(from.map { QueryParameters.bound("--from", $0) })
         let to = try cli(to.map { QueryParameters.bound("--to", $0) })
         if let e = QueryParameters.range(from: from, to: to, fromName: "--from", toName: "--to") { throw ValidationError("\(e.parameter) \(e.message)") }
-        let customers = try cli(customer.map { QueryParameters.customers("--customer", $0) })
+        let joined = customerValues.isEmpty ? nil : customerValues.joined(separator: ",")
+        let customers = try cli(joined.map { QueryParameters.customers("--customer", $0) })
         return QueryFilter(from: from, to: to, customers: customers)
     }
 }
@@ -199,25 +208,28 @@ func groupedThousands(_ n: Int) -> String {
 
 /// Filters on customer attributes (need the store's customer table).
 struct CustomerFilterOptions: ParsableArguments {
-    @Option(name: .long, help: "Only customers of these levels: Free, Silver, Gold (or 0-2), comma-separated.")
-    var level: String?
+    // Each may be repeated: the lists join (as the API's repeated parameters do).
+    @Option(name: .customLong("level"), help: "Only customers of these levels: Free, Silver, Gold (or 0-2), comma-separated; may be repeated.")
+    var levels: [String] = []
 
-    @Option(name: .long, help: "Only customers of these sign-up campaigns: NONE, 30DAYFREE, SUPERBOWL, RETAILSTORE, WEBOFFER (or 0-4).")
-    var campaign: String?
+    @Option(name: .customLong("campaign"), help: "Only customers of these sign-up campaigns: NONE, 30DAYFREE, SUPERBOWL, RETAILSTORE, WEBOFFER (or 0-4); may be repeated.")
+    var campaigns: [String] = []
 
-    @Option(name: .long, help: "Only customers of this gender code: 0 or 1.")
-    var gender: String?
+    @Option(name: .customLong("gender"), help: "Only customers of this gender code: 0 or 1; may be repeated.")
+    var genders: [String] = []
 
-    @Option(name: .long, help: "Only customers of this status: 0 (closed) or 1 (active).")
-    var status: String?
+    @Option(name: .customLong("status"), help: "Only customers of this status: 0 (closed) or 1 (active); may be repeated.")
+    var statuses: [String] = []
 
     func validate() throws { _ = try makeFilter() }
 
+    static func joined(_ values: [String]) -> String? { values.isEmpty ? nil : values.joined(separator: ",") }
+
     func makeFilter() throws -> CustomerFilter {
-        CustomerFilter(levels: try cli(level.map { QueryParameters.codes("--level", $0, attribute: "level") }),
-                       campaigns: try cli(campaign.map { QueryParameters.codes("--campaign", $0, attribute: "campaign") }),
-                       genders: try cli(gender.map { QueryParameters.codes("--gender", $0, attribute: "gender") }),
-                       statuses: try cli(status.map { QueryParameters.codes("--status", $0, attribute: "status") }))
+        CustomerFilter(levels: try cli(Self.joined(levels).map { QueryParameters.codes("--level", $0, attribute: "level") }),
+                       campaigns: try cli(Self.joined(campaigns).map { QueryParameters.codes("--campaign", $0, attribute: "campaign") }),
+                       genders: try cli(Self.joined(genders).map { QueryParameters.codes("--gender", $0, attribute: "gender") }),
+                       statuses: try cli(Self.joined(statuses).map { QueryParameters.codes("--status", $0, attribute: "status") }))
     }
 }
 

@@ -214,3 +214,19 @@ final class OutputDescriptorTests: CLITestCase {
         XCTAssertEqual(file("out.txt"), "header\n" + expected + "trailer\n")
     }
 }
+
+final class RepeatedOptionTests: CLITestCase {
+    /// A repeated --customer joins the lists (it kept only the last);
+    /// a repeated --from is an error (as a repeated API parameter).
+    func testRepeatedOptionsAccumulateOrAreRefused() throws {
+        try convertSample()
+        let both = try stave(["profile", "m.stave", "--customer", "48,9", "--format", "csv"]).stdout
+        let r = try stave(["profile", "m.stave", "--customer", "48", "--customer", "9", "--format", "csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, both)
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 2, "48 only: 9 has no events; the header and one row")
+        let twice = try stave(["profile", "m.stave", "--from", "2014-10-01", "--from", "2014-11-01"])
+        XCTAssertEqual(twice.status, 64)
+        XCTAssertTrue(twice.stderr.contains("--from is given more than once"), twice.stderr)
+    }
+}

@@ -160,3 +160,17 @@ func XCTAssertThrowsErrorAsync(_ body: () async throws -> Void, file: StaticStri
         XCTFail("no error", file: file, line: line)
     } catch {}
 }
+
+extension QueryRequestTests {
+    /// A list parameter given twice joins its lists, as the CLI's repeated
+    /// --customer does; any other parameter given twice is an error.
+    func testRepeatedParametersJoinListsAndRefuseTheRest() throws {
+        let joined = try QueryRequest.parse(endpoint: "profile", query: [("customer", "48"), ("customer", "9,7"), ("level", "Gold"), ("level", "Free")]).get()
+        XCTAssertEqual(joined.scope.customers, [7, 9, 48])
+        XCTAssertEqual(joined.scope.attributes.levels, Set<UInt8>([0, 2]))
+        guard case .failure(let e) = QueryRequest.parse(endpoint: "profile", query: [("from", "2014-10-01"), ("from", "2014-11-01")]) else {
+            return XCTFail("a repeated from must be refused")
+        }
+        XCTAssertEqual(e.parameter, "from")
+    }
+}
