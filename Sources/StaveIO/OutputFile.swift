@@ -23,6 +23,8 @@ public final class OutputFile {
     private let inPlace: Bool
     /// The descriptor belongs to the process (/dev/stdout is fd 1): never closed here.
     private var borrowed = false
+    /// The temporary file's registration for removal on a signal.
+    private var cleanupToken: Int?
     private var buffer: [UInt8] = []
     private var done = false
     /// Memory mode: everything written so far (fd is -1).
@@ -62,6 +64,7 @@ public final class OutputFile {
                 let parent = parentDirectory(of: target)
                 if Sys.kind(parent) == .missing { try Sys.makeDirectories(parent) }
                 let temp = target + ".tmp-\(Sys.pid)"
+                Temporaries.cleanStale(target)
                 tempPath = temp
                 inPlace = false
                 do {
@@ -70,6 +73,7 @@ public final class OutputFile {
                     // Named as the user wrote it, not as the temporary file.
                     throw StaveError.io(path: path, operation: operation, errno: code)
                 }
+                cleanupToken = Temporaries.register(temp, directory: false)
             }
         } else {
             finalPath = nil
@@ -167,6 +171,7 @@ public final class OutputFile {
         Sys.close(fd)
         fd = -1
         try Sys.rename(tempPath, finalPath)
+        if let cleanupToken { Temporaries.unregister(cleanupToken) }
         try Sys.fsyncDirectory(parentDirectory(of: finalPath))
         done = true
     }
@@ -183,6 +188,7 @@ public final class OutputFile {
             if fd >= 0 { Sys.close(fd) }
             fd = -1
             Sys.unlink(tempPath)
+            if let cleanupToken { Temporaries.unregister(cleanupToken) }
         }
     }
 

@@ -22,6 +22,9 @@ public final class StoreBuilder {
         self.policy = policy
         self.threads = threads
         tempPath = p + ".tmp-\(Sys.pid)"
+        // What writers killed before left here (their PID gone): temporary
+        // stores removed, a store --force was replacing brought back.
+        Temporaries.cleanStale(p)
         if Sys.kind(p) != .missing {
             guard force else { throw StaveError.outputExists(path: p) }
             // Refused before any work, and checked again at commit.
@@ -29,7 +32,11 @@ public final class StoreBuilder {
         }
         if Sys.kind(tempPath) != .missing { Sys.removeFlatDirectory(tempPath) }
         try Sys.mkdir(tempPath)
+        cleanupToken = Temporaries.register(tempPath, directory: true)
     }
+
+    /// The temporary folder's registration for removal on a signal.
+    private var cleanupToken: Int?
 
     public var rowCount: Int { parts.reduce(0) { $0 + $1.rows } }
     public var scratchDirectory: String { tempPath }
@@ -71,9 +78,11 @@ public final class StoreBuilder {
             let old = path + ".old-\(Sys.pid)"
             try Sys.rename(path, old)
             try Sys.rename(tempPath, path)
+            if let cleanupToken { Temporaries.unregister(cleanupToken) }
             Sys.removeFlatDirectory(old)
         } else {
             try Sys.rename(tempPath, path)
+            if let cleanupToken { Temporaries.unregister(cleanupToken) }
         }
         try Sys.fsyncDirectory(parentDirectory(of: path))
         finished = true
@@ -83,6 +92,7 @@ public final class StoreBuilder {
         guard !finished else { return }
         finished = true
         Sys.removeFlatDirectory(tempPath)
+        if let cleanupToken { Temporaries.unregister(cleanupToken) }
     }
 
     deinit { abort() }

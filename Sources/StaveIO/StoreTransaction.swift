@@ -86,6 +86,8 @@ public final class StoreTransaction: PartSink {
     /// nil when the caller holds a WriterLock across transactions.
     private var lockFD: Int32?
     private var written: [String] = []
+    /// Registrations of the files written, removed on a signal until committed.
+    private var cleanupTokens: [Int] = []
     private var finished = false
 
     /// Begins a transaction; takes the writer lock unless `lock` (held by
@@ -119,6 +121,10 @@ public final class StoreTransaction: PartSink {
     private func write(_ name: String, _ body: (String) throws -> ManifestPart) throws -> ManifestPart {
         let temp = path + "/" + name + ".tmp-\(Sys.pid)"
         Sys.unlink(temp)
+        // Removed on SIGINT/SIGTERM until the commit names them: first the
+        // temporary, then the file under its final name (not yet listed).
+        let tempToken = Temporaries.register(temp, directory: false)
+        defer { Temporaries.unregister(tempToken) }
         var entry = try body(temp)
         do {
             try Sys.rename(temp, path + "/" + name)
@@ -126,6 +132,7 @@ public final class StoreTransaction: PartSink {
             Sys.unlink(temp)
             throw error
         }
+        cleanupTokens.append(Temporaries.register(path + "/" + name, directory: false))
         written.append(name)
         entry.name = name
         bytesWritten += entry.bytes
@@ -157,6 +164,10 @@ public final class StoreTransaction: PartSink {
         let out = try OutputFile(path: path + "/" + FormatConstants.manifestName)
         do {
             try out.write(manifest.serialize())
+            // From here a signal must not remove the new files: the rename
+            // below may name them (if it does not, the next writer collects them).
+            for t in cleanupTokens { Temporaries.unregister(t) }
+            cleanupTokens = []
             try out.commit()
         } catch {
             // Keep our new files only if the new manifest landed after all.
@@ -170,6 +181,8 @@ public final class StoreTransaction: PartSink {
 
     private func finish() {
         finished = true
+        for t in cleanupTokens { Temporaries.unregister(t) }
+        cleanupTokens = []
         if let lockFD { Sys.close(lockFD) }
         lockFD = nil
     }

@@ -172,8 +172,11 @@ final class SpillSet: PartSink {
     var scratchDirectory: String { directory }
     var rows: Int { entries.reduce(0) { $0 + $1.rows } }
 
+    private var cleanupTokens: [Int] = []
+
     func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws {
         let name = "spill-\(entries.count + 1).tmp-\(Sys.pid)"
+        cleanupTokens.append(Temporaries.register(directory + "/" + name, directory: false))
         entries.append(try PartWriter.write(groupCount: groupCount, to: directory + "/" + name, policy: .spill, threads: threads,
                                             makeGroup: makeGroup))
     }
@@ -189,7 +192,9 @@ final class SpillSet: PartSink {
 
     func removeAll() {
         for e in entries { Sys.unlink(directory + "/" + e.name) }
+        for t in cleanupTokens { Temporaries.unregister(t) }
         entries = []
+        cleanupTokens = []
     }
 }
 

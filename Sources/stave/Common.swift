@@ -13,8 +13,12 @@ extension OutputFormat: ExpressibleByArgument {}
 
 /// Runs a command body, turning StaveError into one line on stderr and its
 /// exit code.
-func guarded(_ body: () throws -> Void) throws {
+/// With `cleanupOnSignal` (all but follow, which commits on a signal, and
+/// serve, which hands its signals to the server it runs), SIGINT and
+/// SIGTERM remove the command's temporary files before it exits.
+func guarded(cleanupOnSignal: Bool = true, _ body: () throws -> Void) throws {
     Sys.tuneAllocator
+    if cleanupOnSignal { Temporaries.installSignalCleanup() }
     do {
         try body()
     } catch let e as StaveError {

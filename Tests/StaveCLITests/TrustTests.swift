@@ -230,3 +230,61 @@ final class RepeatedOptionTests: CLITestCase {
         XCTAssertTrue(twice.stderr.contains("--from is given more than once"), twice.stderr)
     }
 }
+
+/// No temporary outlives its writer: removed on SIGINT and SIGTERM, and
+/// after SIGKILL by the next writer of the same path.
+final class TemporaryFileTests: CLITestCase {
+    func start(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    func leftovers(_ sub: String = ".") -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + sub)) ?? []).filter { $0.contains(".tmp-") || $0.hasPrefix("spill-") }
+    }
+
+    /// Waits until `path` (relative) exists, up to 20 s.
+    func waitFor(_ predicate: () -> Bool) {
+        for _ in 0..<2000 where !predicate() { usleep(10_000) }
+    }
+
+    func testSignalsRemoveTemporariesAndSigkillLeftoversAreCleanedNextTime() throws {
+        XCTAssertEqual(try stave(["generate", "--rows", "600000", "--customers", "3000", "-o", "gen", "--quiet"]).status, 0)
+        for (sig, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
+            let p = try start(["convert", "gen/tracks.csv", "-o", "big.stave", "--quiet", "--buffer-rows", "100000"])
+            waitFor { !leftovers().isEmpty }
+            XCTAssertFalse(leftovers().isEmpty, "the conversion's temporary store appeared")
+            kill(p.processIdentifier, sig)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, code)
+            XCTAssertEqual(leftovers(), [], "signal \(sig)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/big.stave"))
+        }
+        // SIGKILL leaves the temporary; the next conversion to that path removes it.
+        let p = try start(["convert", "gen/tracks.csv", "-o", "big.stave", "--quiet", "--buffer-rows", "100000"])
+        waitFor { !leftovers().isEmpty }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertFalse(leftovers().isEmpty, "SIGKILL cannot clean up")
+        write("small.csv", sample)
+        XCTAssertEqual(try stave(["convert", "small.csv", "-o", "big.stave", "--quiet"]).status, 0)
+        XCTAssertEqual(leftovers(), [], "the next writer of big.stave removed the dead writer's temporary")
+        // An append interrupted: no new part, no spill, no temporary in the store.
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/big.stave"))
+        let a = try start(["append", "big.stave", "gen/tracks.csv", "--quiet", "--buffer-rows", "100000", "--allow-duplicate-ids"])
+        waitFor { !leftovers("big.stave").isEmpty }
+        kill(a.processIdentifier, SIGINT)
+        a.waitUntilExit()
+        XCTAssertEqual(a.terminationStatus, 130)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/big.stave")).subtracting(["LOCK"]), before.subtracting(["LOCK"]))
+        XCTAssertEqual(try stave(["verify", "big.stave"]).status, 0)
+        // A profile's -o FILE interrupted leaves no FILE.tmp-PID either.
+        XCTAssertEqual(leftovers(), [])
+    }
+}

@@ -106,12 +106,16 @@ struct Export: ParsableCommand {
         let n = partitions ?? 1
         var files: [ParquetExport.EventFile] = []
         var directory: String? = nil
+        var cleanupToken: Int? = nil
+        defer { if let cleanupToken { Temporaries.unregister(cleanupToken) } }
         if let partitions {
             let final = output.output!
+            Temporaries.cleanStale(final)
             guard Sys.kind(final) == .missing else { throw StaveError.outputExists(path: final) }
             let temp = final + ".tmp-\(Sys.pid)"
             try Sys.mkdir(temp)
             directory = temp
+            cleanupToken = Temporaries.register(temp, directory: true)
             for k in 0..<partitions {
                 let name = "part-" + String(repeating: "0", count: max(0, 5 - String(k).count)) + String(k) + ".parquet"
                 files.append(try ParquetExport.EventFile(out: try OutputFile(path: temp + "/" + name),

@@ -120,7 +120,7 @@ struct Follow: ParsableCommand {
     }
 
     func run() throws {
-        try guarded {
+        try guarded(cleanupOnSignal: false) {
             var options = FollowOptions()
             options.batchRows = batchRows
             options.intervalMS = interval

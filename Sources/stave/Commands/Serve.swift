@@ -19,7 +19,7 @@ struct Serve: ParsableCommand {
     var arguments: [String] = []
 
     func run() throws {
-        try guarded {
+        try guarded(cleanupOnSignal: false) {
             let program = try Self.serverProgram()
             let argv = ([program] + arguments).map { strdup($0) } + [nil]
             execv(program, argv)
