@@ -25,6 +25,45 @@ guard let path = args.first, !path.hasPrefix("-") else {
     print("usage: stave-timer STORE [--runs N] [--threads T] [--only NAME]")
     exit(args.first == "--help" || args.first == "-h" ? 0 : 64)
 }
+// The decode cost of each encoding, ns per row (`--only decode_encodings`,
+// no store needed): what DecodeWeight.nanosecondsPerRow is set from.
+// 65,536-row chunks of the shapes each encoding is chosen for, decoded to
+// UInt32 as a query does, 2,000 times each.
+if only == "decode_encodings" {
+    var rng = UInt64(0x9E37_79B9_7F4A_7C15)
+    func next() -> UInt64 { rng = rng &* 6364136223846793005 &+ 1442695040888963407; return rng >> 11 }
+    let n = 65_536
+    let shapes: [(EncodingID, [Int64])] = [
+        (.forBitpack, (0..<n).map { _ in Int64(next() % 2_000_000) }),
+        (.rle, (0..<n).map { Int64($0 / 50) }),
+        (.dictionary, (0..<n).map { _ in Int64(next() % 3000) * 331 }),
+        (.delta, (0..<n).map { Int64($0 * 3) + Int64(next() % 3) }),
+        (.deltaRuns, (0..<n).map { (i: Int) -> Int64 in
+            let run = Int64(i / 40), within = Int64(i % 40)
+            return run * 7 + within * 900 + Int64(next() % 100)
+        }),
+        (.patchedRLE, (0..<n).map { (i: Int) -> Int64 in next() % 5 == 0 ? Int64(next() % 100_000) : Int64(i / 60) }),
+    ]
+    for (id, values) in shapes {
+        let payload = ChunkEncoder.encode(values, forcing: id).payload
+        let base = values.min()!
+        var out = [UInt32](repeating: 0, count: n)
+        var times: [Double] = []
+        for _ in 0..<7 {
+            let t0 = Sys.monotonicSeconds()
+            for _ in 0..<300 {
+                try payload.withUnsafeBytes { p in
+                    let layout = try ChunkLayout.parse(p, encoding: id, count: n, file: "b", what: "b")
+                    try out.withUnsafeMutableBufferPointer { try layout.decode32(0..<n, base: base, into: $0.baseAddress!, file: "b", what: "b") }
+                }
+            }
+            times.append((Sys.monotonicSeconds() - t0) * 1e9 / Double(300 * n))
+        }
+        times.sort()
+        print("{\"encoding\":\"\(id.name)\",\"ns_per_row_median\":\(times[3]),\"min\":\(times[0]),\"check\":\(out.reduce(0, &+))}")
+    }
+    exit(0)
+}
 let store: Store
 do {
     store = try Store.open(path)
@@ -49,6 +88,8 @@ do {
 }
 
 func bound(_ s: String) -> Int64 { try! CivilTime.parseBound(s).get() }
+
+
 let month = QueryFilter(from: bound("2014-11-01"), to: bound("2014-12-01"))
 
 try measure("profile") { _ = try Queries.profile(store, filter: QueryFilter(), threads: threads) }

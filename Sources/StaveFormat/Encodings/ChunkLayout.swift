@@ -241,11 +241,12 @@ public struct DecodeWeight: Sendable, Equatable {
     /// customer_id: scanned, and walked as runs.
     public static let runs = DecodeWeight(bytesPerNanosecond: 0.5, runColumn: true)
 
-    /// Decoding cost of each encoding, ns per row on the reference machine
-    /// (2-core AMD EPYC; `swift package benchmark` in Benchmarks/, the
-    /// decode_* benchmarks); rebuilding runs row by row adds `rebuildRuns`.
+    /// Decoding cost of each encoding to UInt32, ns per row on the
+    /// reference machine (`stave-timer --only decode_encodings`, rounded;
+    /// the figures are in formats/STAVE.md); rebuilding runs row by row
+    /// adds `rebuildRuns`.
     public static let nanosecondsPerRow: [EncodingID: Double] = [
-        .forBitpack: 0.3, .rle: 0.05, .dictionary: 0.6, .delta: 0.7, .deltaRuns: 0.9, .patchedRLE: 0.5,
+        .forBitpack: 0.6, .rle: 0.2, .dictionary: 0.8, .delta: 1.8, .deltaRuns: 2.2, .patchedRLE: 0.5,
     ]
     public static let rebuildRuns = 5.0
     /// zstd decompression, ns per byte of payload.
