@@ -10,7 +10,7 @@ static inline void stave_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); 
 
 #include <malloc.h>
 
-/* glibc's allocator tuning (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD): <malloc.h>,
+/* glibc's allocator tuning (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_ARENA_MAX): <malloc.h>,
    which Swift's Glibc module does not import. Declared here rather than
    looked up by name: a static executable has no dynamic symbol table. */
 static inline int stave_mallopt(int param, int value) {
@@ -24,6 +24,13 @@ static inline int stave_mallopt(int param, int value) {
 static inline int stave_m_mmap_threshold(void) {
 #ifdef M_MMAP_THRESHOLD
     return M_MMAP_THRESHOLD;
+#else
+    return 0;
+#endif
+}
+static inline int stave_m_arena_max(void) {
+#ifdef M_ARENA_MAX
+    return M_ARENA_MAX;
 #else
     return 0;
 #endif

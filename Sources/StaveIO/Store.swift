@@ -20,7 +20,6 @@ public final class Store: @unchecked Sendable {
     }
 
     public static func open(_ path: String) throws -> Store {
-        Sys.tuneAllocator
         switch Sys.kind(path) {
         case .missing: throw StaveError.badStore(path: path, detail: "no such store")
         case .directory: break

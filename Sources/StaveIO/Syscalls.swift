@@ -18,12 +18,26 @@ public enum Sys {
     /// page by page and unmapped when freed, group after group: in a fresh
     /// process page faults then cost as much as the query. Peak memory is
     /// unchanged; a process may keep up to 128 MB of freed memory.
-    /// Store.open calls it; STAVE_MALLOC=default skips it.
+    /// Queries call it (QueryRunner); writers call `tuneWriterAllocator`
+    /// instead: a conversion reuses its large buffers itself and ran slower
+    /// with this (more system time). STAVE_MALLOC=default skips both.
     public static let tuneAllocator: Void = {
         if let v = getenv("STAVE_MALLOC"), String(cString: v) == "default" { return }
         // (The parameter numbers come from <malloc.h> through the C shim.)
         _ = stave_mallopt(stave_m_mmap_threshold(), 32 << 20)
         _ = stave_mallopt(stave_m_trim_threshold(), 128 << 20)
+    }()
+
+    /// glibc's allocator for writers (convert, append, compact): one arena.
+    /// By default each thread that allocates gets its own arena, and the
+    /// threads that parse, sort and encode in turn leave freed blocks in
+    /// each of them: on large conversions one arena lowered both peak
+    /// memory and system time (the figures are in BENCHMARKS.md).
+    /// Writers allocate per buffer and per row group, never per row, so
+    /// the one arena's lock is not contended.
+    public static let tuneWriterAllocator: Void = {
+        if let v = getenv("STAVE_MALLOC"), String(cString: v) == "default" { return }
+        _ = stave_mallopt(stave_m_arena_max(), 1)
     }()
 
     static func retrying<T: BinaryInteger>(_ body: () -> T) -> T {

@@ -91,6 +91,7 @@ public enum Compactor {
     public static func compact(store path: String, mode: Mode = .full, partRows: Int = RunMerge.defaultPartRows,
                                policy: CompressionPolicy = CompressionPolicy(), threads: Int = 2,
                                lock: WriterLock? = nil) throws -> Summary {
+        Sys.tuneWriterAllocator
         let t0 = Sys.monotonicSeconds()
         let t = try StoreTransaction(path: path, policy: policy, threads: threads, lock: lock)
         var committed = false

@@ -75,7 +75,7 @@ public final class Converter {
     var displayName: String { inputPath == "-" ? "<stdin>" : inputPath }
 
     public func run() throws -> ConvertSummary {
-        Sys.tuneAllocator
+        Sys.tuneWriterAllocator
         let t0 = Sys.monotonicSeconds()
         let builder = try StoreBuilder(path: outputPath, force: options.force, policy: options.compression, threads: options.threads)
         // Aborted here on any error, not left to deinit: a part written on
@@ -107,7 +107,7 @@ public final class Converter {
     /// `outputPath`, committed atomically under its writer lock (all rows
     /// or, on any error, none).
     public func append() throws -> ConvertSummary {
-        Sys.tuneAllocator
+        Sys.tuneWriterAllocator
         let t0 = Sys.monotonicSeconds()
         let t = try StoreTransaction(path: outputPath, policy: options.compression, threads: options.threads)
         // Aborted here on any error, not left to deinit (see run()).

@@ -110,7 +110,10 @@ public enum RunMerge {
             written += full.count
             progress?(written)
         }
-        var buffer = EventBuffer()
+        // Reserved once (ranges are planned at about partRows; a little
+        // over): growing it would double its memory. The buffer a written
+        // part hands back is reused with its capacity.
+        var buffer = EventBuffer(capacity: min(partRows + partRows / 8, refs.reduce(0) { $0 + $1.rows }))
         for (r, range) in plan.enumerated() {
             let overlapping = refs.filter { UInt64($0.hi) >= range.lowerBound && UInt64($0.lo) <= range.upperBound }
             // One customer larger than a part: its rows are in input order
@@ -127,7 +130,10 @@ public enum RunMerge {
             }
             try flush(&buffer)
             // Groups entirely below the next range are done with: their
-            // mapped pages leave the resident set.
+            // mapped pages leave the resident set. (Not each group as soon
+            // as it is decoded: the kernel maps the pages around each fault
+            // that are in the page cache, so the next group's faults mapped
+            // most of a released group back, and the resident set grew.)
             let next = r + 1 < plan.count ? plan[r + 1].lowerBound : UInt64.max
             for ref in overlapping where UInt64(ref.hi) < next {
                 let chunks = inputs[ref.part].footer.rowGroups[ref.group].chunks

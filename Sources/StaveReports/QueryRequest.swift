@@ -335,6 +335,7 @@ public enum QueryRunner {
     /// written.
     public static func write(_ request: QueryRequest, in context: QueryContext, format: OutputFormat, to out: OutputFile,
                              phase: ((String) -> Void)? = nil) throws {
+        Sys.tuneAllocator
         if case .profile(let page) = request.kind, page.isWhole, !page.withCustomers, format == .csv {
             let filter = try filter(request, in: context)
             try ProfileReport.writeCSVHeader(to: out)
@@ -349,6 +350,7 @@ public enum QueryRunner {
     /// Runs `request`. `phase`, if given, hears what the profile pass did
     /// (for --verbose).
     public static func run(_ request: QueryRequest, in context: QueryContext, phase: ((String) -> Void)? = nil) throws -> QueryResult {
+        Sys.tuneAllocator
         let store = context.store, threads = context.threads, scope = request.scope
         let filter = try filter(request, in: context)
         let attributes = scope.attributes

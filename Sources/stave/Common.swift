@@ -17,7 +17,6 @@ extension OutputFormat: ExpressibleByArgument {}
 /// serve, which hands its signals to the server it runs), SIGINT and
 /// SIGTERM remove the command's temporary files before it exits.
 func guarded(cleanupOnSignal: Bool = true, _ body: () throws -> Void) throws {
-    Sys.tuneAllocator
     if cleanupOnSignal { Temporaries.installSignalCleanup() }
     do {
         try body()

@@ -215,6 +215,28 @@ final class ConverterTests: XCTestCase {
         XCTAssertEqual(try Store.open(dir + "/t.stave").rowCount, 3)
     }
 
+    /// A row keeps datetime, zip and mobile in one packed word: every field
+    /// reads back what was set, at both ends of its domain and after
+    /// setting the others.
+    func testEventRowPackingKeepsEachField() {
+        XCTAssertEqual(MemoryLayout<EventRow>.stride, 24)
+        let times = [CivilTime.minSeconds, CivilTime.maxSeconds, 0, -1, 1_414_034_780]
+        for t in times {
+            for z: UInt32 in [0, 1, 65_536, 99_999] {
+                for m: UInt8 in [0, 1, 255] {
+                    var r = EventRow(eventID: -5, customerID: 7, trackID: 9, datetime: t, mobile: m, zip: z)
+                    XCTAssertEqual([r.datetime, Int64(r.zip), Int64(r.mobile), r.eventID], [t, Int64(z), Int64(m), -5])
+                    r.zip = 12_345
+                    XCTAssertEqual([r.datetime, Int64(r.zip), Int64(r.mobile)], [t, 12_345, Int64(m)])
+                    r.datetime = CivilTime.maxSeconds - t + CivilTime.minSeconds
+                    XCTAssertEqual([r.datetime, Int64(r.zip), Int64(r.mobile)], [CivilTime.maxSeconds - t + CivilTime.minSeconds, 12_345, Int64(m)])
+                    r.mobile = 1
+                    XCTAssertEqual([r.datetime, Int64(r.zip), Int64(r.mobile)], [CivilTime.maxSeconds - t + CivilTime.minSeconds, 12_345, 1])
+                }
+            }
+        }
+    }
+
     /// Many parts (small buffer), values at the ends of their domains,
     /// duplicate event ids: every row comes back exactly once.
     func testManyPartsAndExtremeValuesRoundTrip() throws {

@@ -64,6 +64,7 @@ if only == "decode_encodings" {
     }
     exit(0)
 }
+Sys.tuneAllocator   // as the CLI's queries do (QueryRunner)
 let store: Store
 do {
     store = try Store.open(path)
