@@ -485,11 +485,18 @@ def live_data(csv, store, work, inner, rounds):
     live = os.path.join(work, "live.stave")
     shutil.rmtree(live, ignore_errors=True)
     shutil.copytree(store, live)
-    # 1. A 1,000-row append, then a new query process that sees it.
+    # 1. A 1,000-row append, then a new query process that sees it. Each
+    #    round appends new events (the first 1,000 lines renumbered after
+    #    every id so far): stave refuses an event id it already holds.
     chunk = os.path.join(work, "append-1000.csv")
-    open(chunk, "wb").write(b"".join(lines[:1000]))
     appends, visible = [], []
-    for _ in range(max(10, rounds * 2)):
+    for r in range(max(10, rounds * 2)):
+        offset = len(lines) + r * 1000
+        renumbered = []
+        for l in lines[:1000]:
+            f = l.split(b",", 1)
+            renumbered.append(str(int(f[0]) + offset).encode() + b"," + f[1])
+        open(chunk, "wb").write(b"".join(renumbered))
         t_append, _ = run([STAVE, "append", live, chunk, "--quiet"])
         t_query, out_q = run([STAVE, "stats", live, "--format", "csv"])
         appends.append(t_append * 1000)
