@@ -55,6 +55,9 @@ public enum StaveError: Error, Equatable, Sendable {
     /// Another process holds the store's writer lock (exit 75, EX_TEMPFAIL:
     /// trying again later can succeed).
     case busy(path: String)
+    /// A service stave needs is not available, e.g. `stave serve`'s port is
+    /// taken (exit 69, EX_UNAVAILABLE).
+    case unavailable(String)
 
     /// sysexits(3) codes that scripts can rely on.
     public var exitCode: Int32 {
@@ -76,6 +79,8 @@ public enum StaveError: Error, Equatable, Sendable {
             return 74
         case .busy:
             return 75
+        case .unavailable:
+            return 69
         }
     }
 }
@@ -102,6 +107,7 @@ extension StaveError: CustomStringConvertible {
         case let .missingInput(path): return "\(path): no such file"
         case let .outputExists(path): return "\(path): already exists (use --force to replace it)"
         case let .refusedReplace(path, detail): return "\(path): \(detail); nothing was changed"
+        case let .unavailable(message): return message
         case let .busy(path): return "\(path): another stave process is writing to this store (it holds LOCK); try again when it is done"
         case let .io(path, op, errno): return "\(path): \(op) failed: \(ErrnoText.describe(errno))"
         }

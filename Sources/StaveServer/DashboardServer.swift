@@ -1,6 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import StaveFormat
 import StaveIO
@@ -26,6 +30,12 @@ public struct DashboardServer: Sendable {
         /// Called once listening, with the URL.
         public var onListening: @Sendable (String) -> Void = { _ in }
         public var verbose = false
+        /// The access token every request must carry; nil: none (allowed
+        /// only on a loopback address, see `AccessControl`).
+        public var token: String?
+        /// Host header names accepted besides localhost, IP addresses and
+        /// `host`.
+        public var allowHosts: [String] = []
 
         public init(store: String) {
             self.store = store
@@ -42,26 +52,39 @@ public struct DashboardServer: Sendable {
     /// and serves until SIGINT or SIGTERM.
     public func run() async throws {
         let c = configuration
+        precondition(c.token != nil || AccessControl.isLoopback(c.host), "a server other machines can reach needs a token")
         let cache = ResultCache(maxBytes: c.cacheBytes)
         let watcher = try StoreWatcher(path: c.store, threads: c.threads, executor: QueryExecutor(), cache: cache)
-        let responder = DashboardResponder(watcher: watcher, cache: cache, streams: EventStreams(limit: c.maxEventStreams))
+        let responder = DashboardResponder(watcher: watcher, cache: cache, streams: EventStreams(limit: c.maxEventStreams),
+                                           access: AccessControl(boundHost: c.host, token: c.token, allowHosts: c.allowHosts))
         var logger = Logger(label: "stave.serve")
         logger.logLevel = c.verbose ? .info : .warning
         let host = c.host
         let app = Application(
             responder: responder,
-            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            // Heads of up to 256 KB are read (NIO's default is 80 KB) so that
+            // an over-long URL gets this server's 414 rather than a bare 400.
+            server: .http1(configuration: .init(idleTimeout: .seconds(60), httpDecoderConfiguration:
+                .init(maxHeaderFieldSize: 256 << 10, maxHeaderListSize: 256 << 10, maxHeaderFieldCount: 200))),
             configuration: .init(address: .hostname(host, port: c.port), serverName: "stave"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? c.port
                 let shown = host.contains(":") ? "[\(host)]" : host
-                c.onListening("http://\(shown):\(port)/")
+                c.onListening("http://\(shown):\(port)/" + (c.token.map { "?token=" + $0 } ?? ""))
             },
             logger: logger
         )
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await watcher.watch(every: c.pollInterval) }
-            group.addTask { try await app.runService() }
+            group.addTask {
+                do { try await app.runService() } catch let e as IOError where e.errnoCode == EADDRINUSE {
+                    throw StaveError.unavailable("serve: port \(c.port) on \(host) is in use by another program: choose another with --port (--port 0 picks a free one)")
+                } catch let e as IOError where e.errnoCode == EADDRNOTAVAIL {
+                    throw StaveError.unavailable("serve: \(host) is not an address of this machine: choose another with --host")
+                } catch let e as IOError where e.errnoCode == EACCES {
+                    throw StaveError.unavailable("serve: port \(c.port) needs privileges this process lacks: choose a port above 1023")
+                }
+            }
             // The server returns on SIGINT/SIGTERM (after its graceful
             // shutdown); then the watcher stops too.
             try await group.next()
@@ -91,6 +114,7 @@ struct DashboardResponder: HTTPResponder {
     let watcher: StoreWatcher
     let cache: ResultCache
     let streams: EventStreams
+    let access: AccessControl
 
     /// The longest URL (path and query) accepted.
     static let maxURI = 8192
@@ -98,9 +122,22 @@ struct DashboardResponder: HTTPResponder {
     static let endpoints = ["summary", "profile", "stats", "breakdown", "hours", "top-zips"]
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        guard request.method == .get else {
-            return Self.error(.methodNotAllowed, "only GET is served (stave serve never changes the store)", extra: [.allow: "GET"])
+        if let problem = access.hostProblem(request) { return Self.error(.forbidden, problem) }
+        let verdict = access.check(request)
+        if case .refused(let why) = verdict {
+            return Self.error(.unauthorized, why, extra: [.wwwAuthenticate: "Bearer realm=\"stave\""])
         }
+        guard request.method == .get || request.method == .head else {
+            return Self.error(.methodNotAllowed, "only GET and HEAD are served (stave serve never changes the store)", extra: [.allow: "GET, HEAD"])
+        }
+        var response = await route(request)
+        if verdict == .allowedByQuery { response.headers[.setCookie] = access.setCookie }
+        // HEAD: the GET answer's status and headers (its Content-Length
+        // included), no body; an event stream's body never starts.
+        return request.method == .head ? response.createHeadResponse() : response
+    }
+
+    func route(_ request: Request) async -> Response {
         // Requests carry no body: one that announces one is refused before it is read.
         if let length = request.headers[.contentLength], length != "0" {
             return Self.error(.contentTooLarge, "requests take no body")
@@ -132,7 +169,10 @@ struct DashboardResponder: HTTPResponder {
     // MARK: The API
 
     func api(_ endpoint: String, id: String?, _ request: Request) async -> Response {
-        let parsed = QueryString.parse(request.uri.query).flatMap { QueryRequest.parse(endpoint: endpoint, id: id, query: $0) }
+        // (The access token, when one came in the query, is not a query parameter.)
+        let parsed = QueryString.parse(request.uri.query).flatMap {
+            QueryRequest.parse(endpoint: endpoint, id: id, query: access.token == nil ? $0 : $0.filter { $0.0 != "token" })
+        }
         let query: QueryRequest
         switch parsed {
         case .success(let q): query = q

@@ -33,8 +33,15 @@ struct Serve: ParsableCommand {
         sort, order, limit (at most 10,000; default 100) and offset.
         A bad parameter gets HTTP 400 naming it; an unknown path 404.
 
-        Binds to 127.0.0.1 unless --host says otherwise. Never writes the
-        store; answers are cached per commit (--cache-mb).
+        Binds to 127.0.0.1 unless --host says otherwise. Bound to any other
+        address (0.0.0.0: every interface), every request must carry an
+        access token, given with --token or generated and printed in the
+        URL: `?token=T` (the page then keeps it in a cookie) or the header
+        `Authorization: Bearer T`; without it the answer is 401. Requests
+        whose Host header is not localhost, an IP address, --host or an
+        --allow-host name get 403 (a defence against DNS rebinding).
+        GET and HEAD are served. Never writes the store; answers are cached
+        per commit (--cache-mb). A taken port exits 69.
         """
     )
 
@@ -46,6 +53,12 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Port to listen on (0: any free port; the URL printed says which).")
     var port = 8080
+
+    @Option(help: ArgumentHelp("Access token every request must carry (16 to 256 characters, no spaces or ;,\"\\&=%+#). Required off loopback: generated and printed when not given.", valueName: "token"))
+    var token: String?
+
+    @Option(name: .customLong("allow-host"), help: ArgumentHelp("Also accept requests whose Host header is this name (repeatable; e.g. the machine's DNS name).", valueName: "name"))
+    var allowHosts: [String] = []
 
     @Option(help: "Cache of answers per commit, in MB (0: no cache, every request runs its query).")
     var cacheMb = 64
@@ -60,6 +73,12 @@ struct Serve: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard (0...65536).contains(cacheMb) else { throw ValidationError("--cache-mb must be 0...65536") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be 1...256") }
+        if let token, !AccessControl.validToken(token) {
+            throw ValidationError("--token must be 16 to 256 printable characters without spaces or any of ;,\"\\&=%+#")
+        }
+        for h in allowHosts where h.isEmpty || h.contains(where: { $0 == ":" || $0 == "/" || $0 == " " }) {
+            throw ValidationError("--allow-host takes a host name without port or path, not '\(h)'")
+        }
     }
 
     /// The server runs in a task while this thread waits for it.
@@ -82,6 +101,12 @@ struct Serve: ParsableCommand {
         c.threads = threads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         c.cacheBytes = cacheMb << 20
         c.verbose = verbose
+        c.allowHosts = allowHosts
+        c.token = token
+        if token == nil && !AccessControl.isLoopback(host) { c.token = AccessControl.generateToken() }
+        if c.token != nil && !AccessControl.isLoopback(host) {
+            printToStderr("stave: serve: \(host) is reachable from other machines: every request needs the access token (in the URL printed; or send 'Authorization: Bearer TOKEN'). The connection is plain HTTP: use it on networks you trust.")
+        }
         let store = self.store
         c.onListening = { url in
             // One line on stdout, flushed at once: scripts read the URL from it.

@@ -65,15 +65,23 @@ final class ServeTests: XCTestCase {
     }
 
     /// Starts `stave serve STORE --port 0 ...` and returns a client for the
-    /// port it printed.
-    func serve(_ store: String, _ extra: [String] = []) throws -> HTTPTestClient {
+    /// port it printed (connecting to 127.0.0.1, which a server bound to
+    /// every interface also answers). `printed` gets the URL line and
+    /// `stderrPath`, when given, the server's stderr.
+    func serve(_ store: String, _ extra: [String] = [], printed: UnsafeMutablePointer<String>? = nil,
+               stderrPath: String? = nil) throws -> HTTPTestClient {
         let p = Process()
         p.executableURL = CLITests.binary
         p.arguments = ["serve", store, "--port", "0"] + extra
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         let out = Pipe()
         p.standardOutput = out
-        p.standardError = FileHandle.standardError
+        if let stderrPath {
+            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            p.standardError = FileHandle(forWritingAtPath: stderrPath)
+        } else {
+            p.standardError = FileHandle.standardError
+        }
         try p.run()
         servers.append(p)
         var text = ""
@@ -83,13 +91,14 @@ final class ServeTests: XCTestCase {
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
         }
-        // "stave: serving STORE at http://127.0.0.1:PORT/ (Ctrl-C to stop)"
-        guard let range = text.range(of: "http://127.0.0.1:"), let end = text[range.upperBound...].firstIndex(of: "/"),
-              let port = UInt16(text[range.upperBound..<end]) else {
+        printed?.pointee = text
+        // "stave: serving STORE at http://HOST:PORT/ (Ctrl-C to stop)"
+        guard let at = text.range(of: " at http://"), let colon = text[at.upperBound...].lastIndex(of: ":"),
+              let end = text[colon...].firstIndex(of: "/"), let port = UInt16(text[text.index(after: colon)..<end]) else {
             XCTFail("no URL printed: '\(text)'")
             throw HTTPTestClient.Failure.socket("server did not start")
         }
-        XCTAssertTrue(text.hasPrefix("stave: serving \(store) at http://127.0.0.1:"), text)
+        XCTAssertTrue(text.hasPrefix("stave: serving \(store) at http://"), text)
         return HTTPTestClient(port: port)
     }
 
@@ -210,7 +219,7 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(r.text, "{\"error\":\"no customer 99999: not in the customer table and no events in range\"}\n")
         r = try client.request("POST", "/api/summary")
         XCTAssertEqual(r.status, 405)
-        XCTAssertEqual(r.headers["allow"], "GET")
+        XCTAssertEqual(r.headers["allow"], "GET, HEAD")
         r = try client.request("GET", "/api/summary", body: String(repeating: "x", count: 100))
         XCTAssertEqual(r.status, 413)
         r = try client.get("/api/summary?customer=" + String(repeating: "1,", count: 5000) + "1")
@@ -257,7 +266,7 @@ final class ServeTests: XCTestCase {
         let client = try serve(s)
         let fd = try client.connect()
         defer { close(fd) }
-        try client.send(fd, "GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        try client.send(fd, "GET /api/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
         var seen = try client.receive(fd) { String(decoding: $0, as: UTF8.self).contains("\n\n") }
         var text = String(decoding: seen, as: UTF8.self)
         XCTAssertTrue(text.contains("content-type: text/event-stream") || text.contains("Content-Type: text/event-stream"), text)
@@ -353,7 +362,7 @@ final class ServeTests: XCTestCase {
         var idle: [Int32] = []
         for _ in 0..<20 {
             let fd = try client.connect()
-            try client.send(fd, "GET /api/summary HTTP/1.1\r\nHost: x\r\n")
+            try client.send(fd, "GET /api/summary HTTP/1.1\r\nHost: localhost\r\n")
             idle.append(fd)
         }
         // Large answers nobody reads (a 10,000-row page is about 1.4 MB,
@@ -361,13 +370,13 @@ final class ServeTests: XCTestCase {
         var unread: [Int32] = []
         for _ in 0..<4 {
             let fd = try client.connect()
-            try client.send(fd, "GET /api/profile?limit=10000&with_customers=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            try client.send(fd, "GET /api/profile?limit=10000&with_customers=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
             unread.append(fd)
         }
         // Event streams that vanish without a word.
         for _ in 0..<5 {
             let fd = try client.connect()
-            try client.send(fd, "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            try client.send(fd, "GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
             close(fd)
         }
         Thread.sleep(forTimeInterval: 0.3)
@@ -390,10 +399,139 @@ final class ServeTests: XCTestCase {
             }
         }
         let before = try listing()
-        let client = try serve(s)   // serve() checks the URL is http://127.0.0.1:PORT/
+        var line = ""
+        let client = try serve(s, printed: &line)
+        XCTAssertTrue(line.hasPrefix("stave: serving \(s) at http://127.0.0.1:"), line)
+        XCTAssertFalse(line.contains("token"), line)
         for (path, _) in cases(s) { _ = try client.get(path) }
         _ = try client.get("/")
         XCTAssertEqual(try listing(), before)
+    }
+
+    // MARK: Access (issue 17.10)
+
+    /// Only requests addressed to this server are answered: a page on
+    /// another site whose name was pointed at 127.0.0.1 (DNS rebinding)
+    /// sends its own name as Host and gets 403.
+    func testHostHeaderMustNameThisServer() throws {
+        let s = try makeStore(rows: 2_000, customers: 50)
+        let client = try serve(s, ["--allow-host", "stave.example"])
+        func status(_ host: String?) throws -> (Int, String) {
+            let fd = try client.connect()
+            defer { close(fd) }
+            var text = "GET /api/summary HTTP/1.1\r\n"
+            if let host { text += "Host: \(host)\r\n" }
+            try client.send(fd, text + "Connection: close\r\n\r\n")
+            let r = try HTTPTestClient.parse(try client.receive(fd))
+            return (r.status, r.text)
+        }
+        for ok in ["localhost", "localhost:\(client.port)", "127.0.0.1:\(client.port)", "LOCALHOST.", "[::1]:\(client.port)",
+                   "10.1.2.3", "stave.example", "Stave.Example:8080"] {
+            XCTAssertEqual(try status(ok).0, 200, ok)
+        }
+        for bad in ["evil.example", "evil.example:\(client.port)", "127.0.0.1.evil.example", "localhost.evil.example", "", "a:b:c", "[::1"] {
+            let (code, text) = try status(bad)
+            XCTAssertEqual(code, 403, "'\(bad)': \(text)")
+            XCTAssertTrue(text.hasPrefix("{\"error\":\"the Host header"), text)
+        }
+        let (code, text) = try status(nil)
+        XCTAssertEqual(code, 403)
+        XCTAssertTrue(text.contains("must have a Host header"), text)
+        // Two Host headers: refused, whichever comes first.
+        let fd = try client.connect()
+        defer { close(fd) }
+        try client.send(fd, "GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        XCTAssertEqual(try HTTPTestClient.parse(try client.receive(fd)).status, 403)
+    }
+
+    /// Bound to every interface, the server makes up a token, prints it in
+    /// its URL and says so on stderr; every request without it is 401; the
+    /// token in the query sets a cookie that the page's own requests carry;
+    /// a Bearer header works for scripts; the token is not a query parameter.
+    func testOffLoopbackEveryRequestNeedsTheToken() throws {
+        let s = try makeStore(rows: 2_000, customers: 50)
+        var line = ""
+        let errPath = dir + "/serve.err"
+        let client = try serve(s, ["--host", "0.0.0.0"], printed: &line, stderrPath: errPath)
+        guard let t = line.range(of: "?token=") else { return XCTFail("no token in '\(line)'") }
+        let token = String(line[t.upperBound...].prefix { $0.isHexDigit })
+        XCTAssertEqual(token.count, 32, line)
+        XCTAssertTrue(line.hasPrefix("stave: serving \(s) at http://0.0.0.0:\(client.port)/?token=\(token) (Ctrl-C to stop)"), line)
+        let notice = try String(contentsOfFile: errPath, encoding: .utf8)
+        XCTAssertTrue(notice.contains("0.0.0.0 is reachable from other machines: every request needs the access token"), notice)
+
+        for path in ["/", "/app.js", "/api/summary", "/api/events", "/nope"] {
+            let r = try client.get(path)
+            XCTAssertEqual(r.status, 401, path)
+            XCTAssertEqual(r.headers["www-authenticate"], "Bearer realm=\"stave\"", path)
+            XCTAssertTrue(r.text.contains("needs its access token"), r.text)
+        }
+        XCTAssertEqual(try client.get("/api/summary?token=" + String(token.reversed())).status, 401)
+        XCTAssertEqual(try client.request("GET", "/api/summary", headers: ["Authorization: Bearer nope"]).status, 401)
+        XCTAssertEqual(try client.request("GET", "/api/summary", headers: ["Cookie: stave_token=nope"]).status, 401)
+
+        let page = try client.get("/?token=" + token)
+        XCTAssertEqual(page.status, 200)
+        XCTAssertEqual(page.headers["set-cookie"], "stave_token=\(token); Path=/; HttpOnly; SameSite=Strict")
+        let plain = try stave(["summary", s, "--from", "2014-11-01", "--format", "json"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        for (target, headers) in [("/api/summary?from=2014-11-01&token=\(token)", [String]()),
+                                  ("/api/summary?from=2014-11-01", ["Cookie: theme=dark; stave_token=\(token)"]),
+                                  ("/api/summary?from=2014-11-01", ["Authorization: Bearer \(token)"])] {
+            let r = try client.request("GET", target, headers: headers)
+            XCTAssertEqual(r.status, 200, "\(target) \(headers): \(r.text)")
+            XCTAssertEqual(r.text, plain.stdout, target)
+        }
+        // An explicit token on loopback is enforced too; a bad one is refused at once.
+        let second = try serve(s, ["--token", "correct-horse-battery"])
+        XCTAssertEqual(try second.get("/api/summary").status, 401)
+        XCTAssertEqual(try second.request("GET", "/api/summary", headers: ["Authorization: Bearer correct-horse-battery"]).status, 200)
+        let bad = try stave(["serve", s, "--token", "short"])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--token must be 16 to 256"), bad.stderr)
+    }
+
+    /// HEAD answers with the GET's status and headers, Content-Length
+    /// included, and no body; methods that would change something are 405.
+    func testHeadIsAnswered() throws {
+        let s = try makeStore(rows: 2_000, customers: 50)
+        let client = try serve(s)
+        for path in ["/", "/app.js", "/api/summary", "/api/profile?limit=5", "/nope"] {
+            let get = try client.get(path)
+            let fd = try client.connect()
+            defer { close(fd) }
+            try client.send(fd, "HEAD \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            let raw = try client.receive(fd)
+            let head = try HTTPTestClient.parse(raw, bodyless: true)
+            XCTAssertEqual(head.status, get.status, path)
+            XCTAssertEqual(head.body, [], path)
+            XCTAssertEqual(head.headers["content-type"], get.headers["content-type"], path)
+            if let length = head.headers["content-length"] { XCTAssertEqual(Int(length), get.body.count, path) }
+        }
+        let r = try client.request("DELETE", "/api/summary")
+        XCTAssertEqual(r.status, 405)
+        XCTAssertEqual(r.headers["allow"], "GET, HEAD")
+    }
+
+    /// A second server on a taken port exits 69 with one line naming the
+    /// port and what to do, no library text.
+    func testTakenPortIsOneLine() throws {
+        let s = try makeStore(rows: 2_000, customers: 50)
+        let first = try serve(s)
+        let r = try stave(["serve", s, "--port", String(first.port)])
+        XCTAssertEqual(r.status, 69, r.stderr)
+        XCTAssertEqual(r.stderr, "stave: serve: port \(first.port) on 127.0.0.1 is in use by another program: choose another with --port (--port 0 picks a free one)\n")
+        XCTAssertEqual(r.stdout, "")
+    }
+
+    /// A 100 KB URL is answered 414 with a message, not dropped.
+    func testHugeURLIs414() throws {
+        let s = try makeStore(rows: 2_000, customers: 50)
+        let client = try serve(s)
+        let r = try client.get("/api/summary?customer=" + String(repeating: "12345,", count: 100_000 / 6))
+        XCTAssertEqual(r.status, 414)
+        XCTAssertEqual(r.text, "{\"error\":\"the URL is longer than 8192 bytes\"}\n")
+        XCTAssertEqual(try client.get("/api/summary").status, 200)
     }
 }
 

@@ -71,6 +71,7 @@ final class HostileCorpusTests: XCTestCase {
         case .missingInput: return "missingInput"
         case .refusedReplace: return "refusedReplace"
         case .busy: return "busy"
+        case .unavailable: return "unavailable"
         }
     }
 
