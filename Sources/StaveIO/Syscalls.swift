@@ -48,6 +48,17 @@ public enum Sys {
         }
     }
 
+    /// `retrying` for a call that fault injection may fail (see
+    /// FaultInjection): an injected errno stands for the call's result.
+    static func retrying<T: BinaryInteger>(_ op: FaultInjection.Op, _ path: String, _ body: () -> T) -> T {
+        while true {
+            if let e = FaultInjection.fault(op, path) { errno = e; if e == EINTR { continue }; return -1 }
+            let r = body()
+            if r == -1 && errno == EINTR { continue }
+            return r
+        }
+    }
+
     public static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
         let fd = retrying { Glibc.open(path, flags, mode) }
         guard fd >= 0 else { throw StaveError.io(path: path, operation: "open", errno: errno) }
@@ -72,7 +83,7 @@ public enum Sys {
     public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var done = 0
         while done < bytes.count {
-            let n = retrying { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
+            let n = retrying(.write, path) { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
             guard n > 0 else { throw StaveError.io(path: path, operation: "write", errno: n < 0 ? errno : EIO) }
             done += n
         }
@@ -86,7 +97,7 @@ public enum Sys {
     }
 
     public static func fsync(_ fd: Int32, path: String) throws {
-        guard retrying({ Glibc.fsync(fd) }) == 0 else { throw StaveError.io(path: path, operation: "fsync", errno: errno) }
+        guard retrying(.fsync, path, { Glibc.fsync(fd) }) == 0 else { throw StaveError.io(path: path, operation: "fsync", errno: errno) }
     }
 
     public static func fsyncDirectory(_ path: String) throws {
@@ -96,7 +107,7 @@ public enum Sys {
     }
 
     public static func rename(_ from: String, _ to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw StaveError.io(path: to, operation: "rename", errno: errno) }
+        guard retrying(.rename, to, { Glibc.rename(from, to) }) == 0 else { throw StaveError.io(path: to, operation: "rename", errno: errno) }
     }
 
     public static func mkdir(_ path: String) throws {
@@ -121,7 +132,9 @@ public enum Sys {
         }
     }
 
-    public static func unlink(_ path: String) { _ = Glibc.unlink(path) }
+    /// Removes a file; a failure is ignored (every caller removes what is
+    /// no longer referenced, and a later writer collects what is left).
+    public static func unlink(_ path: String) { _ = retrying(.unlink, path) { Glibc.unlink(path) } }
 
     public enum Kind { case missing, file, directory, other }
 
@@ -152,7 +165,7 @@ public enum Sys {
                 let name = withUnsafePointer(to: entry.pointee.d_name) {
                     $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
                 }
-                if name != "." && name != ".." { unlink(path + "/" + name) }
+                if name != "." && name != ".." { unlink(path + "/" + name) }   // through the fault point
             }
             closedir(dir)
         }
