@@ -165,20 +165,15 @@ public enum FusedProfile {
         guard from < end else { return Profile() }
         let workers = max(1, min(threads, plan.total / 65_536))
         let bounds = plan.bounds(workers, from: from, to: end)
-        // Each worker appends to its own output and writes only errors[w];
-        // everything else is read-only.
+        // Each worker appends to its own output; everything else is read-only.
         let outputs = (0..<workers).map { _ in ProfileAppender(reserve: plan.total / max(1, workers) / 8) }
-        let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: workers)
-        errors.initialize(repeating: nil)
-        defer { errors.deinitialize(); errors.deallocate() }
-        let shared = SendableBox((plan, bounds, outputs, errors))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let (plan, bounds, outputs, errors) = shared.value
+        let errors = Parallel.slots(workers) { w -> Error? in
             do {
                 try walk(store: store, filter: filter, jobs: plan.jobs, chains: plan.chains, from: bounds[w], to: bounds[w + 1],
                          maxTrack: plan.maxTrack, out: outputs[w])
+                return nil
             } catch {
-                errors[w] = error
+                return error
             }
         }
         for case let e? in errors {

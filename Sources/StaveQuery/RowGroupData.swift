@@ -125,7 +125,106 @@ public struct RowGroupData: Sendable {
                      columns: LoadColumns = LoadColumns()) throws -> RowGroupData {
         let desc = part.footer.rowGroups[g]
         let rows = desc.rowCount
-        // Customer runs.
+        var (runs, rowCustomers) = try customerRuns(part: part, group: g, groupIndex: groupIndex, filter: filter, columns: columns)
+        let dtDesc = desc.chunks[EventsSchema.datetime]
+        let base = CivilTime.day(of: dtDesc.min) * CivilTime.secondsPerDay
+        var lo: UInt32 = 0, width: UInt32 = UInt32.max
+        if use == .partial {
+            let l = filter.lowerBound == Int64.min ? 0 : max(0, filter.lowerBound &- base)
+            let h = filter.upperBound == Int64.max ? Int64(UInt32.max) : max(0, filter.upperBound &- base)
+            lo = UInt32(clamping: l)
+            let hi = UInt32(clamping: h)
+            width = hi > lo ? hi - lo : 0
+        }
+        let needTime = columns.dayParts || columns.hours || use == .partial
+        let timeChunk = needTime ? try part.chunk(rowGroup: g, column: EventsSchema.datetime) : nil
+        let trackChunk = columns.tracks ? try part.chunk(rowGroup: g, column: EventsSchema.trackID) : nil
+        let zipChunk = columns.zips ? try part.chunk(rowGroup: g, column: EventsSchema.zip) : nil
+        let mobileChunk = try part.chunk(rowGroup: g, column: EventsSchema.mobile)
+        // Which rows: all, or the wanted runs packed together.
+        let packed = filter.customers != nil
+        let total = packed ? runs.reduce(0) { $0 + Int($1.end - $1.start) } : rows
+        // Nothing to decode (no run of this group is wanted, or no rows).
+        // Returning here also keeps every buffer below non-empty: building
+        // an empty array with unsafeUninitializedCapacity writes to the
+        // shared empty-array storage, a data race between workers
+        // (ThreadSanitizer reported it).
+        guard total > 0 else {
+            return RowGroupData(codes: [], track16: [], track32: [], runs: [], full: use == .full, maxTrack: 0)
+        }
+        // An RLE zip chunk of a group read whole stays as runs.
+        let zipRuns = packed ? nil : try zipChunk.flatMap { try ZipRuns(chunk: $0, rows: rows, stats: desc.chunks[EventsSchema.zip], file: part.path, what: "column listening_zip row group \(g)") }
+        let rowZipChunk = zipRuns == nil ? zipChunk : nil
+        var zips = [UInt32](repeating: 0, count: rowZipChunk != nil ? total : 0)
+        scratch.ensure(total)
+        func decode(_ src: Range<Int>, at dst: Int) throws {
+            if let timeChunk {
+                try scratch.time.withUnsafeMutableBufferPointer { try timeChunk.decode32(src, base: base, into: $0.baseAddress! + dst) }
+            }
+            if let trackChunk {
+                try scratch.track.withUnsafeMutableBufferPointer { try trackChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
+            }
+            if let rowZipChunk {
+                try zips.withUnsafeMutableBufferPointer { try rowZipChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
+            }
+            try scratch.mobile.withUnsafeMutableBufferPointer { try mobileChunk.decodeBool(src, into: $0.baseAddress! + dst) }
+        }
+        if packed {
+            var at = 0
+            for k in runs.indices {
+                let n = Int(runs[k].end - runs[k].start)
+                try decode(Int(runs[k].start)..<Int(runs[k].end), at: at)
+                runs[k].start = Int32(at)
+                runs[k].end = Int32(at + n)
+                at += n
+            }
+        } else if rows > 0 {
+            try decode(0..<rows, at: 0)
+        }
+        if !zips.isEmpty {
+            try zips.withUnsafeBufferPointer {
+                try checkWithin($0, base: 0, desc.chunks[EventsSchema.zip], file: part.path, what: "column listening_zip row group \(g)")
+            }
+        }
+        let (codes, tlo, thi) = makeCodes(scratch, total: total, dayParts: needTime, window: lo, width: width)
+        if needTime && total > 0 {
+            let dt = "column datetime row group \(g)"
+            guard base &+ Int64(tlo) >= dtDesc.min, base &+ Int64(thi) <= dtDesc.max else {
+                throw StaveError.corrupt(file: part.path, what: "\(dt): values \(base &+ Int64(tlo))...\(base &+ Int64(thi)) outside its statistics \(dtDesc.min)...\(dtDesc.max)")
+            }
+        }
+        var hours: [UInt8] = []
+        if columns.hours {
+            hours = [UInt8](unsafeUninitializedCapacity: total) { out, n in
+                scratch.time.withUnsafeBufferPointer { t in
+                    for i in 0..<total { out[i] = UInt8(truncatingIfNeeded: t[i] / 3600 % 24) }
+                }
+                n = total
+            }
+        }
+        // The listening zip is ZIP5 (<= 99,999), so zips index 100,000-entry
+        // tables: the statistics say so and the decoded rows were checked
+        // against them above (ZipRuns checks its runs). The fuzzer found a
+        // crash when only the statistics were checked.
+        if columns.zips, desc.chunks[EventsSchema.zip].max > 99_999 {
+            throw StaveError.corrupt(file: part.path, what: "column listening_zip row group \(g): statistics above 99999")
+        }
+        guard columns.tracks else {
+            return RowGroupData(codes: codes, track16: [], track32: [], runs: runs, rowCustomers: rowCustomers, full: use == .full, maxTrack: 0,
+                                hours: hours, zips: zips, zipRuns: zipRuns)
+        }
+        let (track16, track32, maxTrack) = try tracks(scratch, total: total, stats: desc.chunks[EventsSchema.trackID],
+                                                      file: part.path, what: "column track_id row group \(g)")
+        return RowGroupData(codes: codes, track16: track16, track32: track32, runs: runs, rowCustomers: rowCustomers,
+                            full: use == .full, maxTrack: maxTrack, hours: hours, zips: zips, zipRuns: zipRuns)
+    }
+
+    /// The customer runs of row group `g` (only the filter's customers), or
+    /// for a fragmented group loaded with `rowCustomers`, each row's customer.
+    static func customerRuns(part: Part, group g: Int, groupIndex: Int32, filter: QueryFilter,
+                             columns: LoadColumns) throws -> (runs: [CustomerRun], rowCustomers: [UInt32]) {
+        let desc = part.footer.rowGroups[g]
+        let rows = desc.rowCount
         let customerChunk = try part.chunk(rowGroup: g, column: EventsSchema.customerID)
         var runs: [CustomerRun] = []
         let customerDesc = desc.chunks[EventsSchema.customerID]
@@ -184,89 +283,21 @@ public struct RowGroupData: Sendable {
                 s = e
             }
         }
-        let dtDesc = desc.chunks[EventsSchema.datetime]
-        let base = CivilTime.day(of: dtDesc.min) * CivilTime.secondsPerDay
-        var lo: UInt32 = 0, width: UInt32 = UInt32.max
-        if use == .partial {
-            let l = filter.lowerBound == Int64.min ? 0 : max(0, filter.lowerBound &- base)
-            let h = filter.upperBound == Int64.max ? Int64(UInt32.max) : max(0, filter.upperBound &- base)
-            lo = UInt32(clamping: l)
-            let hi = UInt32(clamping: h)
-            width = hi > lo ? hi - lo : 0
-        }
-        let needTime = columns.dayParts || columns.hours || use == .partial
-        let timeChunk = needTime ? try part.chunk(rowGroup: g, column: EventsSchema.datetime) : nil
-        let trackChunk = columns.tracks ? try part.chunk(rowGroup: g, column: EventsSchema.trackID) : nil
-        let zipChunk = columns.zips ? try part.chunk(rowGroup: g, column: EventsSchema.zip) : nil
-        let mobileChunk = try part.chunk(rowGroup: g, column: EventsSchema.mobile)
-        // Which rows: all, or the wanted runs packed together.
-        let packed = filter.customers != nil
-        let total = packed ? runs.reduce(0) { $0 + Int($1.end - $1.start) } : rows
-        // Nothing to decode (no run of this group is wanted, or no rows).
-        // Returning here also keeps every buffer below non-empty: building
-        // an empty array with unsafeUninitializedCapacity writes to the
-        // shared empty-array storage, a data race between workers
-        // (ThreadSanitizer reported it).
-        guard total > 0 else {
-            return RowGroupData(codes: [], track16: [], track32: [], runs: [], full: use == .full, maxTrack: 0)
-        }
-        // An RLE zip chunk of a group read whole stays as runs.
-        var zipRuns: ZipRuns? = nil
-        var rowZipChunk = zipChunk
-        if let zipChunk, !packed {
-            let what = "column listening_zip row group \(g)"
-            switch zipChunk.layout {
-            case .rle(let r):
-                zipRuns = try ZipRuns(r, rows: rows, file: part.path, what: what)
-                rowZipChunk = nil
-            case .patchedRLE(let p):
-                zipRuns = try ZipRuns(p, rows: rows, file: part.path, what: what)
-                rowZipChunk = nil
-            default:
-                break
-            }
-            if let zipRuns {
-                try zipRuns.values.withUnsafeBufferPointer {
-                    try checkWithin($0, base: 0, desc.chunks[EventsSchema.zip], file: part.path, what: what)
-                }
-            }
-        }
-        var zips = [UInt32](repeating: 0, count: rowZipChunk != nil ? total : 0)
-        scratch.ensure(total)
-        func decode(_ src: Range<Int>, at dst: Int) throws {
-            if let timeChunk {
-                try scratch.time.withUnsafeMutableBufferPointer { try timeChunk.decode32(src, base: base, into: $0.baseAddress! + dst) }
-            }
-            if let trackChunk {
-                try scratch.track.withUnsafeMutableBufferPointer { try trackChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
-            }
-            if let rowZipChunk {
-                try zips.withUnsafeMutableBufferPointer { try rowZipChunk.decode32(src, base: 0, into: $0.baseAddress! + dst) }
-            }
-            try scratch.mobile.withUnsafeMutableBufferPointer { try mobileChunk.decodeBool(src, into: $0.baseAddress! + dst) }
-        }
-        if packed {
-            var at = 0
-            for k in runs.indices {
-                let n = Int(runs[k].end - runs[k].start)
-                try decode(Int(runs[k].start)..<Int(runs[k].end), at: at)
-                runs[k].start = Int32(at)
-                runs[k].end = Int32(at + n)
-                at += n
-            }
-        } else if rows > 0 {
-            try decode(0..<rows, at: 0)
-        }
-        if !zips.isEmpty {
-            try zips.withUnsafeBufferPointer {
-                try checkWithin($0, base: 0, desc.chunks[EventsSchema.zip], file: part.path, what: "column listening_zip row group \(g)")
-            }
-        }
+        return (runs, rowCustomers)
+    }
+
+    /// The code byte of each of the first `total` rows of `scratch` (see
+    /// `codes`), and the smallest and largest datetime offsets among them.
+    /// Without `dayParts` the datetimes were not decoded: every row is in
+    /// the window, bits 0-1 are 0 and the offsets returned are meaningless.
+    static func makeCodes(_ scratch: Scratch, total: Int, dayParts needTime: Bool, window lo: UInt32,
+                          width: UInt32) -> (codes: [UInt8], lo: UInt32, hi: UInt32) {
         // Codes: one branch-free pass over the scratch buffers, in 32-bit
         // arithmetic the compiler vectorizes (no table lookups): each
         // "second of the day >= start" is the borrow of a subtraction.
         // The datetimes' smallest and largest offsets, taken in the same
-        // pass, are checked against the chunk statistics below.
+        // pass, are returned for the caller to check against the chunk
+        // statistics.
         var tlo = UInt32.max, thi = UInt32.min
         let codes = needTime ? [UInt8](unsafeUninitializedCapacity: total) { out, n in
             scratch.time.withUnsafeBufferPointer { t in
@@ -296,38 +327,19 @@ public struct RowGroupData: Sendable {
             }
             n = total
         }
-        if needTime && total > 0 {
-            let dt = "column datetime row group \(g)"
-            guard base &+ Int64(tlo) >= dtDesc.min, base &+ Int64(thi) <= dtDesc.max else {
-                throw StaveError.corrupt(file: part.path, what: "\(dt): values \(base &+ Int64(tlo))...\(base &+ Int64(thi)) outside its statistics \(dtDesc.min)...\(dtDesc.max)")
-            }
-        }
-        var hours: [UInt8] = []
-        if columns.hours {
-            hours = [UInt8](unsafeUninitializedCapacity: total) { out, n in
-                scratch.time.withUnsafeBufferPointer { t in
-                    for i in 0..<total { out[i] = UInt8(truncatingIfNeeded: t[i] / 3600 % 24) }
-                }
-                n = total
-            }
-        }
-        // The listening zip is ZIP5 (<= 99,999), so zips index 100,000-entry
-        // tables: the statistics say so and the decoded rows were checked
-        // against them above (ZipRuns checks its runs). The fuzzer found a
-        // crash when only the statistics were checked.
-        if columns.zips, desc.chunks[EventsSchema.zip].max > 99_999 {
-            throw StaveError.corrupt(file: part.path, what: "column listening_zip row group \(g): statistics above 99999")
-        }
-        guard columns.tracks else {
-            return RowGroupData(codes: codes, track16: [], track32: [], runs: runs, rowCustomers: rowCustomers, full: use == .full, maxTrack: 0,
-                                hours: hours, zips: zips, zipRuns: zipRuns)
-        }
+        return (codes, tlo, thi)
+    }
+
+    /// The first `total` decoded track ids of `scratch`, narrowed to 16
+    /// bits when the statistics allow it, and their maximum (taken from the
+    /// values: a damaged file could misstate it), checked against `stats`.
+    static func tracks(_ scratch: Scratch, total: Int, stats trackDesc: ChunkDescriptor, file: String,
+                       what: String) throws -> (track16: [UInt16], track32: [UInt32], maxTrack: Int64) {
         // Tracks: narrowed to 16 bits when the statistics allow it; the
         // maximum is taken from the values (a damaged file could misstate it).
         var maxTrack: UInt32 = 0, minTrack = UInt32.max
         var track16: [UInt16] = []
         var track32: [UInt32] = []
-        let trackDesc = desc.chunks[EventsSchema.trackID]
         if trackDesc.max <= Int64(UInt16.max) {
             track16 = [UInt16](unsafeUninitializedCapacity: total) { out, n in
                 scratch.track.withUnsafeBufferPointer { t in
@@ -353,11 +365,11 @@ public struct RowGroupData: Sendable {
         }
         // Against the statistics (which also keeps 16-bit tracks exact).
         guard Int64(minTrack) >= trackDesc.min, Int64(maxTrack) <= trackDesc.max else {
-            throw StaveError.corrupt(file: part.path, what: "column track_id row group \(g): values \(minTrack)...\(maxTrack) outside its statistics \(trackDesc.min)...\(trackDesc.max)")
+            throw StaveError.corrupt(file: file, what: "\(what): values \(minTrack)...\(maxTrack) outside its statistics \(trackDesc.min)...\(trackDesc.max)")
         }
-        return RowGroupData(codes: codes, track16: track16, track32: track32, runs: runs, rowCustomers: rowCustomers,
-                            full: use == .full, maxTrack: Int64(maxTrack), hours: hours, zips: zips, zipRuns: zipRuns)
+        return (track16, track32, Int64(maxTrack))
     }
+
 
     /// Plans and decodes every row group of `store` that `filter` may need,
     /// on `threads` threads.
@@ -369,105 +381,18 @@ public struct RowGroupData: Sendable {
                 if use != .skip { jobs.append((p, g, use)) }
             }
         }
-        let results = UnsafeMutableBufferPointer<Result<RowGroupData, Error>?>.allocate(capacity: jobs.count)
-        results.initialize(repeating: nil)
-        defer { results.deinitialize(); results.deallocate() }
-        // Largest row groups first, each taken by the next free worker
-        // (a shared counter), so the two cores finish together. Each job
-        // writes only its own slot j; each worker owns its scratch.
+        // Largest row groups first, each taken by the next free worker, so
+        // the two cores finish together; each worker owns its scratch.
         let order = jobs.indices.sorted {
             let a = store.parts[jobs[$0].part].footer.rowGroups[jobs[$0].group].rowCount
             let b = store.parts[jobs[$1].part].footer.rowGroups[jobs[$1].group].rowCount
             return a != b ? a > b : $0 < $1
         }
-        let box = SendableBox(results)
-        let workers = max(1, min(threads, jobs.count))
-        let jobList = jobs
-        let next = JobCounter()
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let scratch = Scratch()
-            while true {
-                let k = next.take()
-                guard k < order.count else { break }
-                let j = order[k]
-                let job = jobList[j]
-                box.value[j] = Result {
-                    try load(part: store.parts[job.part], group: job.group, groupIndex: Int32(j), use: job.use, filter: filter, scratch: scratch, columns: columns)
-                }
-            }
+        let scratch = (0..<Parallel.workers(threads, jobs.count)).map { _ in Scratch() }
+        return try Parallel.map(jobs.count, threads: threads, order: order) { w, j in
+            let job = jobs[j]
+            return try load(part: store.parts[job.part], group: job.group, groupIndex: Int32(j), use: job.use, filter: filter,
+                            scratch: scratch[w], columns: columns)
         }
-        return try results.map { try $0!.get() }
-    }
-}
-
-
-/// Runs of listening zips of one row group: run k covers rows
-/// ends[k - 1]..<ends[k] (from 0) and has zip values[k].
-public struct ZipRuns: Sendable {
-    public let values: [UInt32]
-    public let ends: [Int32]
-
-    /// From an RLE chunk of `rows` rows; every zip must be a ZIP5 value.
-    init(_ r: RLEChunk, rows: Int, file: String, what: String) throws {
-        // RLEChunk.parse checked that ends strictly increase to the row count.
-        guard r.ends.last ?? 0 == rows, rows <= Int(Int32.max) else {
-            throw StaveError.corrupt(file: file, what: "\(what): RLE runs do not cover the row group")
-        }
-        values = try r.values.map { v in
-            guard v >= 0, v <= 99_999 else { throw StaveError.corrupt(file: file, what: "\(what): zip \(v) outside 0...99999") }
-            return UInt32(v)
-        }
-        ends = r.ends.map { Int32($0) }
-    }
-
-    /// From a PATCHED_RLE chunk of `rows` rows: each exception is a run of
-    /// its own, and splits the base run around it.
-    init(_ p: PatchedRLEChunk, rows: Int, file: String, what: String) throws {
-        // PatchedRLEChunk.parse checked that the run ends strictly increase
-        // to the row count and that there is one exception per flagged row.
-        guard p.runs.ends.last ?? 0 == rows, p.count == rows, rows <= Int(Int32.max) else {
-            throw StaveError.corrupt(file: file, what: "\(what): PATCHED_RLE runs do not cover the row group")
-        }
-        func zip(_ v: Int64) throws -> UInt32 {
-            guard v >= 0, v <= 99_999 else { throw StaveError.corrupt(file: file, what: "\(what): zip \(v) outside 0...99999") }
-            return UInt32(v)
-        }
-        let exceptions = p.exceptions.decodeAll()
-        let runValues = try p.runs.values.map(zip)
-        let runEnds = p.runs.ends
-        var values: [UInt32] = [], ends: [Int32] = []
-        values.reserveCapacity(runValues.count + 2 * exceptions.count)
-        ends.reserveCapacity(runValues.count + 2 * exceptions.count)
-        // One pass over the flag words, in plain loops. k is the base run
-        // of row `at`; rows 0..<at are written. The run ends strictly
-        // increase to `rows` (parse), so k < runEnds.count while at < rows;
-        // j counts flagged rows, at most exceptions.count (parse).
-        var k = 0, at = 0, j = 0
-        var word = 0
-        while 64 * word < rows {
-            var w = p.flagWord(word)
-            while w != 0 {
-                let row = 64 * word + w.trailingZeroBitCount
-                w &= w &- 1
-                while at < row {
-                    let end = min(runEnds[k], row)
-                    values.append(runValues[k]); ends.append(Int32(end))
-                    at = end
-                    if at == runEnds[k] { k += 1 }
-                }
-                values.append(try zip(exceptions[j])); ends.append(Int32(row + 1))
-                j += 1
-                at = row + 1
-                if at == runEnds[k] { k += 1 }
-            }
-            word += 1
-        }
-        while at < rows {
-            values.append(runValues[k]); ends.append(Int32(runEnds[k]))
-            at = runEnds[k]
-            k += 1
-        }
-        self.values = values
-        self.ends = ends
     }
 }
