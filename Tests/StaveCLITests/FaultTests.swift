@@ -92,7 +92,8 @@ final class FaultTests: XCTestCase {
         guard !counts.isEmpty else { throw XCTSkip("fault injection is compiled into debug builds only") }
         XCTAssertNotNil(counts[.write]); XCTAssertNotNil(counts[.fsync]); XCTAssertNotNil(counts[.rename])
         let errnos = ["EIO", "ENOSPC", "EINTR"]
-        var i = 0
+        var i = 0, injected = 0, failed = 0
+        defer { print("FaultTests: \(args[0]): \(injected) faults injected at \(counts.values.reduce(0, +)) points, \(failed) runs failed cleanly") }
         for op in FaultInjection.Op.allCases {
             for k in sample(counts[op] ?? 0) {
                 let e = errnos[i % errnos.count]
@@ -104,6 +105,9 @@ final class FaultTests: XCTestCase {
                 // The injection happened (counts vary a little between runs
                 // when threads write: a missed point is just skipped).
                 guard r.stderr.contains("stave: injected fault: \(op.rawValue) #\(k) ") else { continue }
+                injected += 1
+                if r.status != 0 { failed += 1 }
+                if ProcessInfo.processInfo.environment["STAVE_FAULT_LOG"] != nil { print("FaultTests: \(fault) -> \(r.status) \(r.stderr.split(separator: "\n").last ?? "")") }
                 if e == "EINTR" {
                     XCTAssertEqual(r.status, 0, "\(fault): an interrupted call is retried: \(r.stderr)")
                 } else if r.status != 0 {

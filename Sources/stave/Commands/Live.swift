@@ -16,7 +16,7 @@ struct Append: ParsableCommand {
         replaces the old one in one rename, so every query sees all of them
         or none. Same CSV rules as `convert`: the first bad row stops the
         append (exit 65) and nothing is added; --skip-bad-rows sets bad rows
-        aside. A second writer on the same store gets an error (exit 66).
+        aside. A second writer on the same store gets an error (exit 75).
         """
     )
 
