@@ -157,8 +157,12 @@ public final class OutputFile {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Flushes, and for a file: fsync, close, rename into place, fsync the directory.
-    public func commit() throws {
+    /// Flushes, and for a file: fsync, close, rename into place, fsync the
+    /// directory. `isCommitPoint`: the rename is what the user waits for
+    /// (a store's MANIFEST, a command's output), so a failed fsync of the
+    /// folder after it says that the file is in place and complete;
+    /// otherwise (a file inside a store still being built) plain.
+    public func commit(isCommitPoint: Bool = false) throws {
         try flush()
         if inPlace {
             done = true
@@ -172,7 +176,11 @@ public final class OutputFile {
         fd = -1
         try Sys.rename(tempPath, finalPath)
         if let cleanupToken { Temporaries.unregister(cleanupToken) }
-        try Sys.fsyncDirectory(parentDirectory(of: finalPath))
+        if isCommitPoint {
+            try Sys.fsyncDirectory(holding: finalPath)
+        } else {
+            try Sys.fsyncDirectory(parentDirectory(of: finalPath))
+        }
         done = true
     }
 

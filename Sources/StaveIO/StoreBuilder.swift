@@ -84,7 +84,7 @@ public final class StoreBuilder {
             try Sys.rename(tempPath, path)
             if let cleanupToken { Temporaries.unregister(cleanupToken) }
         }
-        try Sys.fsyncDirectory(parentDirectory(of: path))
+        try Sys.fsyncDirectory(holding: path)
         finished = true
     }
 

@@ -168,7 +168,7 @@ public final class StoreTransaction: PartSink {
             // below may name them (if it does not, the next writer collects them).
             for t in cleanupTokens { Temporaries.unregister(t) }
             cleanupTokens = []
-            try out.commit()
+            try out.commit(isCommitPoint: true)
         } catch {
             // Keep our new files only if the new manifest landed after all.
             let current = try? Manifest.parse(Sys.readFile(path + "/" + FormatConstants.manifestName, limit: Manifest.maxSize), path: path)

@@ -106,6 +106,17 @@ public enum Sys {
         try fsync(fd, path: path)
     }
 
+    /// fsync of the folder holding `placed`, which a rename just put in
+    /// place: a failure says that `placed` is complete (readers see it;
+    /// a retry would find it) but may not survive a power loss.
+    public static func fsyncDirectory(holding placed: String) throws {
+        do {
+            try fsyncDirectory(parentDirectory(of: placed))
+        } catch StaveError.io(_, "fsync", let code) {
+            throw StaveError.io(path: placed, operation: "fsync of its folder after it was put in place (it is complete, but may not survive a power loss)", errno: code)
+        }
+    }
+
     public static func rename(_ from: String, _ to: String) throws {
         guard retrying(.rename, to, { Glibc.rename(from, to) }) == 0 else { throw StaveError.io(path: to, operation: "rename", errno: errno) }
     }

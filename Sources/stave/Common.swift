@@ -129,7 +129,7 @@ func runQuery(store: String, _ kind: QueryKind, scope: QueryScope, output: Outpu
         let out = try output.open()
         try QueryRunner.write(QueryRequest(kind, scope: scope), in: context, format: output.resolvedFormat(), to: out,
                               phase: phases.enabled ? phases.mark : nil)
-        try out.commit()
+        try out.commit(isCommitPoint: true)
         phases.mark("output")
         phases.report()
     }

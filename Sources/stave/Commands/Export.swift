@@ -77,7 +77,7 @@ struct Export: ParsableCommand {
                 } else {
                     try CustomerExport.table(t).write(format, to: out, header: header)
                 }
-                try out.commit()
+                try out.commit(isCommitPoint: true)
                 return
             }
             let out = try output.open()
@@ -90,7 +90,7 @@ struct Export: ParsableCommand {
                 try EventExport.writeRows(try RowReader.allRowsByEventID(s), format: format, first: &first, to: out)
             }
             try EventExport.writeFooter(format: format, wroteAny: !first, to: out)
-            try out.commit()
+            try out.commit(isCommitPoint: true)
         }
     }
 
@@ -100,7 +100,7 @@ struct Export: ParsableCommand {
         if table == .customers {
             let out = try output.open()
             try ParquetExport.writeCustomers(try Queries.customerTable(s), to: out, threads: threads.count)
-            try out.commit()
+            try out.commit(isCommitPoint: true)
             return
         }
         let n = partitions ?? 1
