@@ -48,9 +48,9 @@ final class LimitsTests: XCTestCase {
         var pid: pid_t = 0
         // The child starts in `dir` (tests run one at a time).
         let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(dir)
+        guard FileManager.default.changeCurrentDirectoryPath(dir) else { throw StaveError.io(path: dir, operation: "chdir", errno: errno) }
         let rc = posix_spawn(&pid, time, &actions, nil, argv, environ)
-        FileManager.default.changeCurrentDirectoryPath(previous)
+        _ = FileManager.default.changeCurrentDirectoryPath(previous)
         guard rc == 0 else { throw StaveError.io(path: time, operation: "spawn", errno: rc) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
