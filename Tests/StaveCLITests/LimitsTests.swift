@@ -218,7 +218,7 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(try listing(fs + "/s.stave"), before, "follow")
         // Fill the disk so that even the compacted part cannot be written.
         let filler = fs + "/filler"
-        FileManager.default.createFile(atPath: filler, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: filler, contents: nil))
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
         var written = 0
         while written < 4 << 20 {
