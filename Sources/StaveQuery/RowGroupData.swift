@@ -121,11 +121,13 @@ public struct RowGroupData: Sendable {
     }
 
     /// Decodes row group `g` of `part` for `filter` (the group must not be `.skip`).
+    /// With `range`, only the runs of customers in it are kept.
     static func load(part: Part, group g: Int, groupIndex: Int32, use: RowGroupUse, filter: QueryFilter, scratch: Scratch,
-                     columns: LoadColumns = LoadColumns()) throws -> RowGroupData {
+                     columns: LoadColumns = LoadColumns(), range: ClosedRange<UInt64>? = nil) throws -> RowGroupData {
         let desc = part.footer.rowGroups[g]
         let rows = desc.rowCount
-        var (runs, rowCustomers) = try customerRuns(part: part, group: g, groupIndex: groupIndex, filter: filter, columns: columns)
+        var (runs, rowCustomers) = try customerRuns(part: part, group: g, groupIndex: groupIndex, filter: filter, columns: columns,
+                                                    range: range)
         let dtDesc = desc.chunks[EventsSchema.datetime]
         let base = CivilTime.day(of: dtDesc.min) * CivilTime.secondsPerDay
         var lo: UInt32 = 0, width: UInt32 = UInt32.max
@@ -222,7 +224,9 @@ public struct RowGroupData: Sendable {
     /// The customer runs of row group `g` (only the filter's customers), or
     /// for a fragmented group loaded with `rowCustomers`, each row's customer.
     static func customerRuns(part: Part, group g: Int, groupIndex: Int32, filter: QueryFilter,
-                             columns: LoadColumns) throws -> (runs: [CustomerRun], rowCustomers: [UInt32]) {
+                             columns: LoadColumns, range: ClosedRange<UInt64>? = nil) throws -> (runs: [CustomerRun], rowCustomers: [UInt32]) {
+        // Rows by customer (rowCustomers) cannot leave customers out.
+        precondition(range == nil || !columns.rowCustomers, "a customer range keeps runs, not rows")
         let desc = part.footer.rowGroups[g]
         let rows = desc.rowCount
         let customerChunk = try part.chunk(rowGroup: g, column: EventsSchema.customerID)
@@ -232,6 +236,7 @@ public struct RowGroupData: Sendable {
             guard v >= customerDesc.min, v <= customerDesc.max, v >= 0, v <= Int64(UInt32.max) else {
                 throw StaveError.corrupt(file: part.path, what: "column customer_id row group \(g): value \(v) out of range")
             }
+            if let range, !range.contains(UInt64(v)) { return }
             if filter.customers == nil || filter.wants(customer: UInt32(v)) {
                 runs.append(CustomerRun(customer: UInt32(v), group: groupIndex, start: Int32(r.lowerBound), end: Int32(r.upperBound)))
             }
@@ -373,11 +378,18 @@ public struct RowGroupData: Sendable {
 
     /// Plans and decodes every row group of `store` that `filter` may need,
     /// on `threads` threads.
-    public static func loadAll(store: Store, filter: QueryFilter, threads: Int, columns: LoadColumns = LoadColumns()) throws -> [RowGroupData] {
+    /// With `range`, only the groups whose customer statistics meet it,
+    /// and in them only the runs of its customers.
+    public static func loadAll(store: Store, filter: QueryFilter, threads: Int, columns: LoadColumns = LoadColumns(),
+                               range: ClosedRange<UInt64>? = nil) throws -> [RowGroupData] {
         var jobs: [(part: Int, group: Int, use: RowGroupUse)] = []
         for (p, part) in store.parts.enumerated() {
             for (g, desc) in part.footer.rowGroups.enumerated() {
                 let use = ScanPlanner.use(desc, filter: filter)
+                if let range {
+                    let c = desc.chunks[EventsSchema.customerID]
+                    if c.max < 0 || UInt64(c.max) < range.lowerBound || (c.min >= 0 && UInt64(c.min) > range.upperBound) { continue }
+                }
                 if use != .skip { jobs.append((p, g, use)) }
             }
         }
@@ -392,7 +404,50 @@ public struct RowGroupData: Sendable {
         return try Parallel.map(jobs.count, threads: threads, order: order) { w, j in
             let job = jobs[j]
             return try load(part: store.parts[job.part], group: job.group, groupIndex: Int32(j), use: job.use, filter: filter,
-                            scratch: scratch[w], columns: columns)
+                            scratch: scratch[w], columns: columns, range: range)
         }
     }
+
+    /// Rows per slice of `forEachSlice`: what one slice holds decoded
+    /// (about 6 bytes a row for top zips and hours).
+    public static let sliceRows = 8 << 20
+
+    /// The groups `filter` needs, decoded a customer range of about
+    /// `sliceRows` rows at a time, in customer order: `body` gets each
+    /// slice's groups (only the runs of its customers), so memory holds one
+    /// slice, not the store. Every customer's runs are in exactly one
+    /// slice. A group that straddles two ranges is decoded for each.
+    public static func forEachSlice(store: Store, filter: QueryFilter, threads: Int, columns: LoadColumns,
+                                    sliceRows: Int = RowGroupData.sliceRows, _ body: ([RowGroupData]) throws -> Void) throws {
+        for range in customerSlices(store: store, filter: filter, sliceRows: sliceRows) {
+            try body(try loadAll(store: store, filter: filter, threads: threads, columns: columns, range: range))
+        }
+    }
+
+    /// Customer ranges of about `sliceRows` rows each covering every group
+    /// `filter` needs (a group's rows taken as spread evenly over its
+    /// customer statistics); one unbounded range for a store of fewer rows.
+    static func customerSlices(store: Store, filter: QueryFilter, sliceRows: Int) -> [ClosedRange<UInt64>?] {
+        var jobs: [FusedProfile.Job] = []
+        var total = 0
+        for (p, part) in store.parts.enumerated() {
+            for (g, desc) in part.footer.rowGroups.enumerated() where desc.rowCount > 0 {
+                let use = ScanPlanner.use(desc, filter: filter)
+                guard use != .skip else { continue }
+                let c = desc.chunks[EventsSchema.customerID]
+                // The footer checked the statistics against the column's domain.
+                guard c.min >= 0, c.max <= Int64(UInt32.max), c.min <= c.max else { return [nil] }
+                jobs.append(FusedProfile.Job(part: p, group: g, use: use, lo: UInt32(c.min), hi: UInt32(c.max), rows: desc.rowCount))
+                total += desc.rowCount
+            }
+        }
+        guard total > sliceRows else { return [nil] }
+        let lo = jobs.map(\.lo).min()!, hi = jobs.map(\.hi).max()!
+        let plan = FusedProfile.Plan(jobs: jobs, chains: [], lo: lo, hi: hi, total: total, maxTrack: 0)
+        let bounds = plan.bounds((total + sliceRows - 1) / sliceRows, from: UInt64(lo), to: UInt64(hi) + 1)
+        var out: [ClosedRange<UInt64>?] = []
+        for k in 0..<(bounds.count - 1) where bounds[k] < bounds[k + 1] { out.append(bounds[k]...(bounds[k + 1] - 1)) }
+        return out
+    }
+
 }

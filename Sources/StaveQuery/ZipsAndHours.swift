@@ -25,30 +25,27 @@ public struct HoursResult: Sendable, Equatable {
 extension Queries {
     /// The `limit` zips with the most events (ties: smaller zip first).
     public static func topZips(_ store: Store, filter: QueryFilter, customers: CustomerFilter, table: CustomerTable?,
-                               limit: Int, threads: Int) throws -> [ZipRow] {
+                               limit: Int, threads: Int, sliceRows: Int = RowGroupData.sliceRows) throws -> [ZipRow] {
         var f = filter
         if !customers.isEmpty { f = customers.apply(to: filter, table: try table ?? customerTable(store)) }
-        let groups = try RowGroupData.loadAll(store: store, filter: f, threads: threads, columns: LoadColumns(tracks: false, zips: true, dayParts: false))
-        // A customer's runs one after another, so that `last` (the sequence
-        // number of the last customer counted for a zip) makes the distinct
-        // count exact; the customers are split between the workers (about
-        // equal rows each), each with its own counters, merged at the end.
-        let (runs, starts, rowsBefore) = ProfileKernel.runsByCustomer(groups, threads: threads)
-        let customerCount = starts.count - 1
-        let workers = max(1, min(threads, runs.count / 64 + 1))
-        var bounds = [0]
-        var c = 0
-        for w in 1..<workers {
-            let target = rowsBefore[customerCount] * w / workers
-            while c < customerCount && rowsBefore[c] < target { c += 1 }
-            bounds.append(starts[c])
-        }
-        bounds.append(runs.count)
-        let parts = bounds.count - 1
-        // Each worker counts its own slice; inputs are read-only.
-        let counts: [ZipCounts] = withExtendedLifetime(groups) {
-            let views = groups.map(ZipCounts.GroupView.init)
-            return Parallel.slots(parts) { w in ZipCounts.count(runs[bounds[w]..<bounds[w + 1]], views: views) }
+        // Events, mobile events and distinct customers per zip, summed over
+        // customer slices (a customer's runs are all in one slice, so the
+        // distinct counts add up).
+        var totals = [Int64](repeating: 0, count: 3 * ZipCounts.zipCount)
+        try RowGroupData.forEachSlice(store: store, filter: f, threads: threads,
+                                      columns: LoadColumns(tracks: false, zips: true, dayParts: false), sliceRows: sliceRows) { groups in
+            let counts = countZips(groups, threads: threads)
+            totals.withUnsafeMutableBufferPointer { t in
+                for h in counts.map(\.hot) {
+                    for z in 0..<ZipCounts.zipCount {
+                        t[3 * z] += Int64(h[z].events); t[3 * z + 1] += Int64(h[z].mobile); t[3 * z + 2] += Int64(h[z].customers)
+                    }
+                }
+                for sp in counts.map(\.spilled) where !sp.isEmpty {
+                    for k in 0..<(3 * ZipCounts.zipCount) { t[k] += sp[k] }
+                }
+            }
+            ZipCounts.recycle(counts)
         }
         // The top `limit` by (events descending, zip ascending), kept sorted
         // in a bounded array: most zips fail the comparison with its last.
@@ -56,14 +53,8 @@ extension Queries {
         var top: [ZipRow] = []
         top.reserveCapacity(min(limit, ZipCounts.zipCount) + 1)
         func before(_ a: ZipRow, _ b: ZipRow) -> Bool { a.events != b.events ? a.events > b.events : a.zip < b.zip }
-        let hots = counts.map(\.hot)
-        let spills = counts.map(\.spilled).filter { !$0.isEmpty }
         for z in 0..<ZipCounts.zipCount {
-            var t: (Int64, Int64, Int64) = (0, 0, 0)
-            for h in hots {
-                t.0 += Int64(h[z].events); t.1 += Int64(h[z].mobile); t.2 += Int64(h[z].customers)
-            }
-            for sp in spills { t.0 += sp[3 * z]; t.1 += sp[3 * z + 1]; t.2 += sp[3 * z + 2] }
+            let t = (totals[3 * z], totals[3 * z + 1], totals[3 * z + 2])
             guard t.0 > 0 else { continue }
             let row = ZipRow(zip: UInt32(z), events: t.0, customers: Int(t.2), mobileEvents: t.1)
             if top.count == limit {
@@ -77,25 +68,51 @@ extension Queries {
             }
             top.insert(row, at: a)
         }
-        ZipCounts.recycle(counts)
         return top
+    }
+
+    /// The per-zip counts of `groups`, the customers split between the
+    /// workers (about equal rows each), each with its own counters.
+    static func countZips(_ groups: [RowGroupData], threads: Int) -> [ZipCounts] {
+        // A customer's runs one after another, so that `last` (the sequence
+        // number of the last customer counted for a zip) makes the distinct
+        // count exact.
+        let (runs, starts, rowsBefore) = ProfileKernel.runsByCustomer(groups, threads: threads)
+        let customerCount = starts.count - 1
+        let workers = max(1, min(threads, runs.count / 64 + 1))
+        var bounds = [0]
+        var c = 0
+        for w in 1..<workers {
+            let target = rowsBefore[customerCount] * w / workers
+            while c < customerCount && rowsBefore[c] < target { c += 1 }
+            bounds.append(starts[c])
+        }
+        bounds.append(runs.count)
+        let parts = bounds.count - 1
+        // Each worker counts its own slice; inputs are read-only.
+        return withExtendedLifetime(groups) {
+            let views = groups.map(ZipCounts.GroupView.init)
+            return Parallel.slots(parts) { w in ZipCounts.count(runs[bounds[w]..<bounds[w + 1]], views: views) }
+        }
     }
 
     /// Events (and mobile events) per hour, for all customers or per group
     /// of `by` (with an `unknown` group for ids absent from the table, when
     /// it has events).
     public static func hours(_ store: Store, by key: BreakdownKey?, filter: QueryFilter, customers: CustomerFilter,
-                             table: CustomerTable?, threads: Int) throws -> HoursResult {
+                             table: CustomerTable?, threads: Int, sliceRows: Int = RowGroupData.sliceRows) throws -> HoursResult {
         var t = table
         if key != nil || !customers.isEmpty, t == nil { t = try customerTable(store) }
         var f = filter
         if let t, !customers.isEmpty { f = customers.apply(to: filter, table: t) }
-        let groups = try RowGroupData.loadAll(store: store, filter: f, threads: threads, columns: LoadColumns(tracks: false, hours: true))
         let grouping = key.map { CustomerGrouping(t!, by: $0) }
         let labels = grouping.map { $0.labels + ["unknown"] } ?? ["all"]
         var counts = [Int64](repeating: 0, count: labels.count * 24)
         var mobile = [Int64](repeating: 0, count: labels.count * 24)
-        counts.withUnsafeMutableBufferPointer { ct in
+        // A customer range at a time, so that memory holds one slice.
+        try RowGroupData.forEachSlice(store: store, filter: f, threads: threads, columns: LoadColumns(tracks: false, hours: true),
+                                      sliceRows: sliceRows) { groups in
+          counts.withUnsafeMutableBufferPointer { ct in
             mobile.withUnsafeMutableBufferPointer { mo in
                 for data in groups {
                     data.codes.withUnsafeBufferPointer { codes in
@@ -118,6 +135,7 @@ extension Queries {
                     }
                 }
             }
+          }
         }
         var result = HoursResult(groups: [], events: [], mobile: [])
         for (k, label) in labels.enumerated() {

@@ -359,6 +359,13 @@ final class CustomerQueryTests: XCTestCase {
                     XCTAssertEqual(got, Array(expected.prefix(limit)), "\(f) threads \(threads) limit \(limit)")
                 }
             }
+            // A customer range at a time (slices of about 2,000 rows cut
+            // through row groups and parts): the same answer.
+            for sliceRows in [2_000, 7_000] {
+                XCTAssertGreaterThan(RowGroupData.customerSlices(store: s, filter: f, sliceRows: sliceRows).count, f.customers == nil ? 1 : 0)
+                let got = try Queries.topZips(s, filter: f, customers: CustomerFilter(), table: nil, limit: 100_000, threads: 2, sliceRows: sliceRows)
+                XCTAssertEqual(got, expected, "\(f) slices of \(sliceRows) rows")
+            }
         }
     }
 
@@ -386,6 +393,9 @@ final class CustomerQueryTests: XCTestCase {
         for key in [nil, BreakdownKey.level, .signMonth] as [BreakdownKey?] {
             for f in [QueryFilter(), QueryFilter(from: seconds("2014-10-03 13:30:00"), to: seconds("2014-11-02 02:00:00"))] {
                 let got = try Queries.hours(store, by: key, filter: f, customers: CustomerFilter(), table: table, threads: 2)
+                // A customer range at a time: the same answer.
+                XCTAssertGreaterThan(RowGroupData.customerSlices(store: store, filter: f, sliceRows: 700).count, 3)
+                XCTAssertEqual(try Queries.hours(store, by: key, filter: f, customers: CustomerFilter(), table: table, threads: 2, sliceRows: 700), got)
                 var events: [String: [Int64]] = [:], mobile: [String: [Int64]] = [:]
                 for r in rows where inRange(r, f) {
                     let g = key.map { k in customer(r.customerID).map { label($0, k) } ?? "unknown" } ?? "all"
