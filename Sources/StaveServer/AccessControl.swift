@@ -55,9 +55,9 @@ public struct AccessControl: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// A token given on the command line: printable ASCII without spaces,
-    /// `;`, `,`, `"` or `\` (it travels in a URL, a cookie and a header),
-    /// 16 to 256 characters.
+    /// A token given on the command line: 16 to 256 printable ASCII
+    /// characters without spaces, `;`, `,`, `"` or `\` (it travels in a
+    /// cookie and a header) nor `&`, `=`, `%`, `+` or `#` (nor in a URL).
     public static func validToken(_ t: String) -> Bool {
         let bytes = Array(t.utf8)
         guard (16...256).contains(bytes.count) else { return false }
