@@ -60,7 +60,7 @@ public enum StoreFiles {
             // name.tmp-PID left by a writer that died (we hold the writer lock,
             // so no live writer owns one).
             if let r = name.firstRange(of: ".tmp-"),
-               isDataFile(String(name[..<r.lowerBound])) || name.hasPrefix("MANIFEST") || name.hasPrefix("spill-") || name.hasPrefix("merge") { return true }
+               isDataFile(String(name[..<r.lowerBound])) || name.hasPrefix("MANIFEST") || name.hasPrefix("spill-") { return true }
             return false
         }
         guard !candidates.isEmpty else { return 0 }

@@ -550,9 +550,8 @@ struct ParseState {
         let t0 = Sys.monotonicSeconds()
         defer { layoutSeconds = Sys.monotonicSeconds() - t0 }
         let total = spills.rows
-        partsWritten += try RunMerge.mergeBounded(try spills.open(), partRows: options.bufferRows, threads: options.threads, into: sink,
-                                                  scratch: spills.directory, removeInput: { spills.removeAll() },
-                                                  progress: progress.map { p in { p($0, total) } })
+        partsWritten += try RunMerge.merge(try spills.open(), partRows: options.bufferRows, threads: options.threads, into: sink,
+                                           progress: progress.map { p in { p($0, total) } })
     }
 
     /// Waits for the write in flight, if any, and rethrows its error.

@@ -18,57 +18,6 @@ public enum RunMerge {
     /// Rows of a part of the run (the converter's buffer size by default).
     public static let defaultPartRows = 4_000_000
 
-    /// The most inputs one merge reads. Each customer range decodes, from
-    /// every input, the row groups that overlap it, so decode work and the
-    /// resident input pages grow with the number of inputs: a conversion
-    /// of more spills than this merges them this many at a time into
-    /// intermediate runs first (`mergeBounded`).
-    public static let maxFanIn = 32
-
-    /// `merge`, in levels of at most `fanIn` input runs: the inputs are
-    /// taken as runs of one part each (spills); while there are more runs,
-    /// each `fanIn` of them become one intermediate run in a new SpillSet
-    /// of `scratch`, and the next level merges those. (A run's parts do not
-    /// overlap, so a customer range decodes from one or two parts of each
-    /// run: the runs, not the parts, are what a merge's work grows with.)
-    /// Each level's SpillSet is removed once the next one is written
-    /// (`removeInput` removes the first level's inputs).
-    public static func mergeBounded(_ inputs: [Part], partRows: Int = defaultPartRows, threads: Int, into sink: PartSink,
-                                    scratch: String, fanIn: Int = maxFanIn, removeInput: () -> Void = {},
-                                    progress: ((Int) -> Void)? = nil) throws -> Int {
-        precondition(fanIn >= 2, "a merge reads at least two runs")
-        var runs = inputs.map { [$0] }
-        // The intermediate level whose parts are `runs` (nil: the caller's).
-        var previous: SpillSet?
-        defer { previous?.removeAll() }
-        var level = 0
-        while runs.count > fanIn {
-            level += 1
-            let next = SpillSet(directory: scratch, threads: threads, prefix: "merge\(level)")
-            var counts: [Int] = []
-            do {
-                for start in stride(from: 0, to: runs.count, by: fanIn) {
-                    let before = next.entries.count
-                    try merge(runs[start..<min(runs.count, start + fanIn)].flatMap { $0 }, partRows: partRows, threads: threads, into: next)
-                    counts.append(next.entries.count - before)
-                }
-            } catch {
-                next.removeAll()
-                throw error
-            }
-            // The inputs' rows are all in `next` now (unlinking a mapped
-            // file leaves its mapping readable).
-            if let previous { previous.removeAll() } else { removeInput() }
-            previous = next
-            let parts = try next.open()
-            runs = []
-            var k = 0
-            for c in counts { runs.append(Array(parts[k..<(k + c)])); k += c }
-        }
-        let inputs = runs.flatMap { $0 }
-        return try merge(inputs, partRows: partRows, threads: threads, into: sink, progress: progress)
-    }
-
     /// One input row group: where it is and its customer statistics.
     struct GroupRef {
         let part: Int
@@ -156,8 +105,7 @@ public enum RunMerge {
             var full = spare ?? EventBuffer()
             spare = nil
             swap(&full, &buffer)
-            // Into a SpillSet (an intermediate run): its small row groups.
-            inFlight = FlushJob.start(full, sink: sink, groupRows: sink is SpillSet ? SpillSet.groupRows : FormatConstants.maxRowGroupRows)
+            inFlight = FlushJob.start(full, sink: sink)
             parts += 1
             written += full.count
             progress?(written)
@@ -221,14 +169,10 @@ final class SpillSet: PartSink {
     let threads: Int
     private(set) var entries: [ManifestPart] = []
     static let groupRows = 8_192
-    /// The start of the files' names: "spill", or "mergeN" for the
-    /// intermediate runs of a bounded merge.
-    let prefix: String
 
-    init(directory: String, threads: Int, prefix: String = "spill") {
+    init(directory: String, threads: Int) {
         self.directory = directory
         self.threads = threads
-        self.prefix = prefix
     }
 
     var scratchDirectory: String { directory }
@@ -237,7 +181,7 @@ final class SpillSet: PartSink {
     private var cleanupTokens: [Int] = []
 
     func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws {
-        let name = "\(prefix)-\(entries.count + 1).tmp-\(Sys.pid)"
+        let name = "spill-\(entries.count + 1).tmp-\(Sys.pid)"
         cleanupTokens.append(Temporaries.register(directory + "/" + name, directory: false))
         entries.append(try PartWriter.write(groupCount: groupCount, to: directory + "/" + name, policy: .spill, threads: threads,
                                             makeGroup: makeGroup))

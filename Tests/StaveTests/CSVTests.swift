@@ -256,32 +256,6 @@ final class ConverterTests: XCTestCase {
         XCTAssertEqual(back.sorted { ($0[0], $0[3], $0[1]) < ($1[0], $1[3], $1[1]) }, expected)
     }
 
-    /// More scratch parts than one merge reads (RunMerge.maxFanIn): they
-    /// are merged in levels, and the store is still one run holding every
-    /// row exactly once, with no scratch file left.
-    func testManySpillsMergeInLevels() throws {
-        let dir = temporaryDirectory(self)
-        let events = randomEvents(count: 24_000, customers: 900, seed: 5)
-        var o = ConvertOptions()
-        o.bufferRows = 300   // 80 spills: two intermediate runs of 32 and one of 16
-        XCTAssertGreaterThan(24_000 / o.bufferRows, 2 * RunMerge.maxFanIn)
-        let store = try convert(csvLines(events), dir: dir, options: o)
-        let s = try Store.open(store)
-        let expected = events.map { [$0.eventID, Int64($0.customerID), Int64($0.trackID), $0.datetime, Int64($0.mobile), Int64($0.zip)] }
-            .sorted { ($0[0], $0[3], $0[1]) < ($1[0], $1[3], $1[1]) }
-        XCTAssertEqual(try rows(store).sorted { ($0[0], $0[3], $0[1]) < ($1[0], $1[3], $1[1]) }, expected)
-        // One run: each part's customers after the previous part's.
-        let ranges = s.parts.map { p in
-            (p.footer.rowGroups.map { $0.chunks[EventsSchema.customerID].min }.min()!,
-             p.footer.rowGroups.map { $0.chunks[EventsSchema.customerID].max }.max()!)
-        }.sorted { $0.0 < $1.0 }
-        XCTAssertGreaterThan(ranges.count, 50)
-        for k in ranges.indices.dropFirst() { XCTAssertLessThanOrEqual(ranges[k - 1].1, ranges[k].0, "parts overlap") }
-        let names = try FileManager.default.contentsOfDirectory(atPath: store)
-        XCTAssertFalse(names.contains { $0.contains(".tmp-") }, "\(names)")
-        XCTAssertTrue(Verifier.verify(store).isSound)
-    }
-
     /// An input of several buffers: full buffers are spilled on another
     /// thread while parsing goes on, then laid out as one run whose parts
     /// reach the sink one at a time, each a customer range after the
