@@ -375,7 +375,6 @@ public struct RowGroupData: Sendable {
         return (track16, track32, Int64(maxTrack))
     }
 
-
     /// Plans and decodes every row group of `store` that `filter` may need,
     /// on `threads` threads.
     /// With `range`, only the groups whose customer statistics meet it,
@@ -449,5 +448,4 @@ public struct RowGroupData: Sendable {
         for k in 0..<(bounds.count - 1) where bounds[k] < bounds[k + 1] { out.append(bounds[k]...(bounds[k + 1] - 1)) }
         return out
     }
-
 }
