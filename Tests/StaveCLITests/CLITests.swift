@@ -3,6 +3,19 @@ import XCTest
 
 /// Helpers for tests of the real `stave` binary: a fresh directory per
 /// test, running the binary there, reading and writing its files.
+/// The stave binary started on `args` in `dir`, output discarded, not
+/// waited for (for tests that signal or kill it).
+func startStave(_ args: [String], in dir: String) throws -> Process {
+    let p = Process()
+    p.executableURL = CLITests.binary
+    p.arguments = args
+    p.currentDirectoryURL = URL(fileURLWithPath: dir)
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
+}
+
 class CLITestCase: XCTestCase {
     struct Run {
         var status: Int32

@@ -16,16 +16,7 @@ final class CrashTests: XCTestCase {
         addTeardownBlock { [dir] in try? FileManager.default.removeItem(atPath: dir) }
     }
 
-    func start(_ args: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
+    func start(_ args: [String]) throws -> Process { try startStave(args, in: dir) }
 
     @discardableResult
     func runToEnd(_ args: [String]) throws -> Int32 {

@@ -234,16 +234,7 @@ final class RepeatedOptionTests: CLITestCase {
 /// No temporary outlives its writer: removed on SIGINT and SIGTERM, and
 /// after SIGKILL by the next writer of the same path.
 final class TemporaryFileTests: CLITestCase {
-    func start(_ args: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
+    func start(_ args: [String]) throws -> Process { try startStave(args, in: dir) }
 
     func leftovers(_ sub: String = ".") -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + sub)) ?? []).filter { $0.contains(".tmp-") || $0.hasPrefix("spill-") }
