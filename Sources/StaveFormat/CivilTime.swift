@@ -101,20 +101,24 @@ public enum CivilTime {
 
     static func parse(_ p: UnsafePointer<UInt8>, count n: Int, allowDateOnly: Bool, allowT: Bool) -> Result<Int64, DatetimeError> {
         @inline(__always) func digits(_ at: Int, _ len: Int) -> Int64? { decimal(p, at, len) }
-        let shape = allowDateOnly ? "expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS" : "expected YYYY-MM-DD HH:MM:SS"
-        guard n == 19 || (allowDateOnly && n == 10) else { return .failure(DatetimeError(message: shape)) }
+        // allowDateOnly marks a query bound, which may also leave out the seconds.
+        let shape = allowDateOnly ? "expected YYYY-MM-DD, YYYY-MM-DD HH:MM or YYYY-MM-DD HH:MM:SS (a T may replace the space)" : "expected YYYY-MM-DD HH:MM:SS"
+        guard n == 19 || (allowDateOnly && (n == 10 || n == 16)) else { return .failure(DatetimeError(message: shape)) }
         guard let y = digits(0, 4), p[4] == UInt8(ascii: "-"), let mo = digits(5, 2), p[7] == UInt8(ascii: "-"), let d = digits(8, 2) else {
             return .failure(DatetimeError(message: shape))
         }
         var h: Int64 = 0, mi: Int64 = 0, s: Int64 = 0
-        if n == 19 {
+        if n >= 16 {
             let sep = p[10]
             guard sep == UInt8(ascii: " ") || (allowT && sep == UInt8(ascii: "T")),
-                  let hh = digits(11, 2), p[13] == UInt8(ascii: ":"), let mm = digits(14, 2), p[16] == UInt8(ascii: ":"),
-                  let ss = digits(17, 2) else {
+                  let hh = digits(11, 2), p[13] == UInt8(ascii: ":"), let mm = digits(14, 2) else {
                 return .failure(DatetimeError(message: shape))
             }
-            (h, mi, s) = (hh, mm, ss)
+            (h, mi) = (hh, mm)
+            if n == 19 {
+                guard p[16] == UInt8(ascii: ":"), let ss = digits(17, 2) else { return .failure(DatetimeError(message: shape)) }
+                s = ss
+            }
         }
         if let e = dateProblem(y, mo, d) { return .failure(e) }
         guard h <= 23 else { return .failure(DatetimeError(message: "hour \(h) out of range")) }
@@ -123,7 +127,9 @@ public enum CivilTime {
         return .success(secondsFrom(year: y, month: mo, day: d, hour: h, minute: mi, second: s))
     }
 
-    /// Parses a query bound: a date (midnight) or a full datetime, with a space or a T.
+    /// Parses a query bound as people write one: a date (midnight), or a
+    /// date and a time with or without seconds, after a space or a T
+    /// ("2014-12-01", "2014-12-01 10:00", "2014-12-01T10:00:00").
     public static func parseBound(_ text: String) -> Result<Int64, DatetimeError> {
         var bytes = Array(text.utf8)
         bytes.append(0)

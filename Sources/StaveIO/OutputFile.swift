@@ -30,6 +30,10 @@ public final class OutputFile {
     /// Memory mode: everything written so far (fd is -1).
     private var collected: [UInt8]? = nil
     public private(set) var bytesWritten: Int = 0
+    /// The width of the terminal this output is shown on (standard output
+    /// on a terminal, or $COLUMNS when set), for tables that fit it; nil
+    /// for files and pipes, whose tables are never cut.
+    public private(set) var displayColumns: Int? = nil
     private static let flushThreshold = 1 << 20
 
     /// `path` nil or "-" means standard output.
@@ -81,6 +85,7 @@ public final class OutputFile {
             inPlace = false
             displayPath = "<stdout>"
             fd = 1
+            displayColumns = Sys.terminalColumns(1)
         }
         buffer.reserveCapacity(OutputFile.flushThreshold + 4096)
     }

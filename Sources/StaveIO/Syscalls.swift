@@ -167,6 +167,17 @@ public enum Sys {
 
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
+    /// The columns of the terminal on `fd`: $COLUMNS when it is a number
+    /// (as shells export it, and so tests can set it), else the terminal's
+    /// own size; nil when `fd` is not a terminal and COLUMNS is unset.
+    public static func terminalColumns(_ fd: Int32) -> Int? {
+        if let text = getenv("COLUMNS").map({ String(cString: $0) }), let n = Int(text), n > 0 { return n }
+        guard isTerminal(fd) else { return nil }
+        var size = winsize()
+        guard ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
     public static var pid: Int32 { getpid() }
 
     /// Removes a directory and the regular files directly inside it.

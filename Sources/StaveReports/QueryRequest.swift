@@ -100,7 +100,7 @@ public struct QueryRequest: Sendable, Hashable {
 // MARK: Parsing parameter values (shared by the CLI options and the URL parser)
 
 public enum QueryParameters {
-    /// A range bound: YYYY-MM-DD, 'YYYY-MM-DD HH:MM:SS' or with a T.
+    /// A range bound: YYYY-MM-DD, 'YYYY-MM-DD HH:MM' or 'YYYY-MM-DD HH:MM:SS' (or with a T).
     public static func bound(_ name: String, _ text: String) -> Result<Int64, ParameterError> {
         switch CivilTime.parseBound(text) {
         case .success(let v): return .success(v)
@@ -307,6 +307,21 @@ public enum QueryResult: Sendable {
         }
     }
 
+    /// At most `n` rows (the first ones), for --limit on commands whose
+    /// query has no paging of its own.
+    public func limited(_ n: Int?) -> QueryResult {
+        guard let n else { return self }
+        switch self {
+        case .rows(var t, let total):
+            t.rows = Array(t.rows.prefix(n))
+            return .rows(t, total: total)
+        case .profile(let p):
+            return .rows(ProfileReport.table(p).prefix(n), total: p.count)
+        case .object(let t): return .object(t.prefix(n))
+        case .stats(let s): return .stats(Array(s.prefix(n)))
+        }
+    }
+
     /// The rows before paging (profile), or the rows written.
     public var total: Int {
         switch self {
@@ -333,10 +348,12 @@ public enum QueryRunner {
     /// computed, so memory does not grow with the number of customers
     /// (Queries.forEachProfileSlice); everything else is `run`, then
     /// written.
+    /// `limit`: at most this many rows (the first), for the commands whose
+    /// query has no paging of its own (--limit of stats, breakdown, hours).
     public static func write(_ request: QueryRequest, in context: QueryContext, format: OutputFormat, to out: OutputFile,
-                             phase: ((String) -> Void)? = nil) throws {
+                             limit: Int? = nil, phase: ((String) -> Void)? = nil) throws {
         Sys.tuneAllocator
-        if case .profile(let page) = request.kind, page.isWhole, !page.withCustomers, format == .csv {
+        if case .profile(let page) = request.kind, page.isWhole, !page.withCustomers, format == .csv, limit == nil {
             let filter = try filter(request, in: context)
             try ProfileReport.writeCSVHeader(to: out)
             try Queries.forEachProfileSlice(context.store, filter: filter, threads: context.threads, phase: phase) { p in
@@ -344,7 +361,7 @@ public enum QueryRunner {
             }
             return
         }
-        try run(request, in: context, phase: phase).write(format, to: out)
+        try run(request, in: context, phase: phase).limited(limit).write(format, to: out)
     }
 
     /// Runs `request`. `phase`, if given, hears what the profile pass did

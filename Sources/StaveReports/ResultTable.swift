@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StaveFormat
 import StaveIO
 
@@ -31,6 +34,9 @@ public struct ResultTable: Sendable {
         self.rows = rows
     }
 
+    /// The first `n` rows.
+    public func prefix(_ n: Int) -> ResultTable { ResultTable(columns: columns, rows: Array(rows.prefix(n))) }
+
     public func write(_ format: OutputFormat, to out: OutputFile, header: Bool = true) throws {
         switch format {
         case .csv:
@@ -61,8 +67,9 @@ public struct ResultTable: Sendable {
                 }
             }
         case .table:
-            try out.write(TextTable.render(columns: columns, rows: rows.map { $0.map(CellText.plain) },
-                                           rightAligned: rows.first.map { $0.map(CellText.isNumeric) } ?? []))
+            try out.write(TextTable.render(columns: columns, rows: rows.map { $0.map(CellText.readable) },
+                                           rightAligned: rows.first.map { $0.map(CellText.isNumeric) } ?? [],
+                                           maxWidth: out.displayColumns))
         case .parquet:
             try writeParquet(to: out)
         case .arrow:
@@ -71,8 +78,12 @@ public struct ResultTable: Sendable {
     }
 
     /// A one-row result: JSON and NDJSON write the row as one object (not an
-    /// array); CSV and table as usual.
+    /// array), table as one "name = value" line per column (DuckDB's
+    /// `.mode line`), CSV as usual.
     public func writeObject(_ format: OutputFormat, to out: OutputFile) throws {
+        if format == .table, rows.count == 1 {
+            return try out.write(TextTable.renderLines(columns: columns, values: rows[0].map(CellText.readable)))
+        }
         guard format == .json || format == .ndjson, rows.count == 1 else { return try write(format, to: out) }
         try out.withBuffer { b in
             appendObject(rows[0], to: &b)
@@ -103,6 +114,35 @@ public enum CellText {
         case .string(let s): return s
         case .null: return ""
         }
+    }
+
+    /// A cell for people: doubles rounded to about six significant digits
+    /// (csv, json and parquet keep the shortest round-trip form).
+    public static func readable(_ c: Cell) -> String {
+        guard case .double(let d) = c else { return plain(c) }
+        return readableDouble(d)
+    }
+
+    /// Six significant digits, never fewer than one decimal, at most six
+    /// decimals; trailing zeros dropped. Magnitudes from 1e15 and below
+    /// 1e-6 (but not 0) in exponent form.
+    public static func readableDouble(_ d: Double) -> String {
+        guard d.isFinite else { return d.isNaN ? "NaN" : (d > 0 ? "inf" : "-inf") }
+        let m = d.magnitude
+        if m != 0 && (m >= 1e15 || m < 1e-6) { return cFormat("%.5e", d) }
+        let intDigits = m < 1 ? 1 : Int(log10(m).rounded(.down)) + 1
+        let decimals = max(1, min(6, 6 - intDigits))
+        var text = cFormat("%.\(decimals)f", d)
+        while text.hasSuffix("0"), !text.hasSuffix(".0") { text.removeLast() }
+        if text == "-0.0" { text = "0.0" }
+        return text
+    }
+
+    /// printf's formatting of one double (no Foundation in this module).
+    static func cFormat(_ format: String, _ d: Double) -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        _ = withVaList([d]) { vsnprintf(&buffer, buffer.count, format, $0) }
+        return String(cString: buffer)
     }
 
     public static func isNumeric(_ c: Cell) -> Bool {
@@ -162,18 +202,64 @@ public enum CellText {
 
 /// Aligned text for terminals.
 public enum TextTable {
-    public static func render(columns: [String], rows: [[String]], rightAligned: [Bool]) -> String {
+    /// Columns separated by two spaces, a dashed line under the names.
+    /// With `maxWidth` (the terminal's columns), a table wider than that
+    /// keeps as many columns as fit, from both ends (the key on the left,
+    /// totals on the right), shows a "…" column where the rest were, and
+    /// ends with a line naming them.
+    public static func render(columns: [String], rows: [[String]], rightAligned: [Bool], maxWidth: Int? = nil) -> String {
         var widths = columns.map(\.count)
         for row in rows { for (k, s) in row.enumerated() { widths[k] = max(widths[k], s.count) } }
+        let shown = visibleColumns(widths: widths, maxWidth: maxWidth)
+        let elided = shown.count < columns.count
         func line(_ cells: [String], header: Bool) -> String {
-            cells.enumerated().map { k, s in
+            var parts: [String] = []
+            for (j, k) in shown.enumerated() {
+                if elided, j > 0, shown[j - 1] + 1 != k { parts.append("…") }
+                let s = cells[k]
                 let pad = String(repeating: " ", count: widths[k] - s.count)
-                return (!header && k < rightAligned.count && rightAligned[k]) ? pad + s : s + pad
-            }.joined(separator: "  ")
+                parts.append((!header && k < rightAligned.count && rightAligned[k]) ? pad + s : s + pad)
+            }
+            return parts.joined(separator: "  ")
         }
         var out = line(columns, header: true) + "\n"
-        out += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
+        out += line(widths.map { String(repeating: "-", count: $0) }, header: true) + "\n"
         for row in rows { out += line(row, header: false) + "\n" }
+        if elided {
+            let hidden = columns.indices.filter { !shown.contains($0) }.map { columns[$0] }
+            out += "(\(hidden.count) of \(columns.count) columns hidden to fit \(maxWidth!) columns: \(hidden.joined(separator: ", ")); use a wider terminal or --format csv)\n"
+        }
+        return out
+    }
+
+    /// The columns (in order) that fit in `maxWidth`: all when they fit,
+    /// else taken alternately from the left and the right (the first is
+    /// always kept), leaving room for the "…" column.
+    static func visibleColumns(widths: [Int], maxWidth: Int?) -> [Int] {
+        let all = Array(widths.indices)
+        guard let maxWidth, widths.reduce(0, +) + 2 * max(0, widths.count - 1) > maxWidth, widths.count > 1 else { return all }
+        var left: [Int] = [0], right: [Int] = []
+        var used = widths[0] + 3    // the first column, and "  …"
+        var l = 1, r = widths.count - 1
+        var takeRight = true
+        while l <= r {
+            let k = takeRight ? r : l
+            guard used + 2 + widths[k] <= maxWidth else { break }
+            used += 2 + widths[k]
+            if takeRight { right.insert(k, at: 0); r -= 1 } else { left.append(k); l += 1 }
+            takeRight.toggle()
+        }
+        return left + right
+    }
+
+    /// One "name = value" line per column, names right-aligned (DuckDB's
+    /// `.mode line`), for one-row results.
+    public static func renderLines(columns: [String], values: [String]) -> String {
+        let width = columns.map(\.count).max() ?? 0
+        var out = ""
+        for (name, value) in zip(columns, values) {
+            out += String(repeating: " ", count: width - name.count) + name + " = " + value + "\n"
+        }
         return out
     }
 }

@@ -50,34 +50,67 @@ func printError(_ text: String) {
 var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
 struct OutputOptions: ParsableArguments {
-    @Option(name: .long, help: "Output format: csv, json, ndjson, table, parquet or arrow (an Arrow IPC stream). Default: table on a terminal, csv otherwise.")
+    @Option(name: .long, help: "Output format: csv, json, ndjson, table, parquet or arrow (an Arrow IPC stream). Default: from the -o name's extension (.csv, .json, .ndjson, .parquet, .arrow/.arrows), else table on a terminal and csv otherwise.")
     var format: OutputFormat?
 
-    @Option(name: .shortAndLong, help: "Write to this file (atomically) instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write to this file (atomically, creating missing folders) instead of standard output.")
     var output: String?
 
-    func validate() throws {
-        if let format, format.isBinary, output == nil || output == "-", Sys.isTerminal(1) {
-            throw ValidationError("--format \(format.rawValue) is binary: write it to a file with -o FILE (or pipe it)")
-        }
-    }
+    func validate() throws { _ = try checkedFormat(explicit: format, output: output, allowed: OutputFormat.allCases) }
 
-    func resolvedFormat() -> OutputFormat {
-        if let format { return format }
-        return (output == nil && Sys.isTerminal(1)) ? .table : .csv
-    }
+    func resolvedFormat() -> OutputFormat { (try? checkedFormat(explicit: format, output: output, allowed: OutputFormat.allCases)) ?? .csv }
 
     func open() throws -> OutputFile { try OutputFile(path: output) }
+}
+
+/// The format an output is written in: --format when given, else the one
+/// the -o name's extension says, else table on a terminal and csv
+/// otherwise. A --format that contradicts the extension, a format the
+/// command does not write, and a binary format bound for a terminal are
+/// usage errors.
+func checkedFormat(explicit: OutputFormat?, output: String?, allowed: [OutputFormat]) throws -> OutputFormat {
+    let named = output.flatMap(OutputFormat.init(fileName:))
+    if let explicit, let named, explicit != named {
+        throw ValidationError("--format \(explicit.rawValue) contradicts -o \(output!), a .\(extensionOf(output!)) name: drop --format or rename the output")
+    }
+    let format = explicit ?? named ?? ((output == nil && Sys.isTerminal(1)) ? .table : .csv)
+    guard allowed.contains(format) else {
+        throw ValidationError("this command writes \(allowed.map(\.rawValue).joined(separator: ", ")), not \(format.rawValue)" + (explicit == nil ? " (chosen by the -o name)" : ""))
+    }
+    if format.isBinary, output == nil || output == "-", Sys.isTerminal(1) {
+        throw ValidationError("--format \(format.rawValue) is binary: write it to a file with -o FILE (or pipe it)")
+    }
+    return format
+}
+
+func extensionOf(_ path: String) -> String {
+    let name = path.split(separator: "/").last.map(String.init) ?? path
+    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "" }
+    return String(name[name.index(after: dot)...])
+}
+
+extension OutputFormat {
+    /// The format a file name's extension names (case-insensitive), or nil.
+    init?(fileName: String) {
+        switch extensionOf(fileName).lowercased() {
+        case "csv": self = .csv
+        case "json": self = .json
+        case "ndjson", "jsonl": self = .ndjson
+        case "parquet": self = .parquet
+        case "arrow", "arrows": self = .arrow
+        default: return nil
+        }
+    }
 }
 
 struct FilterOptions: ParsableArguments {
     // Arrays, so that a repeated option is seen: --from and --to once at
     // most (as the API refuses a repeated parameter), --customer as often as
     // wanted (the lists join, as in the API).
-    @Option(name: .customLong("from"), help: "Only events at or after this time: YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
+    @Option(name: .customLong("from"), help: "Only events at or after this time: YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]' (or with a T).")
     var fromValues: [String] = []
 
-    @Option(name: .customLong("to"), help: "Only events before this time (half-open range): YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
+    @Option(name: .customLong("to"), help: "Only events before this time, same forms as --from (the range is half-open: --to 2014-12-01 ends at November's last second).")
     var toValues: [String] = []
 
     @Option(name: .customLong("customer"), help: "Only these customers: ID[,ID...]; may be repeated (the lists join).")
@@ -121,17 +154,28 @@ func makeScope(_ filter: FilterOptions, _ attributes: CustomerFilterOptions) thr
 
 /// Runs one query request against STORE and writes its result: the code
 /// path `stave serve` shares.
-func runQuery(store: String, _ kind: QueryKind, scope: QueryScope, output: OutputOptions, threads: ThreadOptions, verbose: Bool = false) throws {
+func runQuery(store: String, _ kind: QueryKind, scope: QueryScope, output: OutputOptions, threads: ThreadOptions,
+              limit: Int? = nil, verbose: Bool = false) throws {
     try guarded {
         let phases = PhaseTimer(enabled: verbose)
         let context = QueryContext(store: try Store.open(store), threads: threads.count)
         phases.mark("open")
         let out = try output.open()
         try QueryRunner.write(QueryRequest(kind, scope: scope), in: context, format: output.resolvedFormat(), to: out,
-                              phase: phases.enabled ? phases.mark : nil)
+                              limit: limit, phase: phases.enabled ? phases.mark : nil)
         try out.commit(isCommitPoint: true)
         phases.mark("output")
         phases.report()
+    }
+}
+
+/// --limit for the query commands without paging of their own.
+struct LimitOptions: ParsableArguments {
+    @Option(help: "At most this many rows (the first ones).")
+    var limit: Int?
+
+    func validate() throws {
+        if let limit, limit < 0 { throw ValidationError("--limit must be >= 0") }
     }
 }
 

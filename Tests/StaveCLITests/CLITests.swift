@@ -39,10 +39,15 @@ class CLITestCase: XCTestCase {
     }
 
     @discardableResult
-    func stave(_ args: [String], stdin: String? = nil) throws -> Run {
+    func stave(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Run {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
+        // COLUMNS only when a test sets it: an exported one would cut the
+        // tables of every other test.
+        var env = ProcessInfo.processInfo.environment
+        env["COLUMNS"] = nil
+        p.environment = env.merging(environment) { $1 }
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

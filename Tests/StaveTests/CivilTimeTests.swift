@@ -45,6 +45,13 @@ final class CivilTimeTests: XCTestCase {
         XCTAssertEqual(try CivilTime.parseBound("2014-11-01T05:00:00").get(), try parse("2014-11-01 05:00:00").get())
         XCTAssertThrowsError(try CivilTime.parseBound("2014-11-31").get())
         XCTAssertThrowsError(try CivilTime.parseBound("yesterday").get())
+        // Without seconds, after a space or a T (issue 18.11).
+        XCTAssertEqual(try CivilTime.parseBound("2014-12-01 10:00").get(), try parse("2014-12-01 10:00:00").get())
+        XCTAssertEqual(try CivilTime.parseBound("2014-12-01T23:59").get(), try parse("2014-12-01 23:59:00").get())
+        for bad in ["2014-12-01 24:00", "2014-12-01 10:60", "2014-12-01 10:0", "2014-12-01 10:00:", "2014-12-01 10-00",
+                    "2014-12-01x10:00", "2014-12-01 10:00:5", "2014-12-0110:00"] {
+            XCTAssertThrowsError(try CivilTime.parseBound(bad).get(), bad)
+        }
     }
 
     func testMonthIndex() {

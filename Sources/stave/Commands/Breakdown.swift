@@ -27,11 +27,12 @@ struct Breakdown: ParsableCommand {
 
     @OptionGroup var filter: FilterOptions
     @OptionGroup var customerFilter: CustomerFilterOptions
+    @OptionGroup var limit: LimitOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        try runQuery(store: store, .breakdown(by), scope: try makeScope(filter, customerFilter), output: output, threads: threads)
+        try runQuery(store: store, .breakdown(by), scope: try makeScope(filter, customerFilter), output: output, threads: threads, limit: limit.limit)
     }
 }
 
@@ -87,10 +88,12 @@ struct Hours: ParsableCommand {
 
     @OptionGroup var filter: FilterOptions
     @OptionGroup var customerFilter: CustomerFilterOptions
+    @OptionGroup var limit: LimitOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        try runQuery(store: store, .hours(by: by, perPart: per == .part), scope: try makeScope(filter, customerFilter), output: output, threads: threads)
+        try runQuery(store: store, .hours(by: by, perPart: per == .part), scope: try makeScope(filter, customerFilter), output: output, threads: threads,
+                     limit: limit.limit)
     }
 }

@@ -35,10 +35,38 @@ struct Export: ParsableCommand {
     enum Order: String, ExpressibleByArgument { case store, event }
     enum Table: String, ExpressibleByArgument { case events, customers }
 
+    /// What export writes: every OutputFormat but arrow (an Arrow stream is
+    /// for query results).
+    enum Format: String, CaseIterable, ExpressibleByArgument {
+        case csv, json, ndjson, table, parquet
+        var outputFormat: OutputFormat { OutputFormat(rawValue: rawValue)! }
+    }
+
+    struct ExportOutputOptions: ParsableArguments {
+        @Option(name: .long, help: "Output format. Default: from the -o name's extension (.csv, .json, .ndjson, .parquet), else table on a terminal and csv otherwise.")
+        var format: Format?
+
+        @Option(name: .shortAndLong, help: "Write to this file (atomically, creating missing folders) instead of standard output; with --partitions, the directory to create.")
+        var output: String?
+
+        static let allowed = Format.allCases.map(\.outputFormat)
+
+        func validate() throws { _ = try checkedFormat(explicit: format?.outputFormat, output: output, allowed: Self.allowed) }
+
+        func resolvedFormat() -> OutputFormat { (try? checkedFormat(explicit: format?.outputFormat, output: output, allowed: Self.allowed)) ?? .csv }
+
+        func open() throws -> OutputFile { try OutputFile(path: output) }
+    }
+
     @Argument(help: "The store directory.")
     var store: String
 
-    @OptionGroup var output: OutputOptions
+    @OptionGroup var filter: FilterOptions
+
+    @Option(help: "At most this many events (the first in the chosen order).")
+    var limit: Int?
+
+    @OptionGroup var output: ExportOutputOptions
 
     @Option(help: "Row order: store or event.")
     var order: Order = .store
@@ -55,13 +83,16 @@ struct Export: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
+        if let limit, limit < 0 { throw ValidationError("--limit must be >= 0") }
+        if table == .customers, limit != nil || !filter.fromValues.isEmpty || !filter.toValues.isEmpty || !filter.customerValues.isEmpty {
+            throw ValidationError("--from, --to, --customer and --limit select events; --table customers writes the whole customer table (one customer's attributes: stave customer STORE ID)")
+        }
         if let partitions {
-            guard output.format == .parquet else { throw ValidationError("--partitions needs --format parquet") }
+            guard output.resolvedFormat() == .parquet else { throw ValidationError("--partitions needs --format parquet") }
             guard (1...1024).contains(partitions) else { throw ValidationError("--partitions must be 1...1024") }
             guard table == .events else { throw ValidationError("--partitions splits the events table") }
             guard let o = output.output, o != "-" else { throw ValidationError("--partitions needs -o DIRECTORY") }
         }
-        if output.format == .arrow { throw ValidationError("--format arrow is for query results (profile, stats, ...); export writes csv, json, ndjson, table or parquet") }
     }
 
     func run() throws {
@@ -83,14 +114,27 @@ struct Export: ParsableCommand {
             let out = try output.open()
             try EventExport.writeHeader(format: format, header: header, to: out)
             var first = true
-            switch order {
-            case .store:
-                try RowReader.forEachRowGroup(s) { try EventExport.writeRows($0, format: format, first: &first, to: out) }
-            case .event:
-                try EventExport.writeRows(try RowReader.allRowsByEventID(s), format: format, first: &first, to: out)
-            }
+            try forEachSelectedRowGroup(s) { try EventExport.writeRows($0, format: format, first: &first, to: out) }
             try EventExport.writeFooter(format: format, wroteAny: !first, to: out)
             try out.commit(isCommitPoint: true)
+        }
+    }
+
+    /// The events the filters and --limit select, in --order, a row group
+    /// at a time (store order) or all at once (event order).
+    func forEachSelectedRowGroup(_ s: Store, _ body: (EventColumns) throws -> Void) throws {
+        let filter = try self.filter.makeFilter()
+        var left = limit ?? Int.max
+        func deliver(_ cols: EventColumns) throws -> Bool {
+            guard left > 0 else { return false }
+            let take = min(left, cols.count)
+            try body(take == cols.count ? cols : EventColumns(columns: cols.columns.map { Array($0.prefix(take)) }))
+            left -= take
+            return left > 0
+        }
+        switch order {
+        case .store: try RowReader.forEachRowGroup(s, filter: filter, deliver)
+        case .event: _ = try deliver(try RowReader.allRowsByEventID(s, filter: filter))
         }
     }
 
@@ -130,10 +174,7 @@ struct Export: ParsableCommand {
                 let customers = cols.columns[EventsSchema.customerID]
                 for i in 0..<cols.count { try files[ParquetExport.partition(of: customers[i], among: n)].append(row: cols.columns, i) }
             }
-            switch order {
-            case .store: try RowReader.forEachRowGroup(s) { try add($0) }
-            case .event: try add(try RowReader.allRowsByEventID(s))
-            }
+            try forEachSelectedRowGroup(s) { try add($0) }
             for f in files { try f.finish() }
         } catch {
             if let directory { Sys.removeFlatDirectory(directory) }

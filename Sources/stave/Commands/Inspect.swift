@@ -11,21 +11,26 @@ struct Inspect: ParsableCommand {
     @Argument(help: "The store directory.")
     var store: String
 
-    @Option(help: "text or json.")
-    var format: String = "text"
-
-    @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
-    var output: String?
-
-    func validate() throws {
-        guard format == "text" || format == "json" || format == "table" else { throw ValidationError("--format must be text or json") }
+    /// Inspect writes a nested report (parts, then columns), not a table:
+    /// text for people, json for programs. `table` is accepted for text, the
+    /// name the query commands give their output for people.
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, table
+        static var allValueStrings: [String] { ["text", "json"] }
     }
+
+    @Option(help: "text (for people; table is the same) or json (for programs). The other commands' csv, ndjson, parquet and arrow do not apply: the report is nested, not a table. Default: json when -o names a .json file, else text.")
+    var format: Format?
+
+    @Option(name: .shortAndLong, help: "Write to this file (atomically, creating missing folders) instead of standard output.")
+    var output: String?
 
     func run() throws {
         try guarded {
+            let json = format == .json || (format == nil && output.map { extensionOf($0).lowercased() == "json" } == true)
             let info = StoreInfo(try Store.open(store))
             let out = try OutputFile(path: output)
-            try out.write(format == "json" ? info.json() : info.text())
+            try out.write(json ? info.json() : info.text())
             try out.commit()
         }
     }

@@ -73,13 +73,14 @@ struct Stats: ParsableCommand {
 
     @OptionGroup var filter: FilterOptions
     @OptionGroup var customerFilter: CustomerFilterOptions
+    @OptionGroup var limit: LimitOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var threads: ThreadOptions
     @Flag(help: "Print row groups read and the time of each phase on stderr.")
     var verbose = false
 
     func run() throws {
-        try runQuery(store: store, .stats, scope: try makeScope(filter, customerFilter), output: output, threads: threads, verbose: verbose)
+        try runQuery(store: store, .stats, scope: try makeScope(filter, customerFilter), output: output, threads: threads, limit: limit.limit, verbose: verbose)
     }
 }
 
@@ -129,10 +130,10 @@ struct Customer: ParsableCommand {
     @Argument(help: "The customer id.")
     var id: UInt32
 
-    @Option(name: .long, help: "Only events at or after this time: YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'.")
+    @Option(name: .long, help: "Only events at or after this time: YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]' (or with a T).")
     var from: String?
 
-    @Option(name: .long, help: "Only events before this time (half-open range).")
+    @Option(name: .long, help: "Only events before this time (the range is half-open: --to 2014-12-01 ends at November's last second).")
     var to: String?
 
     @OptionGroup var output: OutputOptions

@@ -1,0 +1,180 @@
+import Foundation
+import XCTest
+
+/// What a person sees at the terminal (issue 18, items 7-18): tables for
+/// reading, formats from file names, filters on export, datetimes as
+/// people write them, help texts and names.
+final class TerminalTests: CLITestCase {
+    /// A store of generated data with a customer table.
+    func generatedStore() throws {
+        var r = try stave(["generate", "--rows", "3000", "--customers", "40", "--seed", "7", "-o", "gen", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try stave(["convert", "gen/tracks.csv", "--customers", "gen/cust.csv", "-o", "m.stave", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// Item 7: doubles rounded in tables only; one-row results as
+    /// name = value lines; tables cut to $COLUMNS with the hidden columns
+    /// named; --limit on the commands without paging of their own.
+    func testTableFormatForReading() throws {
+        try generatedStore()
+        let csv = try stave(["stats", "m.stave", "--format", "csv"])
+        XCTAssertEqual(csv.status, 0, csv.stderr)
+        let table = try stave(["stats", "m.stave", "--format", "table"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        // Every mean of the CSV (full precision) appears rounded to at most
+        // six significant digits in the table, and equals it to that precision.
+        let csvRows = csv.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+        let tableRows = table.stdout.split(separator: "\n").dropFirst(2).map { $0.split(separator: " ") }
+        XCTAssertEqual(csvRows.count, 7)
+        XCTAssertEqual(tableRows.count, 7)
+        for (c, t) in zip(csvRows, tableRows) {
+            XCTAssertEqual(String(c[0]), String(t[0]))
+            let full = Double(c[2])!, shown = Double(t[2])!
+            XCTAssertEqual(shown, full, accuracy: abs(full) * 1e-5, "\(c[0])")
+            XCTAssertLessThanOrEqual(t[2].filter(\.isNumber).count, 7, "\(t[2]) is not rounded")
+        }
+        // One-row results: name = value lines, names right-aligned.
+        let summary = try stave(["summary", "m.stave", "--format", "table"])
+        XCTAssertEqual(summary.status, 0, summary.stderr)
+        let lines = summary.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 10)
+        XCTAssertTrue(lines.contains("          events = 3000"), summary.stdout)
+        XCTAssertEqual(Set(lines.map { $0.firstIndex(of: "=")!.utf16Offset(in: $0) }).count, 1, "the = signs line up")
+        let customer = try stave(["customer", "m.stave", "3", "--format", "table"])
+        XCTAssertEqual(customer.status, 0, customer.stderr)
+        XCTAssertTrue(customer.stdout.contains("   customer_id = 3\n"), customer.stdout)
+        // Narrow terminal: every line fits, the first and last columns stay,
+        // the hidden ones are named.
+        let narrow = try stave(["profile", "m.stave", "--format", "table", "--with-customers", "--limit", "3"], environment: ["COLUMNS": "60"])
+        XCTAssertEqual(narrow.status, 0, narrow.stderr)
+        let narrowLines = narrow.stdout.split(separator: "\n")
+        XCTAssertEqual(narrowLines.count, 2 + 3 + 1)
+        for l in narrowLines.dropLast() { XCTAssertLessThanOrEqual(l.count, 60, String(l)) }
+        XCTAssertTrue(narrowLines[0].hasPrefix("customer_id"))
+        XCTAssertTrue(narrowLines[0].hasSuffix("linked_with_apps"))
+        XCTAssertTrue(narrowLines[0].contains("…"))
+        XCTAssertTrue(narrowLines.last!.contains("columns hidden to fit 60 columns"), String(narrowLines.last!))
+        XCTAssertTrue(narrowLines.last!.contains("name"))
+        // A file never gets cut, whatever COLUMNS says.
+        let wide = try stave(["profile", "m.stave", "--format", "table", "--with-customers", "--limit", "3", "-o", "p.txt"], environment: ["COLUMNS": "60"])
+        XCTAssertEqual(wide.status, 0, wide.stderr)
+        XCTAssertFalse(file("p.txt").contains("…"))
+        XCTAssertTrue(file("p.txt").contains("campaign"))
+        // --limit on breakdown, hours and stats: the first rows of the full answer.
+        for args in [["breakdown", "m.stave", "--by", "level"], ["hours", "m.stave"], ["stats", "m.stave"]] {
+            let all = try stave(args + ["--format", "csv"])
+            let two = try stave(args + ["--format", "csv", "--limit", "2"])
+            XCTAssertEqual(two.status, 0, two.stderr)
+            XCTAssertEqual(two.stdout, all.stdout.split(separator: "\n").prefix(3).joined(separator: "\n") + "\n", args[0])
+        }
+    }
+
+    /// Item 8: -o's extension chooses the format; a contradicting --format
+    /// is a usage error; export refuses arrow even by name.
+    func testFormatFromOutputName() throws {
+        try generatedStore()
+        let csv = try stave(["profile", "m.stave", "--format", "csv"])
+        let json = try stave(["profile", "m.stave", "--format", "json"])
+        var r = try stave(["profile", "m.stave", "-o", "out/p.JSON"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(file("out/p.JSON"), json.stdout)
+        r = try stave(["profile", "m.stave", "-o", "p.csv"])
+        XCTAssertEqual(file("p.csv"), csv.stdout)
+        for (name, magic) in [("p.parquet", "PAR1"), ("p.arrows", "\u{FF}\u{FF}\u{FF}\u{FF}")] {
+            r = try stave(["profile", "m.stave", "-o", name])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let bytes = FileManager.default.contents(atPath: dir + "/" + name) ?? Data()
+            XCTAssertEqual(Array(bytes.prefix(4)), Array(magic.unicodeScalars.map { UInt8($0.value) }), name)
+        }
+        r = try stave(["profile", "m.stave", "-o", "p.ndjson"])
+        XCTAssertEqual(file("p.ndjson").split(separator: "\n").count, csv.stdout.split(separator: "\n").count - 1)
+        r = try stave(["profile", "m.stave", "-o", "x.parquet", "--format", "csv"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("--format csv contradicts -o x.parquet"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.parquet"))
+        r = try stave(["export", "m.stave", "-o", "e.arrow"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("not arrow"), r.stderr)
+        r = try stave(["export", "m.stave", "-o", "e.parquet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(Array((FileManager.default.contents(atPath: dir + "/e.parquet") ?? Data()).prefix(4)), Array("PAR1".utf8))
+        // An unknown extension keeps the default (csv off a terminal).
+        r = try stave(["profile", "m.stave", "-o", "p.txt"])
+        XCTAssertEqual(file("p.txt"), csv.stdout)
+        // inspect: json by name, its own two formats by option, and why not csv.
+        r = try stave(["inspect", "m.stave", "-o", "i.json"])
+        XCTAssertTrue(file("i.json").hasPrefix("{"))
+        r = try stave(["inspect", "m.stave", "--format", "csv"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("the report is nested, not a table"), r.stderr)
+    }
+
+    /// Item 10: export --from, --to, --customer and --limit select the
+    /// events a reference filter over the whole export selects.
+    func testExportFilters() throws {
+        try generatedStore()
+        let all = try stave(["export", "m.stave", "--format", "csv", "--no-header"])
+        XCTAssertEqual(all.status, 0, all.stderr)
+        let rows = all.stdout.split(separator: "\n").map { line -> (customer: Int, datetime: String, line: Substring) in
+            let f = line.split(separator: ",")
+            return (Int(f[1])!, String(f[3].dropFirst().dropLast()), line)
+        }
+        func expected(from: String?, to: String?, customers: Set<Int>?) -> [Substring] {
+            rows.filter { r in
+                (from.map { r.datetime >= $0 } ?? true) && (to.map { r.datetime < $0 } ?? true) && (customers?.contains(r.customer) ?? true)
+            }.map(\.line)
+        }
+        let cases: [(args: [String], from: String?, to: String?, customers: Set<Int>?)] = [
+            (["--customer", "3"], nil, nil, [3]),
+            (["--customer", "3,17", "--customer", "39"], nil, nil, [3, 17, 39]),
+            (["--from", "2014-11-15 12:00", "--to", "2014-12-01"], "2014-11-15 12:00:00", "2014-12-01 00:00:00", nil),
+            (["--customer", "5", "--from", "2014-12-01T00:00"], "2014-12-01 00:00:00", nil, [5]),
+            (["--customer", "99999"], nil, nil, [99999]),
+        ]
+        for c in cases {
+            let r = try stave(["export", "m.stave", "--format", "csv", "--no-header"] + c.args)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let want = expected(from: c.from, to: c.to, customers: c.customers)
+            XCTAssertEqual(r.stdout.split(separator: "\n"), want, "\(c.args)")
+            if c.customers == [3] { XCTAssertGreaterThan(want.count, 10) }
+        }
+        // --limit: the first N of the chosen order.
+        var r = try stave(["export", "m.stave", "--format", "csv", "--no-header", "--customer", "3", "--limit", "4"])
+        XCTAssertEqual(r.stdout.split(separator: "\n"), Array(expected(from: nil, to: nil, customers: [3]).prefix(4)))
+        r = try stave(["export", "m.stave", "--format", "csv", "--no-header", "--order", "event", "--limit", "5"])
+        let byID = rows.sorted { Int($0.line.split(separator: ",")[0])! < Int($1.line.split(separator: ",")[0])! }.prefix(5).map(\.line)
+        XCTAssertEqual(r.stdout.split(separator: "\n"), Array(byID))
+        // The same selection as Parquet, read back through convert.
+        r = try stave(["export", "m.stave", "--customer", "3", "-o", "c3.parquet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try stave(["convert", "c3.parquet", "-o", "c3.stave", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try stave(["export", "c3.stave", "--format", "csv", "--no-header"])
+        XCTAssertEqual(Set(r.stdout.split(separator: "\n")), Set(expected(from: nil, to: nil, customers: [3])))
+        // The customer table takes none of them.
+        r = try stave(["export", "m.stave", "--table", "customers", "--customer", "3"])
+        XCTAssertEqual(r.status, 64)
+        r = try stave(["export", "m.stave", "--from", "2014-12-01", "--to", "2014-11-01"])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("--to is before --from"), r.stderr)
+    }
+
+    /// Item 11: bounds without seconds and with a T, in every command that
+    /// takes one, mean what the full form means.
+    func testDatetimesAsPeopleWriteThem() throws {
+        try generatedStore()
+        for command in [["profile", "m.stave"], ["summary", "m.stave"], ["stats", "m.stave"], ["top-zips", "m.stave"], ["customer", "m.stave", "3"]] {
+            let full = try stave(command + ["--from", "2014-11-02 10:30:00", "--to", "2014-12-01 00:00:00", "--format", "csv"])
+            XCTAssertEqual(full.status, 0, full.stderr)
+            for (from, to) in [("2014-11-02 10:30", "2014-12-01"), ("2014-11-02T10:30", "2014-12-01T00:00"), ("2014-11-02T10:30:00", "2014-12-01 00:00")] {
+                let r = try stave(command + ["--from", from, "--to", to, "--format", "csv"])
+                XCTAssertEqual(r.status, 0, r.stderr)
+                XCTAssertEqual(r.stdout, full.stdout, "\(command[0]) \(from) \(to)")
+            }
+        }
+        let bad = try stave(["profile", "m.stave", "--from", "2014-11-02 10"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("YYYY-MM-DD HH:MM"), bad.stderr)
+    }
+}
