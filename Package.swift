@@ -4,6 +4,7 @@
 //
 // Modules, one per concern:
 //   CZstd         libzstd, through pkg-config (apt: libzstd-dev)
+//   CZlib         zlib, through pkg-config (apt: zlib1g-dev): gzip input
 //   CSnappy       libsnappy, through pkg-config (apt: libsnappy-dev), for Parquet
 //                 files other tools write
 //   CStaveSupport header-only C helpers Swift cannot spell (a prefetch hint, mallopt)
@@ -65,6 +66,12 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
         .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .systemLibrary(
             name: "CSnappy",
             path: "Sources/CSnappy",
             pkgConfig: "snappy",
@@ -74,7 +81,7 @@ let package = Package(
         .systemLibrary(name: "CStaveSupport", path: "Sources/CStaveSupport"),
         .target(name: "StaveFormat"),
         .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy"]),
-        .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd", "CStaveSupport"]),
+        .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd", "CZlib", "CStaveSupport"]),
         .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop", "CStaveSupport"]),
         .target(name: "StaveGen", dependencies: ["StaveFormat", "StaveIO"]),
         .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO", "CStaveSupport"]),

@@ -30,5 +30,6 @@ let package = Package(
         .executableTarget(name: "fuzz-params", dependencies: stave),
         .executableTarget(name: "fuzz-parquet", dependencies: stave),
         .executableTarget(name: "fuzz-parquet-struct", dependencies: stave),
+        .executableTarget(name: "fuzz-compressed", dependencies: stave),
     ]
 )

@@ -45,6 +45,8 @@ public struct ConvertSummary: Sendable {
     public var customersRejected = 0
     /// "CSV" or "Parquet".
     public var inputKind = "CSV"
+    /// A compressed input: its compression (gzip, zstd) and compressed size.
+    public var compressed: (kind: String, bytes: Int)? = nil
     /// Empty or blank lines skipped.
     public var blankLines = 0
     /// An input larger than one buffer: seconds spent laying the spilled
@@ -132,7 +134,9 @@ public final class Converter {
         if inputPath != "-", ParquetFile.isParquet(path: inputPath) { return try ingestParquet(into: sink, existing: existing, commit: commit) }
         let fd: Int32 = inputPath == "-" ? 0 : try Sys.openInput(inputPath)
         defer { if fd != 0 { Sys.close(fd) } }
+        // Progress counts raw (compressed) bytes against the file's size.
         let total: Int? = inputPath == "-" ? nil : try? Sys.fileSize(fd, path: inputPath)
+        let input = try InputReader(fd: fd, path: displayName)
         var rejects: OutputFile?
         if options.skipBadRows, let r = options.rejectsPath { rejects = try OutputFile(path: r) }
         defer { rejects?.abandon() }
@@ -149,7 +153,7 @@ public final class Converter {
         var eof = false
         while !eof {
             if data.count - filled < Converter.blockSize { data += [UInt8](repeating: 0, count: Converter.blockSize) }
-            let n = try data.withUnsafeMutableBytes { try Sys.read(fd, into: $0.baseAddress! + filled, count: $0.count - filled, path: displayName) }
+            let n = try data.withUnsafeMutableBytes { try input.read(into: $0.baseAddress! + filled, count: $0.count - filled) }
             if n == 0 { eof = true }
             filled += n
             bytesRead += n
@@ -167,13 +171,14 @@ public final class Converter {
                 throw StaveError.csv(file: displayName, line: state.line, column: 1,
                                      message: "line longer than \(Converter.maxLineLength) bytes", field: "")
             }
-            progress?(bytesRead, total)
+            progress?(input.rawBytesRead, total)
         }
         try state.finish(sink: sink, progress: mergeProgress)
         try rejects?.commit()
         try commit()
         var summary = ConvertSummary(rows: state.rows, rejected: state.rejected, parts: state.partsWritten,
                                      inputBytes: bytesRead, outputBytes: 0, seconds: 0)
+        if input.kind != .plain { summary.compressed = (input.kind.rawValue, input.rawBytesRead) }
         summary.layoutSeconds = state.layoutSeconds
         summary.blankLines = state.blankLines
         return summary
@@ -228,7 +233,7 @@ extension Converter {
 
 /// The line-by-line state of a conversion.
 struct ParseState {
-    let options: ConvertOptions
+    var options: ConvertOptions
     let file: String
     let rejects: OutputFile?
     var buffer = EventBuffer()

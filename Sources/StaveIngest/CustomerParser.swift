@@ -205,7 +205,8 @@ public enum CustomerLoader {
         case .directory: throw StaveError.io(path: path, operation: "open", errno: EISDIR)
         default: break
         }
-        let data = try Sys.readFile(path, limit: maxFileSize)
+        // Plain, gzip or zstd (by content, as the events are read).
+        let data = try InputReader.readAll(path: path, limit: maxFileSize)
         var rejects: OutputFile?
         if options.skipBadRows, let r = options.rejectsPath { rejects = try OutputFile(path: r) }
         defer { rejects?.abandon() }

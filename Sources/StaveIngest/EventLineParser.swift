@@ -206,9 +206,24 @@ public enum EventLineParser {
         return .success(row)
     }
 
+    /// A field or line as an error shows it: at most maxFieldEcho bytes;
+    /// text that is not valid UTF-8 or holds control bytes (binary data,
+    /// say a compressed file stave does not read) with every byte outside
+    /// printable ASCII as \xNN, so the message stays one readable line.
     static func text(_ p: UnsafePointer<UInt8>, _ n: Int) -> String {
         let shown = min(n, maxFieldEcho)
-        var s = String(decoding: UnsafeBufferPointer(start: p, count: shown), as: UTF8.self)
+        let bytes = UnsafeBufferPointer(start: p, count: shown)
+        var s: String
+        if let valid = String(validating: bytes, as: UTF8.self), !bytes.contains(where: { ($0 < 0x20 && $0 != 9) || $0 == 0x7f }) {
+            s = valid
+        } else {
+            let hex = Array("0123456789abcdef".utf8)
+            var escaped: [UInt8] = []
+            for b in bytes {
+                if b >= 0x20 && b < 0x7f { escaped.append(b) } else { escaped += [92, 120, hex[Int(b >> 4)], hex[Int(b & 15)]] }
+            }
+            s = String(decoding: escaped, as: UTF8.self)
+        }
         if shown < n { s += "..." }
         return s
     }

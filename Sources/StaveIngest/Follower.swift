@@ -25,6 +25,11 @@ public struct FollowOptions: Sendable {
     public var autoCompact = true
     /// Keep rows whose event id is already in the store or earlier in the file.
     public var allowDuplicateIDs = false
+    /// Like `tail -F`: when the file is replaced (rotated) or truncated,
+    /// commit what was read and carry on with the new content from its
+    /// start, instead of stopping. A file that differs from the one
+    /// followed before at start-up is also followed from its start.
+    public var reopen = false
     public init() {}
 }
 
@@ -51,6 +56,12 @@ public final class Follower {
     public var onCommit: ((Int, UInt64) -> Void)?
     /// Called after a compaction that followed a commit.
     public var onCompact: ((Compactor.Summary) -> Void)?
+    /// Called when --reopen moves on to a new or truncated file (what
+    /// happened, in a sentence).
+    public var onReopen: ((String) -> Void)?
+    /// Called when the file is found replaced or truncated, before
+    /// anything is done about it (tests use it to write more).
+    var onChangeSeen: (() -> Void)?
 
     public init(store: String, file: String, options: FollowOptions) {
         storePath = store
@@ -58,32 +69,36 @@ public final class Follower {
         self.options = options
     }
 
-    struct Position {
-        var offset: UInt64
-        var line: Int
-    }
-
     public func run(stop: StopFlag) throws -> FollowSummary {
         let lock = try WriterLock(storePath)
-        let fd = try Sys.openInput(filePath)
+        var fd = try Sys.openInput(filePath)
         defer { Sys.close(fd) }
+        try Follower.refuseCompressed(fd, path: filePath)
         let key = try Sys.realPath(filePath)
         guard !key.utf8.contains(10), key.utf8.count <= Manifest.maxFollowPath else {
             throw StaveError.usage("\(filePath): a followed path must be at most \(Manifest.maxFollowPath) bytes without line breaks")
         }
         let id = try Sys.identity(fd: fd, path: filePath)
         let manifest = try Manifest.parse(try Sys.readFile(lock.path + "/" + FormatConstants.manifestName, limit: Manifest.maxSize), path: lock.path)
-        var state = FollowState(path: key, offset: 0, device: id.device, inode: id.inode, prefix: XXH64.Stream().digest())
-        let saved = manifest.follows.first(where: { $0.path == key })
-        if let saved {
-            // Resume only where the file is provably the one followed before.
-            guard saved.device == id.device, saved.inode == id.inode else {
-                throw StaveError.badStore(path: filePath, detail: "is not the file followed before (it was replaced: device/inode differ); stopping rather than guessing")
+        let fresh = FollowState(path: key, offset: 0, device: id.device, inode: id.inode, prefix: XXH64.Stream().digest())
+        var state = fresh
+        // Resume only where the file is provably the one followed before;
+        // otherwise stop, or with --reopen start the file from its start.
+        var saved = manifest.follows.first(where: { $0.path == key })
+        func notTheSame(_ detail: String) throws {
+            guard options.reopen else { throw StaveError.badStore(path: filePath, detail: detail + "; stopping rather than guessing (--reopen follows it from its start)") }
+            onReopen?("\(filePath) \(detail): following it from its start (--reopen)")
+            saved = nil
+            state = fresh
+        }
+        if let s = saved {
+            if s.device != id.device || s.inode != id.inode {
+                try notTheSame("is not the file followed before (it was replaced: device/inode differ)")
+            } else if UInt64(id.size) < s.offset {
+                try notTheSame("is shorter (\(id.size) bytes) than the \(s.offset) bytes already committed: truncated")
+            } else {
+                state = s
             }
-            guard UInt64(id.size) >= saved.offset else {
-                throw StaveError.badStore(path: filePath, detail: "is shorter (\(id.size) bytes) than the \(saved.offset) bytes already committed: truncated; stopping rather than guessing")
-            }
-            state = saved
         }
         // The committed prefix, read once: its checksum proves the file was
         // only appended to, and its line count numbers later lines.
@@ -97,8 +112,10 @@ public final class Follower {
             line += chunk.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
             at += chunk.count
         }
-        if let saved, prefix.count != saved.offset || prefix.digest() != saved.prefix {
-            throw StaveError.badStore(path: filePath, detail: "was rewritten before offset \(saved.offset) (its bytes differ from those committed); stopping rather than guessing")
+        if let s = saved, prefix.count != s.offset || prefix.digest() != s.prefix {
+            try notTheSame("was rewritten before offset \(s.offset) (its bytes differ from those committed)")
+            prefix = XXH64.Stream()
+            line = 1
         }
         var convert = ConvertOptions()
         convert.header = state.offset > 0 ? .absent : options.header
@@ -170,6 +187,46 @@ public final class Follower {
             }
         }
 
+        /// Parses the complete lines of `pending`, at most what the batch
+        /// still wants at a time, so that a commit holds at most
+        /// --batch-rows rows.
+        func parseAll(stoppable: Bool = true) throws {
+            while true {
+                let want = max(1, options.batchRows - parse.buffer.count)
+                var end = 0, lines = 0
+                while lines < want, let nl = pending[end...].firstIndex(of: 10) {
+                    end = nl + 1
+                    lines += 1
+                }
+                guard end > 0 else { break }
+                let consumed = try pending.withUnsafeBufferPointer { buf -> Int in
+                    try parse.consumeCollecting(UnsafeBufferPointer(rebasing: buf[0..<end]), into: &pendingRejects)
+                }
+                guard consumed > 0 else { break }
+                pending.withUnsafeBytes { prefix.update(UnsafeRawBufferPointer(rebasing: $0[0..<consumed])) }
+                pending.removeFirst(consumed)
+                consumedOffset += UInt64(consumed)
+                if firstUncommitted == nil { firstUncommitted = Sys.monotonicSeconds() }
+                if parse.buffer.count >= options.batchRows { try commit() } else { break }
+                if stoppable && stop.isSet { break }
+            }
+        }
+
+        /// Follows new content from its first byte (after --reopen saw a
+        /// rotation or a truncation and committed what came before): line
+        /// numbers restart, and a header is looked for again.
+        func restart(_ next: FollowState) {
+            state = next
+            prefix = XXH64.Stream()
+            pending.removeAll()
+            readOffset = 0
+            consumedOffset = 0
+            parse.line = 1
+            parse.headerDecided = false
+            parse.options.header = options.header
+            lastData = Sys.monotonicSeconds()
+        }
+
         let block = 1 << 20
         while true {
             if stop.isSet { try commit(); return summary }
@@ -179,27 +236,7 @@ public final class Follower {
                 lastData = Sys.monotonicSeconds()
                 readOffset += UInt64(chunk.count)
                 pending += chunk
-                // Parse complete lines, at most what the batch still wants, so
-                // that a commit holds at most --batch-rows rows.
-                while true {
-                    let want = max(1, options.batchRows - parse.buffer.count)
-                    var end = 0, lines = 0
-                    while lines < want, let nl = pending[end...].firstIndex(of: 10) {
-                        end = nl + 1
-                        lines += 1
-                    }
-                    guard end > 0 else { break }
-                    let consumed = try pending.withUnsafeBufferPointer { buf -> Int in
-                        try parse.consumeCollecting(UnsafeBufferPointer(rebasing: buf[0..<end]), into: &pendingRejects)
-                    }
-                    guard consumed > 0 else { break }
-                    pending.withUnsafeBytes { prefix.update(UnsafeRawBufferPointer(rebasing: $0[0..<consumed])) }
-                    pending.removeFirst(consumed)
-                    consumedOffset += UInt64(consumed)
-                    if firstUncommitted == nil { firstUncommitted = Sys.monotonicSeconds() }
-                    if parse.buffer.count >= options.batchRows { try commit() } else { break }
-                    if stop.isSet { break }
-                }
+                try parseAll()
                 if pending.count > Converter.maxLineLength {
                     throw StaveError.csv(file: filePath, line: parse.line, column: 1,
                                          message: "line longer than \(Converter.maxLineLength) bytes", field: "")
@@ -207,13 +244,52 @@ public final class Follower {
             } else {
                 // Nothing new: has the file been replaced or truncated?
                 if let now = Sys.identity(path: filePath) {
-                    if now.device != state.device || now.inode != state.inode {
+                    let replaced = now.device != state.device || now.inode != state.inode
+                    let truncated = !replaced && UInt64(now.size) < readOffset
+                    if replaced || truncated { onChangeSeen?() }
+                    if replaced {
+                        guard options.reopen else {
+                            try commit()
+                            throw StaveError.badStore(path: filePath, detail: "was replaced by another file; committed up to offset \(state.offset) of the old one and stopped (--reopen carries on with the new file)")
+                        }
+                        // Rotated: the old file may still have received lines
+                        // since the last read; read it to its end (its last
+                        // line counts even without a line break), commit, then
+                        // follow the new file from its start.
+                        while true {
+                            let rest = try Sys.pread(fd, count: block, offset: Int(readOffset), path: filePath)
+                            if rest.isEmpty { break }
+                            readOffset += UInt64(rest.count)
+                            pending += rest
+                        }
+                        if !pending.isEmpty && pending.last != 10 { pending.append(10) }
+                        // Every line, even on a stop: the old file is gone from the path.
+                        try parseAll(stoppable: false)
                         try commit()
-                        throw StaveError.badStore(path: filePath, detail: "was replaced by another file; committed up to offset \(state.offset) of the old one and stopped")
+                        let old = state.offset
+                        let newFD = try Sys.openInput(filePath)
+                        Sys.close(fd)
+                        fd = newFD
+                        try Follower.refuseCompressed(fd, path: filePath)
+                        let id = try Sys.identity(fd: fd, path: filePath)
+                        restart(FollowState(path: key, offset: 0, device: id.device, inode: id.inode, prefix: XXH64.Stream().digest()))
+                        onReopen?("\(filePath) was replaced (rotated): committed the old file to its end (offset \(old)); following the new file from its start")
+                        continue
                     }
-                    if UInt64(now.size) < readOffset {
+                    if truncated {
+                        guard options.reopen else {
+                            try commit()
+                            throw StaveError.badStore(path: filePath, detail: "was truncated to \(now.size) bytes; committed up to offset \(state.offset) and stopped (--reopen carries on from its new start)")
+                        }
+                        // Truncated in place (copytruncate): what was read is
+                        // committed; an unfinished last line is lost with the
+                        // bytes the truncation removed.
+                        let dropped = pending.count
                         try commit()
-                        throw StaveError.badStore(path: filePath, detail: "was truncated to \(now.size) bytes; committed up to offset \(state.offset) and stopped")
+                        restart(FollowState(path: key, offset: 0, device: state.device, inode: state.inode, prefix: XXH64.Stream().digest()))
+                        onReopen?("\(filePath) was truncated to \(now.size) bytes: committed up to offset \(summary.offset)"
+                                  + (dropped > 0 ? ", dropped an unfinished last line of \(dropped) bytes" : "") + "; following it from its start")
+                        continue
                     }
                 }
                 if let idle = options.idleExitMS, (Sys.monotonicSeconds() - lastData) * 1000 >= Double(idle) {
@@ -224,6 +300,17 @@ public final class Follower {
             }
             let due = firstUncommitted.map { (Sys.monotonicSeconds() - $0) * 1000 >= Double(options.intervalMS) } ?? false
             if parse.buffer.count >= options.batchRows || due { try commit() }
+        }
+    }
+}
+
+extension Follower {
+    /// A gzip or zstd file cannot be followed (its bytes are not lines
+    /// until decompressed, and it is not appended to line by line).
+    static func refuseCompressed(_ fd: Int32, path: String) throws {
+        let head = try Sys.pread(fd, count: 4, offset: 0, path: path)
+        if let kind = InputReader.compression(ofPrefix: head) {
+            throw StaveError.unreadableInput(file: path, detail: "is \(kind.rawValue)-compressed: follow reads a plain CSV file as it grows (for a compressed file: stave append STORE \(path))")
         }
     }
 }

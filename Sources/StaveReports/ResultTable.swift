@@ -141,8 +141,8 @@ public enum CellText {
     /// printf's formatting of one double (no Foundation in this module).
     static func cFormat(_ format: String, _ d: Double) -> String {
         var buffer = [CChar](repeating: 0, count: 64)
-        _ = withVaList([d]) { vsnprintf(&buffer, buffer.count, format, $0) }
-        return String(cString: buffer)
+        let n = withVaList([d]) { vsnprintf(&buffer, buffer.count, format, $0) }
+        return String(decoding: buffer.prefix(max(0, min(Int(n), buffer.count - 1))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public static func isNumeric(_ c: Cell) -> Bool {

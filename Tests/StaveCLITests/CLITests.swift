@@ -39,7 +39,7 @@ class CLITestCase: XCTestCase {
     }
 
     @discardableResult
-    func stave(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Run {
+    func stave(_ args: [String], stdin: String? = nil, stdinData: Data? = nil, environment: [String: String] = [:]) throws -> Run {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
@@ -60,6 +60,7 @@ class CLITestCase: XCTestCase {
         // child fills the pipe of the second (64 KB of errors).
         let errData = ErrDrain(err.fileHandleForReading)
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let stdinData { input.fileHandleForWriting.write(stdinData) }
         try input.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = errData.wait()

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StaveIO
 
 /// What a person sees at the terminal (issue 18, items 7-18): tables for
 /// reading, formats from file names, filters on export, datetimes as
@@ -176,5 +177,181 @@ final class TerminalTests: CLITestCase {
         let bad = try stave(["profile", "m.stave", "--from", "2014-11-02 10"])
         XCTAssertEqual(bad.status, 64)
         XCTAssertTrue(bad.stderr.contains("YYYY-MM-DD HH:MM"), bad.stderr)
+    }
+}
+
+/// Item 9: gzip and zstd inputs, by content, from files and standard input.
+final class CompressedInputTests: CLITestCase {
+    func gzip(_ data: Data) throws -> Data {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        p.arguments = ["-c", "-n"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        try p.run()
+        // Written on another thread: gzip's output pipe fills while we write.
+        let writer = Thread { input.fileHandleForWriting.write(data); try? input.fileHandleForWriting.close() }
+        writer.start()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        return out
+    }
+
+    func testGzipAndZstdReadLikePlainCSV() throws {
+        var r = try stave(["generate", "--rows", "20000", "--customers", "50", "--seed", "3", "-o", "gen", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let csv = FileManager.default.contents(atPath: dir + "/gen/tracks.csv")!
+        let half = csv.count / 2
+        let gz = try gzip(csv)
+        let zst = Data(Zstd.compress(Array(csv), level: 3))
+        // Two gzip members and two zstd frames, cut mid-line: read as one stream.
+        let gz2 = try gzip(csv.prefix(half)) + (try gzip(csv.suffix(from: half)))
+        let zst2 = Data(Zstd.compress(Array(csv.prefix(half)), level: 1) + Zstd.compress(Array(csv.suffix(from: half)), level: 1))
+        for (name, bytes) in [("a.csv.gz", gz), ("b.zst", zst), ("c.gz", gz2), ("d.csv.zst", zst2), ("no-extension", gz)] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + name, contents: bytes))
+        }
+        r = try stave(["convert", "gen/tracks.csv", "-o", "plain.stave", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let expected = try stave(["export", "plain.stave", "--format", "csv", "--order", "event", "--no-header"])
+        XCTAssertEqual(expected.stdout.split(separator: "\n").count, 20000)
+        for name in ["a.csv.gz", "b.zst", "c.gz", "d.csv.zst", "no-extension"] {
+            r = try stave(["convert", name, "-o", name + ".stave"])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("of CSV (from "), r.stderr)
+            let back = try stave(["export", name + ".stave", "--format", "csv", "--order", "event", "--no-header"])
+            XCTAssertEqual(back.stdout, expected.stdout, name)
+        }
+        // The customer table compressed too.
+        let cust = FileManager.default.contents(atPath: dir + "/gen/cust.csv")!
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/cust.csv.gz", contents: try gzip(cust)))
+        r = try stave(["convert", "a.csv.gz", "--customers", "cust.csv.gz", "-o", "withcust.stave", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try stave(["convert", "gen/tracks.csv", "--customers", "gen/cust.csv", "-o", "plaincust.stave", "--quiet"])
+        XCTAssertEqual(try stave(["export", "withcust.stave", "--table", "customers", "--format", "csv"]).stdout,
+                       try stave(["export", "plaincust.stave", "--table", "customers", "--format", "csv"]).stdout)
+        XCTAssertEqual(try stave(["export", "withcust.stave", "--table", "customers", "--format", "csv"]).stdout, String(decoding: cust, as: UTF8.self))
+        // Standard input, and append.
+        r = try stave(["convert", "-", "-o", "stdin.stave", "--quiet"], stdinData: zst2)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try stave(["export", "stdin.stave", "--format", "csv", "--order", "event", "--no-header"]).stdout, expected.stdout)
+        let more = "900001,7,5,\"2014-12-30 10:00:00\",1,\"01234\"\n"
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/more.gz", contents: try gzip(Data(more.utf8))))
+        r = try stave(["append", "stdin.stave", "more.gz", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try stave(["export", "stdin.stave", "--format", "csv", "--order", "event", "--no-header"]).stdout, expected.stdout + more)
+
+        // Truncated and damaged streams: exit 65 naming the file, no store.
+        // (Damage inside a zstd frame without a checksum may decode to
+        // wrong text, which the CSV parser then refuses: also 65.)
+        let cases: [(String, Data, String?)] = [
+            ("cut.gz", gz.prefix(gz.count / 2), "gzip: the input ends inside a compressed stream"),
+            ("cut.zst", zst.prefix(zst.count / 2), "zstd: the input ends inside a frame"),
+            ("bad.gz", { var d = gz; for k in 2000..<2040 { d[k] = 0xff }; return d }(), "gzip: "),
+            ("bad.zst", { var d = zst; for k in 2000..<2040 { d[k] = 0xff }; return d }(), nil),
+        ]
+        for (name, bytes, message) in cases {
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + name, contents: bytes))
+            r = try stave(["convert", name, "-o", "x.stave"])
+            XCTAssertEqual(r.status, 65, "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("stave: \(name):"), r.stderr)
+            if let message { XCTAssertTrue(r.stderr.contains(message), r.stderr) }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.stave"), name)
+        }
+        // A compressed format stave does not read (bzip2): the header error
+        // shows the bytes escaped, on one line of printable ASCII.
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/x.bz2", contents: Data([0x42, 0x5a, 0x68, 0x39, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59, 0xeb, 0xe5, 0x0b, 0x00, 0x1b, 0x0a])))
+        r = try stave(["convert", "x.bz2", "-o", "x.stave"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.contains("BZh91AY&SY\\xeb\\xe5\\x0b\\x00\\x1b"), r.stderr)
+        XCTAssertTrue(r.stderr.utf8.allSatisfy { $0 == 10 || ($0 >= 0x20 && $0 < 0x7f) }, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1)
+    }
+}
+
+/// Item 12: `follow --reopen` (-F) carries on across a rotation and a
+/// truncation, each line committed once.
+final class FollowReopenTests: CLITestCase {
+    func rows(_ ids: Range<Int>) -> String {
+        ids.map { "\($0),\($0 % 7),\($0 % 13),\"2014-12-0\($0 % 9 + 1) 10:00:00\",\($0 % 2),\"0\($0 % 10)123\"\n" }.joined()
+    }
+
+    func append(_ name: String, _ text: String) {
+        let h = FileHandle(forWritingAtPath: dir + "/" + name)!
+        h.seekToEndOfFile()
+        h.write(Data(text.utf8))
+        try? h.close()
+    }
+
+    func storeIDs() throws -> [Int] {
+        let r = try stave(["export", "m.stave", "--format", "csv", "--no-header"])
+        return r.stdout.split(separator: "\n").map { Int($0.split(separator: ",")[0])! }.sorted()
+    }
+
+    /// Waits (at most 20 s) until `condition` holds.
+    func waitFor(_ what: String, _ condition: () throws -> Bool) rethrows {
+        let deadline = Date().addingTimeInterval(20)
+        while try !condition() {
+            if Date() > deadline { return XCTFail("timed out waiting for \(what)") }
+            usleep(20_000)
+        }
+    }
+
+    func testReopenAcrossRotationAndTruncation() throws {
+        let header = "event_id,customer_id,track_id,datetime,mobile,listening_zip\n"
+        write("seed.csv", rows(0..<1))
+        XCTAssertEqual(try stave(["convert", "seed.csv", "-o", "m.stave", "--quiet"]).status, 0)
+        write("live.csv", header + rows(1..<100))
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["follow", "m.stave", "live.csv", "-F", "--interval", "10"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        FileManager.default.createFile(atPath: dir + "/follow.err", contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: dir + "/follow.err")!
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        try waitFor("the first rows") { try storeIDs().count == 100 }
+        // Rotation: the writer renames the file, writes a last few lines to
+        // it (the very last without a line break), then starts a new file
+        // with a header.
+        XCTAssertEqual(rename(dir + "/live.csv", dir + "/live.csv.1"), 0)
+        append("live.csv.1", rows(100..<110) + "110,1,1,\"2014-12-01 10:00:00\",0,\"00001\"")
+        write("live.csv", header + rows(200..<300))
+        try waitFor("the new file") { try storeIDs().count == 100 + 11 + 100 }
+        // copytruncate: the file is emptied in place; once follow has seen
+        // it, new lines arrive (no header this time).
+        XCTAssertEqual(truncate(dir + "/live.csv", 0), 0)
+        try waitFor("the truncation to be seen") { file("follow.err").contains("was truncated") }
+        append("live.csv", rows(300..<350))
+        try waitFor("the rows after the truncation") { try storeIDs().count == 100 + 11 + 100 + 50 }
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, file("follow.err"))
+        XCTAssertEqual(try storeIDs(), Array(0..<111) + Array(200..<350))
+        let log = file("follow.err")
+        XCTAssertTrue(log.contains("follow: live.csv was replaced (rotated): committed the old file to its end"), log)
+        XCTAssertTrue(log.contains("follow: live.csv was truncated to 0 bytes"), log)
+
+        // Restarted over a file that is not the one followed: without
+        // --reopen exit 66 naming the option; with it, from the start.
+        XCTAssertEqual(rename(dir + "/live.csv", dir + "/live.csv.2"), 0)
+        write("live.csv", rows(400..<420))
+        var r = try stave(["follow", "m.stave", "live.csv", "--idle-exit", "50"])
+        XCTAssertEqual(r.status, 66)
+        XCTAssertTrue(r.stderr.contains("is not the file followed before") && r.stderr.contains("--reopen"), r.stderr)
+        r = try stave(["follow", "m.stave", "live.csv", "--reopen", "--idle-exit", "50", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("following it from its start (--reopen)"), r.stderr)
+        XCTAssertEqual(try storeIDs(), Array(0..<111) + Array(200..<350) + Array(400..<420))
+        // Followed again: nothing new, nothing twice.
+        r = try stave(["follow", "m.stave", "live.csv", "--reopen", "--idle-exit", "50", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try storeIDs().count, 111 + 150 + 20)
+        // A compressed file cannot be followed.
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/c.gz", contents: Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0])))
+        r = try stave(["follow", "m.stave", "c.gz", "--idle-exit", "50"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertTrue(r.stderr.contains("is gzip-compressed: follow reads a plain CSV file"), r.stderr)
     }
 }

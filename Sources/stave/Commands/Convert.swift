@@ -96,7 +96,9 @@ struct Convert: ParsableCommand {
             progress.finish()
             if !quiet {
                 let ratio = s.outputBytes > 0 ? Double(s.inputBytes) / Double(s.outputBytes) : 0
-                var line = "converted \(groupedThousands(s.rows)) rows, \(humanBytes(Double(s.inputBytes))) of \(s.inputKind) into \(output) "
+                var line = "converted \(groupedThousands(s.rows)) rows, \(humanBytes(Double(s.inputBytes))) of \(s.inputKind)"
+                if let c = s.compressed { line += " (from \(humanBytes(Double(c.bytes))) of \(c.kind))" }
+                line += " into \(output) "
                 line += "(\(humanBytes(Double(s.outputBytes))), \((ratio * 10).rounded() / 10)x smaller, \(s.parts) part\(s.parts == 1 ? "" : "s")) "
                 line += "in \((s.seconds * 100).rounded() / 100) s"
                 if s.layoutSeconds > 0 { line += " (\((s.layoutSeconds * 100).rounded() / 100) s of it laying out \(s.parts) customer ranges)" }

@@ -73,7 +73,17 @@ struct Follow: ParsableCommand {
         after a stop or a crash `follow` resumes exactly there: no row lost,
         none twice. Ctrl-C (or SIGTERM) commits what it has and exits 0. If
         the file is replaced or truncated, follow says so and stops (exit 66)
-        rather than guess. Holds the store's writer lock while it runs.
+        rather than guess. With --reopen (-F, as tail -F) it carries on
+        instead: a rotated file is read to its end and committed, then the
+        new file at the path is followed from its start (its header, if any,
+        detected again); a truncated file is followed from its new start.
+        Either way each committed line is in the store once. Holds the
+        store's writer lock while it runs.
+
+        Examples:
+          stave follow music.stave /var/log/plays.csv
+          stave follow music.stave plays.csv -F --skip-bad-rows --rejects bad.tsv
+          stave follow music.stave plays.csv --idle-exit 5000 --quiet
         """
     )
 
@@ -109,6 +119,9 @@ struct Follow: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "After each commit, merge the store's runs as tiering says (keeps the store at a few runs while it grows).")
     var compact = true
 
+    @Flag(name: [.customLong("reopen"), .customShort("F")], help: "Like tail -F: when the file is rotated (replaced) or truncated, commit what was read and carry on with the new content from its start, instead of stopping with exit 66.")
+    var reopen = false
+
     @Flag(help: "No line per commit on stderr.")
     var quiet = false
 
@@ -131,6 +144,7 @@ struct Follow: ParsableCommand {
             options.threads = threads.count
             options.autoCompact = compact
             options.allowDuplicateIDs = allowDuplicateIds
+            options.reopen = reopen
             let stop = StopFlag()
             // Ctrl-C and SIGTERM set the flag; the loop commits and returns.
             var sources: [DispatchSourceSignal] = []
@@ -142,6 +156,8 @@ struct Follow: ParsableCommand {
                 sources.append(source)
             }
             let follower = Follower(store: store, file: file, options: options)
+            // Always said, even with --quiet: the file being followed changed.
+            follower.onReopen = { printError("follow: " + $0) }
             if !quiet {
                 follower.onCommit = { rows, offset in printError("committed \(groupedThousands(rows)) rows, offset \(offset)") }
                 follower.onCompact = { c in
