@@ -1,5 +1,5 @@
 // The gzip and zstd input reader (InputReader), fed arbitrary bytes through
-// an in-memory file. Invariants: no crash; every read returns at most what
+// a scratch file. Invariants: no crash; every read returns at most what
 // was asked; an error is a StaveError naming the input; a stream that ends
 // without error ends for good (a second read at the end returns 0).
 import StaveFormat
@@ -8,11 +8,19 @@ import StaveIO
 import Glibc
 #endif
 
+/// One unlinked scratch file for the whole run, rewritten for each input.
+let scratch: Int32 = {
+    let path = "/tmp/stave-fuzz-compressed-\(getpid())"
+    let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+    precondition(fd >= 0, "cannot create \(path)")
+    unlink(path)
+    return fd
+}()
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let fd = memfd_create("fuzz-input", 0)
-    precondition(fd >= 0)
-    defer { close(fd) }
+    let fd = scratch
+    precondition(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0)
     var written = 0
     while written < size {
         let n = write(fd, data + written, size - written)
@@ -40,7 +48,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             if total > 64 << 20 { break }
             ask = ask % 4099 + 97
         }
-        if reader.kind == .plain { precondition(total == size, "plain input changed size") }
+        if reader.kind == InputReader.Kind.plain { precondition(total == size, "plain input changed size") }
     } catch let e as StaveError {
         precondition(e.description.hasPrefix("fuzz-input"), "an error that does not name the input: \(e)")
     } catch {
