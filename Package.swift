@@ -23,6 +23,7 @@
 //   StaveServer   `stave serve`: the HTTP API and the live dashboard page
 //                 (Hummingbird 2; the only module that links it).
 //   stave         the command-line shell (ArgumentParser); `stave serve` runs
+//   StaveServeOptions  serve's options and help, shared by stave and stave-serve
 //   stave-serve   the server's own small shell, kept out of `stave` so that
 //                 queries start without Hummingbird and SwiftNIO.
 //
@@ -80,6 +81,7 @@ let package = Package(
         // Header-only C helpers (a prefetch hint) for the query kernels.
         .systemLibrary(name: "CStaveSupport", path: "Sources/CStaveSupport"),
         .target(name: "StaveFormat"),
+        .target(name: "StaveServeOptions", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy"]),
         .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd", "CZlib", "CStaveSupport"]),
         .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop", "CStaveSupport"]),
@@ -100,14 +102,14 @@ let package = Package(
         .executableTarget(
             name: "stave",
             dependencies: [
-                "StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveInterop",
+                "StaveFormat", "StaveIO", "StaveIngest", "StaveGen", "StaveQuery", "StaveReports", "StaveInterop", "StaveServeOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "stave-serve",
             dependencies: [
-                "StaveFormat", "StaveIO", "StaveServer",
+                "StaveFormat", "StaveIO", "StaveServer", "StaveServeOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -55,15 +55,6 @@ public struct AccessControl: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// A token given on the command line: 16 to 256 printable ASCII
-    /// characters without spaces, `;`, `,`, `"` or `\` (it travels in a
-    /// cookie and a header) nor `&`, `=`, `%`, `+` or `#` (nor in a URL).
-    public static func validToken(_ t: String) -> Bool {
-        let bytes = Array(t.utf8)
-        guard (16...256).contains(bytes.count) else { return false }
-        return bytes.allSatisfy { $0 > 32 && $0 < 127 && ![59, 44, 34, 92, 38, 61, 37, 43, 35].contains($0) }
-    }
-
     /// Lowercase, without a trailing dot or IPv6 brackets.
     static func normalized(_ host: String) -> String {
         var h = Substring(host.lowercased())

@@ -1,4 +1,5 @@
 import ArgumentParser
+import StaveServeOptions
 
 @main
 struct Stave: ParsableCommand {
@@ -17,7 +18,7 @@ struct Stave: ParsableCommand {
         70 internal error, 73 output exists or may not be replaced, 74 I/O
         error, 75 another stave process is writing to the store.
         """,
-        version: "0.1.0",
+        version: staveVersion,
         subcommands: [Generate.self, Convert.self, Append.self, Follow.self, Compact.self, Summary.self, Profile.self, Stats.self, Breakdown.self, TopZips.self, Hours.self, Customer.self, Serve.self, Inspect.self, Verify.self, Export.self]
     )
 }

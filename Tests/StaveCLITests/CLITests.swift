@@ -39,7 +39,7 @@ class CLITestCase: XCTestCase {
     }
 
     @discardableResult
-    func stave(_ args: [String], stdin: String? = nil, stdinData: Data? = nil, environment: [String: String] = [:]) throws -> Run {
+    func stave(_ args: [String], stdin: String? = nil, stdinData: Data? = nil, environment: [String: String] = [:], in directory: String? = nil) throws -> Run {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
@@ -48,7 +48,7 @@ class CLITestCase: XCTestCase {
         var env = ProcessInfo.processInfo.environment
         env["COLUMNS"] = nil
         p.environment = env.merging(environment) { $1 }
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.currentDirectoryURL = URL(fileURLWithPath: directory ?? dir)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

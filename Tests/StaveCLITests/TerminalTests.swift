@@ -355,3 +355,103 @@ final class FollowReopenTests: CLITestCase {
         XCTAssertTrue(r.stderr.contains("is gzip-compressed: follow reads a plain CSV file"), r.stderr)
     }
 }
+
+/// Items 15 and 16: every subcommand's help ends its text with examples
+/// that run as written; serve's full help and version come from stave.
+final class HelpTests: CLITestCase {
+    static let commands = ["generate", "convert", "append", "follow", "compact", "summary", "profile", "stats", "breakdown",
+                           "top-zips", "hours", "customer", "serve", "inspect", "verify", "export"]
+
+    /// The example lines of a help text ("  stave ..." after "Examples:").
+    func examples(_ help: String) -> [String] {
+        guard let start = help.range(of: "Examples:\n") else { return [] }
+        return help[start.upperBound...].split(separator: "\n", omittingEmptySubsequences: false)
+            .prefix { $0.hasPrefix("  stave ") || $0.hasPrefix("  zcat ") || $0.hasPrefix("stave ") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// Splits a command line as a shell would for these examples: words,
+    /// single quotes, and a trailing # comment.
+    func words(_ line: String) -> [String] {
+        var out: [String] = [], current = "", quoted = false, any = false
+        for ch in line {
+            if ch == "'" { quoted.toggle(); any = true; continue }
+            if !quoted && ch == "#" { break }
+            if !quoted && ch == " " {
+                if any { out.append(current) }
+                current = ""; any = false
+                continue
+            }
+            current.append(ch); any = true
+        }
+        if any { out.append(current) }
+        return out
+    }
+
+    func testEveryCommandHasExamplesThatRun() throws {
+        // The files the examples name, from generated data.
+        var r = try stave(["generate", "--rows", "3000", "--customers", "60", "--seed", "5", "-o", "data/gen", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try stave(["convert", "data/gen/tracks.csv", "--customers", "data/gen/cust.csv", "-o", "music.stave", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        write("today.csv", "900001,48,5,\"2014-12-30 10:00:00\",1,\"01234\"\n")
+        write("late.csv", "900002,48,5,\"2014-12-30 11:00:00\",1,\"01234\"\nnot,a,row\n")
+        let tracks = FileManager.default.contents(atPath: dir + "/data/gen/tracks.csv")!
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/events.csv.gz", contents: Data(Zstd.compress(Array(tracks), level: 1))))
+        var ran = 0
+        for c in Self.commands {
+            r = try stave([c, "--help"])
+            XCTAssertEqual(r.status, 0, c)
+            let lines = examples(r.stdout)
+            XCTAssertTrue((2...3).contains(lines.count), "\(c): \(lines.count) examples")
+            for line in lines {
+                // The part that runs stave: after a pipe, before an &&.
+                let commands = words(line).split(separator: "|").filter { $0.first == "stave" }.map { $0.dropFirst().first }
+                XCTAssertTrue(commands.contains(c), "an example of \(c) runs \(c): \(line)")
+                // Pipes and && need a shell; serve and follow run until
+                // stopped; generate's examples make 1M-100M rows.
+                if line.contains("|") || line.contains("&&") || c == "serve" || c == "follow" || c == "generate" { continue }
+                let argv = words(line)
+                // Each on a fresh copy of the files, as a new user would have them.
+                let here = dir + "/example-\(ran)"
+                try FileManager.default.createDirectory(atPath: here, withIntermediateDirectories: false)
+                for f in ["data", "music.stave", "today.csv", "late.csv", "events.csv.gz"] {
+                    try FileManager.default.copyItem(atPath: dir + "/" + f, toPath: here + "/" + f)
+                }
+                for f in ["tracks.csv", "cust.csv"] {
+                    try FileManager.default.copyItem(atPath: dir + "/data/gen/" + f, toPath: here + "/" + f)
+                }
+                var args = Array(argv.dropFirst())
+                if c == "convert" { args += ["--force"] }   // music.stave exists here
+                r = try stave(args, in: here)
+                XCTAssertEqual(r.status, 0, "\(line): \(r.stderr)")
+                ran += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(ran, 25)
+    }
+
+    func testServeHelpAndVersionFromStave() throws {
+        let help = try stave(["help", "serve"])
+        XCTAssertEqual(help.status, 0)
+        for option in ["--host", "--port", "--token", "--allow-host", "--cache-mb", "--threads", "--verbose", "/api/summary"] {
+            XCTAssertTrue(help.stdout.contains(option), option)
+        }
+        XCTAssertEqual(try stave(["serve", "--help"]).stdout, help.stdout)
+        let version = try stave(["serve", "--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertEqual(version.stdout, try stave(["--version"]).stdout)
+        // A bad option is refused by stave itself, before stave-serve runs.
+        let bad = try stave(["serve", "x.stave", "--port", "70000"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("--port must be 0...65535"), bad.stderr)
+    }
+
+    /// Item 16: -o/--output is the output's name everywhere.
+    func testOutputOptionIsNamedTheSameEverywhere() throws {
+        for c in ["generate", "convert", "summary", "profile", "stats", "breakdown", "top-zips", "hours", "customer", "inspect", "export"] {
+            let r = try stave([c, "--help"])
+            XCTAssertTrue(r.stdout.contains("-o, --output"), "\(c) has no -o, --output")
+        }
+    }
+}

@@ -16,6 +16,11 @@ struct Breakdown: ParsableCommand {
         customers without events count in `customers` only. Groups with
         neither customers nor events are left out. Needs a customer table
         (stave convert --customers).
+
+        Examples:
+          stave breakdown music.stave --by level
+          stave breakdown music.stave --by campaign --from 2014-12-01 --format json
+          stave breakdown music.stave --by sign_month -o by_month.csv
         """
     )
 
@@ -40,7 +45,13 @@ struct TopZips: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "top-zips",
         abstract: "Listening zips with the most events, with distinct customers and mobile share.",
-        discussion: "Sorted by events (descending), then zip. mobile_share = mobile_events / events."
+        discussion: """
+        Sorted by events (descending), then zip. mobile_share = mobile_events / events.
+
+        Examples:
+          stave top-zips music.stave --limit 10
+          stave top-zips music.stave --level Gold --from 2014-12-01 --format json
+        """
     )
 
     @Argument(help: "The store directory.")
@@ -72,6 +83,11 @@ struct Hours: ParsableCommand {
         events. --per part sums them per part of the day (morning,
         afternoon, evening, night). --by groups customers as `breakdown`
         does (needs a customer table); ids absent from it form `unknown`.
+
+        Examples:
+          stave hours music.stave
+          stave hours music.stave --by level --per part
+          stave hours music.stave --customer 48 -o hours.parquet
         """
     )
 

@@ -27,6 +27,11 @@ struct Convert: ParsableCommand {
         both lines. Without an events input, `stave convert --customers
         cust.csv -o STORE` replaces the customer table of an existing store
         atomically.
+
+        Examples:
+          stave convert tracks.csv --customers cust.csv -o music.stave
+          stave convert events.csv.gz -o music.stave --skip-bad-rows --rejects bad.tsv
+          stave generate --rows 100000000 -o - | stave convert - -o big.stave
         """
     )
 

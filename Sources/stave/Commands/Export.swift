@@ -29,6 +29,11 @@ struct Export: ParsableCommand {
         directory that receives part-00000.parquet ... one per partition, and
         every event of a customer lands in the same file. The layout is
         described in formats/PARQUET.md.
+
+        Examples:
+          stave export music.stave -o music.parquet
+          stave export music.stave --customer 48 --from 2014-12-01 --format csv
+          stave export music.stave --table customers -o cust.csv
         """
     )
 

@@ -21,7 +21,8 @@ struct Generate: ParsableCommand {
 
         Examples:
           stave generate --rows 1000000 --customers 5000 -o data/gen
-          stave generate --rows 100000000 --customers 1000000 --tracks 2000000 -o - | stave convert - -o big.stave
+          stave generate --rows 100000000 --customers 1000000 --tracks 2000000 -o big
+          stave generate --rows 100000000 -o - | stave convert - -o big.stave
         """
     )
 

@@ -6,7 +6,12 @@ import StaveReports
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show a store's parts and, per column, encodings, sizes and value ranges.")
+        abstract: "Show a store's parts and, per column, encodings, sizes and value ranges.",
+        discussion: """
+        Examples:
+          stave inspect music.stave
+          stave inspect music.stave -o layout.json
+        """)
 
     @Argument(help: "The store directory.")
     var store: String
@@ -40,7 +45,13 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every checksum and structural rule of a store.",
-        discussion: "Exit 0 only when the store is sound; otherwise each problem is printed and the exit code is 66.")
+        discussion: """
+        Exit 0 only when the store is sound; otherwise each problem is printed and the exit code is 66.
+
+        Examples:
+          stave verify music.stave
+          stave verify music.stave && cp -r music.stave /backup/
+        """)
 
     @Argument(help: "The store directory.")
     var store: String

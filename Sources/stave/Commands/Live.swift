@@ -17,6 +17,11 @@ struct Append: ParsableCommand {
         or none. Same CSV rules as `convert`: the first bad row stops the
         append (exit 65) and nothing is added; --skip-bad-rows sets bad rows
         aside. A second writer on the same store gets an error (exit 75).
+
+        Examples:
+          stave append music.stave today.csv
+          zcat today.csv.gz | stave append music.stave -
+          stave append music.stave late.csv --skip-bad-rows --rejects bad.tsv
         """
     )
 
@@ -188,6 +193,10 @@ struct Compact: ParsableCommand {
         parts are deleted once it is durable and no reader is opening the
         store (a reader that already opened them keeps reading its
         snapshot). Query results are identical before and after.
+
+        Examples:
+          stave compact music.stave
+          stave compact music.stave --target-rows 4000000
         """
     )
 

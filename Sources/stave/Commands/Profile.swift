@@ -20,6 +20,11 @@ struct Profile: ParsableCommand {
         linked_with_apps from the store's customer table (empty for a
         customer id it does not list). --level/--campaign/--gender/--status
         keep only matching customers.
+
+        Examples:
+          stave profile music.stave -o live_table.csv
+          stave profile music.stave --with-customers --level Gold --limit 10
+          stave profile music.stave --customer 48,1081 --from 2014-11-01
         """
     )
 
@@ -65,6 +70,10 @@ struct Stats: ParsableCommand {
         For each profile column: count, mean, variance (sample, n-1), stddev,
         min, max, num_nonzeros, norm_l1, norm_l2. Doubles in shortest
         round-trip form. JSON: one object keyed by column name.
+
+        Examples:
+          stave stats music.stave -o agg_table.json
+          stave stats music.stave --from 2014-12-01 --level Gold --format table
         """
     )
 
@@ -95,6 +104,10 @@ struct Summary: ParsableCommand {
         last_event (in range), store_events (every event of the store),
         parts and generation (the manifest's commit number). JSON: one
         object. `stave serve` answers /api/summary with the same bytes.
+
+        Examples:
+          stave summary music.stave
+          stave summary music.stave --from '2014-12-01 06:00' --format json
         """
     )
 
@@ -121,6 +134,10 @@ struct Customer: ParsableCommand {
         linked_with_apps (empty when the customer table does not list the
         id). Exit 67 when the id is neither in the customer table nor has
         events in range. JSON: one object.
+
+        Examples:
+          stave customer music.stave 48
+          stave customer music.stave 48 --from 2014-12-01 --format json
         """
     )
 

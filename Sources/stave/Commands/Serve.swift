@@ -1,27 +1,33 @@
 import ArgumentParser
 import StaveFormat
 import StaveIO
+import StaveServeOptions
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `stave serve ...` runs `stave-serve ...`: the program next to this one
 /// (the HTTP server is kept out of this binary so that queries start fast;
-/// see Sources/stave-serve). Every argument, `--help` included, goes to it.
+/// see Sources/stave-serve). The options are parsed and checked here too
+/// (the same ServeOptions), so `stave help serve` shows the whole help and
+/// `stave serve --version` answers; the arguments then go to stave-serve
+/// as given.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the live dashboard and its JSON API over a store (read-only). See stave serve --help.",
-        discussion: "Runs the stave-serve program installed next to stave, with these arguments."
+        abstract: ServeHelp.abstract,
+        discussion: ServeHelp.discussion
     )
 
-    @Argument(parsing: .captureForPassthrough, help: "STORE [--host 127.0.0.1] [--port 8080] [--cache-mb 64] [--threads N] [--verbose]")
-    var arguments: [String] = []
+    @OptionGroup var options: ServeOptions
 
     func run() throws {
         try guarded(cleanupOnSignal: false) {
             let program = try Self.serverProgram()
-            let argv = ([program] + arguments).map { strdup($0) } + [nil]
+            // The words after "serve", as typed (they parsed above).
+            let all = CommandLine.arguments
+            let rest = all.firstIndex(of: "serve").map { Array(all[($0 + 1)...]) } ?? []
+            let argv = ([program] + rest).map { strdup($0) } + [nil]
             execv(program, argv)
             // Only reached when exec failed.
             throw StaveError.io(path: program, operation: "exec", errno: errno)
