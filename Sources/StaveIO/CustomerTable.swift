@@ -103,10 +103,13 @@ public enum CustomerTableWriter {
 public enum StoreEditor {
     /// Replaces the store's customer table atomically (see StoreTransaction):
     /// a reader sees either the old table or the new one, each complete.
-    public static func replaceCustomers(store path: String, table: CustomerColumns, policy: CompressionPolicy) throws -> ManifestPart {
+    /// Returns the new table's entry and the rows of the table it replaced
+    /// (nil when the store had none).
+    public static func replaceCustomers(store path: String, table: CustomerColumns, policy: CompressionPolicy) throws -> (entry: ManifestPart, previousRows: Int?) {
         let t = try StoreTransaction(path: path, policy: policy)
+        let previous = t.manifest.customers?.rows
         let entry = try t.setCustomers(table)
         try t.commit()
-        return entry
+        return (entry, previous)
     }
 }

@@ -161,6 +161,24 @@ final class TerminalTests: CLITestCase {
         XCTAssertTrue(r.stderr.contains("--to is before --from"), r.stderr)
     }
 
+    /// Item 14: a much smaller customer table warns with both counts
+    /// (even with --quiet); a similar one does not.
+    func testReplacingTheCustomerTableWithAMuchSmallerOneWarns() throws {
+        try generatedStore()
+        let full = file("gen/cust.csv")
+        write("three.csv", full.split(separator: "\r\n", omittingEmptySubsequences: false).prefix(4).joined(separator: "\r\n") + "\r\n")
+        var r = try stave(["convert", "--customers", "three.csv", "-o", "m.stave", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "stave: warning: the new customer table of m.stave has 3 customers, the one it replaced had 40 (37 fewer): "
+                       + "attribute filters and --with-customers now know only these; to undo, run this command again with the previous cust.csv\n")
+        XCTAssertEqual(try stave(["summary", "m.stave", "--format", "csv"]).stdout.split(separator: "\n")[1].split(separator: ",")[0], "3")
+        r = try stave(["convert", "--customers", "gen/cust.csv", "-o", "m.stave"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("stored 40 customers from gen/cust.csv in m.stave/"), r.stderr)
+        XCTAssertTrue(r.stderr.contains(", replacing 3, in "), r.stderr)
+        XCTAssertFalse(r.stderr.contains("warning"), r.stderr)
+    }
+
     /// Item 11: bounds without seconds and with a T, in every command that
     /// takes one, mean what the full form means.
     func testDatetimesAsPeopleWriteThem() throws {

@@ -126,9 +126,20 @@ struct Convert: ParsableCommand {
             let loaded = try CustomerLoader.load(path: path, options: customerOptions)
             var policy = CompressionPolicy()
             policy.level = zstdLevel
-            let entry = try StoreEditor.replaceCustomers(store: output, table: loaded.table, policy: policy)
+            let (entry, previous) = try StoreEditor.replaceCustomers(store: output, table: loaded.table, policy: policy)
+            let now = loaded.table.count
+            // A table much smaller than the one it replaced is more often a
+            // wrong file (a sample, a filtered export) than a shrinking
+            // service: said even with --quiet, with both counts.
+            if let previous, now < previous / 2 {
+                printError("stave: warning: the new customer table of \(output) has \(groupedThousands(now)) customer\(now == 1 ? "" : "s"), the one it replaced had \(groupedThousands(previous)) "
+                           + "(\(groupedThousands(previous - now)) fewer): attribute filters and --with-customers now know only these; "
+                           + "to undo, run this command again with the previous cust.csv")
+            }
             if !quiet {
-                var line = "stored \(groupedThousands(loaded.table.count)) customers from \(path) in \(output)/\(entry.name) (\(humanBytes(Double(entry.bytes)))) "
+                var line = "stored \(groupedThousands(now)) customers from \(path) in \(output)/\(entry.name) (\(humanBytes(Double(entry.bytes))))"
+                if let previous { line += ", replacing \(groupedThousands(previous))," }
+                line += " "
                 line += "in \((((Sys.monotonicSeconds() - t0) * 100).rounded() / 100)) s"
                 if csv.skipBadRows { line += "; \(groupedThousands(loaded.rejected)) bad row\(loaded.rejected == 1 ? "" : "s") skipped" + (customerRejects.map { " (see \($0))" } ?? "") }
                 printError(line)
