@@ -54,13 +54,26 @@ public struct ConvertSummary: Sendable {
     public var layoutSeconds = 0.0
 }
 
+/// How far a conversion has read its input.
+public struct ConvertProgress: Sendable {
+    /// Bytes of the input read (compressed bytes of a compressed input;
+    /// for Parquet, the share of the file's row groups read, in bytes).
+    public var bytes: Int
+    /// The input's size, nil for a pipe.
+    public var totalBytes: Int?
+    /// Rows parsed so far (good and rejected).
+    public var rows: Int
+    /// True for the last call of the reading phase (its counts are final).
+    public var done = false
+}
+
 /// Streams tracks.csv (a file, or "-" for standard input) into a new store.
 public final class Converter {
     public let inputPath: String
     public let outputPath: String
     public let options: ConvertOptions
-    /// Called after each block with bytes read so far and the input size (nil for a pipe).
-    public var progress: ((Int, Int?) -> Void)?
+    /// Called after each block read: how far the input is.
+    public var progress: ((ConvertProgress) -> Void)?
     /// Called while an input larger than one buffer is laid out as a run
     /// (RunMerge), with the rows written so far and the total.
     public var mergeProgress: ((Int, Int) -> Void)?
@@ -171,7 +184,7 @@ public final class Converter {
                 throw StaveError.csv(file: displayName, line: state.line, column: 1,
                                      message: "line longer than \(Converter.maxLineLength) bytes", field: "")
             }
-            progress?(input.rawBytesRead, total)
+            progress?(ConvertProgress(bytes: input.rawBytesRead, totalBytes: total, rows: state.rows + state.rejected, done: eof))
         }
         try state.finish(sink: sink, progress: mergeProgress)
         try rejects?.commit()
@@ -217,7 +230,9 @@ extension Converter {
                 throw StaveError.unreadableInput(file: e.file, detail: e.message)
             }
             first += events.file.rows(inGroup: g)
-            progress?(g + 1, events.file.rowGroupCount)
+            let size = (try? MappedFile(path: inputPath).size) ?? 0
+            progress?(ConvertProgress(bytes: size * (g + 1) / max(1, events.file.rowGroupCount), totalBytes: size,
+                                      rows: state.rows + state.rejected, done: g + 1 == events.file.rowGroupCount))
         }
         try state.finish(sink: sink, progress: mergeProgress)
         try rejects?.commit()

@@ -190,24 +190,32 @@ struct ThreadOptions: ParsableArguments {
     var count: Int { threads ?? defaultThreads }
 }
 
-/// A one-line progress display on stderr, only when stderr is a terminal.
+/// A one-line progress display on stderr, only when stderr is a terminal:
+/// the amount done (of the total, with a bar, when known), rows when
+/// counted, and the rate since the first update (not since the display
+/// was made, so a phase that starts late is not shown slow).
 final class Progress {
     let label: String
     let enabled: Bool
     var last = 0.0
-    let start = Sys.monotonicSeconds()
+    /// When the first update came, and the amount done then.
+    var start: Double?
+    var startDone = 0
 
     init(label: String, quiet: Bool) {
         self.label = label
         enabled = !quiet && Sys.isTerminal(2)
     }
 
-    func update(done: Int, total: Int?, unit: String = "MB", scale: Double = 1e6) {
+    /// `force`: draw even if the last drawing was under 0.1 s ago (the
+    /// final counts of a phase).
+    func update(done: Int, total: Int?, unit: String = "MB", scale: Double = 1e6, rows: Int? = nil, force: Bool = false) {
         guard enabled else { return }
         let now = Sys.monotonicSeconds()
-        guard now - last >= 0.1 else { return }
+        if start == nil { (start, startDone) = (now, done) }
+        guard force || now - last >= 0.1 else { return }
         last = now
-        let rate = Double(done) / scale / max(now - start, 1e-9)
+        let rate = Double(done - startDone) / scale / max(now - start!, 1e-3)
         var text = "\r\(label)  \(format(Double(done) / scale)) \(unit)"
         if let total, total > 0 {
             let frac = min(1, Double(done) / Double(total))
@@ -216,17 +224,20 @@ final class Progress {
             text += " / \(format(Double(total) / scale)) \(unit)  [" + String(repeating: "=", count: filled)
                 + String(repeating: " ", count: width - filled) + "] \(Int(frac * 100))%"
         }
-        text += "  \(format(rate)) \(unit)/s   "
+        if let rows { text += "  \(groupedThousands(rows)) rows" }
+        if now - start! >= 0.2 { text += "  \(format(rate)) \(unit)/s" }
+        text += "\u{1B}[K"
         var bytes = Array(text.utf8)
         bytes.withUnsafeBytes { _ = try? Sys.writeAll(2, $0, path: "<stderr>") }
         bytes.removeAll()
     }
 
     func finish() {
-        guard enabled else { return }
+        guard enabled, start != nil else { return }
         var bytes = Array("\r\u{1B}[K".utf8)
         bytes.withUnsafeBytes { _ = try? Sys.writeAll(2, $0, path: "<stderr>") }
         bytes.removeAll()
+        start = nil
     }
 
     func format(_ v: Double) -> String {

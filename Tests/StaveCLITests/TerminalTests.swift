@@ -473,3 +473,45 @@ final class HelpTests: CLITestCase {
         }
     }
 }
+
+/// Item 13: progress on a terminal while piped input flows: bytes and rows
+/// that only grow, ending on the exact row count. Run under script(1),
+/// which gives stave a terminal as stderr.
+final class ProgressTests: CLITestCase {
+    func testProgressOnPipedInputCountsRowsToTheEnd() throws {
+        let script = "/usr/bin/script"
+        guard FileManager.default.isExecutableFile(atPath: script) else { throw XCTSkip("script(1) is not installed") }
+        var r = try stave(["generate", "--rows", "300000", "--customers", "500", "--seed", "9", "-o", "gen", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: script)
+        p.arguments = ["-qec", "cat gen/tracks.csv | '\(Self.binary.path)' convert - -o m.stave --buffer-rows 100000", "/dev/null"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        // Each drawing starts with \r; keep the reading phase's.
+        let drawings = text.split(separator: "\r").filter { $0.hasPrefix("converting  ") }
+        XCTAssertGreaterThanOrEqual(drawings.count, 1, text)
+        var lastRows = -1, lastMB = -1.0
+        for d in drawings {
+            let words = d.split(separator: " ")
+            let mb = Double(words[1])!
+            let rows = Int(words[3].replacingOccurrences(of: ",", with: ""))!
+            XCTAssertEqual(words[2], "MB")
+            XCTAssertEqual(words[4].prefix(4), "rows")
+            XCTAssertGreaterThanOrEqual(rows, lastRows, "rows went back: \(d)")
+            XCTAssertGreaterThanOrEqual(mb, lastMB, "bytes went back: \(d)")
+            XCTAssertLessThanOrEqual(rows, 300_000)
+            (lastRows, lastMB) = (rows, mb)
+        }
+        XCTAssertEqual(lastRows, 300_000, "the last drawing shows the final count")
+        XCTAssertTrue(text.contains("converted 300,000 rows"), text)
+        r = try stave(["summary", "m.stave", "--format", "csv"])
+        XCTAssertTrue(r.stdout.contains(",300000,"), r.stdout)
+    }
+}

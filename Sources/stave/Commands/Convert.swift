@@ -87,7 +87,7 @@ struct Convert: ParsableCommand {
             options.compression.level = zstdLevel
             let converter = Converter(input: input, output: output, options: options)
             let progress = Progress(label: "converting", quiet: quiet)
-            converter.progress = { progress.update(done: $0, total: $1) }
+            converter.progress = { progress.update(done: $0.bytes, total: $0.totalBytes, rows: $0.rows, force: $0.done) }
             let layout = Progress(label: "laying out", quiet: quiet)
             converter.mergeProgress = { progress.finish(); layout.update(done: $0, total: $1, unit: "M rows") }
             defer { layout.finish() }
@@ -99,6 +99,7 @@ struct Convert: ParsableCommand {
                 throw error
             }
             progress.finish()
+            layout.finish()
             if !quiet {
                 let ratio = s.outputBytes > 0 ? Double(s.inputBytes) / Double(s.outputBytes) : 0
                 var line = "converted \(groupedThousands(s.rows)) rows, \(humanBytes(Double(s.inputBytes))) of \(s.inputKind)"

@@ -38,7 +38,7 @@ struct Append: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "After the append, merge the store's runs as tiering says (a separate commit; keeps a live store at a few runs).")
     var compact = true
 
-    @Flag(help: "No summary.")
+    @Flag(help: "No progress and no summary.")
     var quiet = false
 
     func run() throws {
@@ -46,7 +46,18 @@ struct Append: ParsableCommand {
             var options = ConvertOptions()
             csv.apply(to: &options)
             options.threads = threads.count
-            let s = try Converter(input: input, output: store, options: options).append()
+            let converter = Converter(input: input, output: store, options: options)
+            // Progress only for inputs that take a while: it appears after
+            // the first 0.1 s on a terminal (--quiet: none).
+            let progress = Progress(label: "appending", quiet: quiet)
+            converter.progress = { progress.update(done: $0.bytes, total: $0.totalBytes, rows: $0.rows, force: $0.done) }
+            let layout = Progress(label: "laying out", quiet: quiet)
+            converter.mergeProgress = { progress.finish(); layout.update(done: $0, total: $1, unit: "M rows") }
+            let s: ConvertSummary
+            do {
+                defer { progress.finish(); layout.finish() }
+                s = try converter.append()
+            }
             if !quiet {
                 var line = "appended \(groupedThousands(s.rows)) rows to \(store) (\(s.parts) new part\(s.parts == 1 ? "" : "s"), "
                 line += "\(humanBytes(Double(s.outputBytes)))) in \((s.seconds * 1000).rounded() / 1000) s"
