@@ -97,7 +97,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            // The dashboard page as the files it is (HTML, CSS, JavaScript),
+            // compiled into the binary: nothing to install next to it.
+            resources: [.embedInCode("Dashboard/index.html"), .embedInCode("Dashboard/app.css"), .embedInCode("Dashboard/app.js")]
         ),
         .executableTarget(
             name: "stave",

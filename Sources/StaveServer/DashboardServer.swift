@@ -148,9 +148,10 @@ struct DashboardResponder: HTTPResponder {
             return Self.error(.uriTooLong, "the URL is longer than \(Self.maxURI) bytes")
         }
         switch path {
-        case "/", "/index.html": return Self.asset(DashboardPage.html, type: "text/html; charset=utf-8")
-        case "/app.js": return Self.asset(DashboardPage.script, type: "text/javascript; charset=utf-8")
-        case "/app.css": return Self.asset(DashboardPage.style, type: "text/css; charset=utf-8")
+        // The page's files (Sources/StaveServer/Dashboard/), embedded at build time.
+        case "/", "/index.html": return Self.asset(PackageResources.index_html, type: "text/html; charset=utf-8")
+        case "/app.js": return Self.asset(PackageResources.app_js, type: "text/javascript; charset=utf-8")
+        case "/app.css": return Self.asset(PackageResources.app_css, type: "text/css; charset=utf-8")
         case "/api/events": return events(request)
         case "/api", "/api/": return Self.json(.ok, Array(Self.apiIndex.utf8))
         default: break
@@ -178,13 +179,14 @@ struct DashboardResponder: HTTPResponder {
         case .success(let q): query = q
         case .failure(let e): return Self.error(.badRequest, "\(e.parameter): \(e.message)", parameter: e.parameter)
         }
+        if let gone = watcher.gone { return Self.error(.serviceUnavailable, gone) }
         let snapshot = watcher.current
         let executor = watcher.executor
         do {
             if query.needsCustomerTable, try await executor.run({ try snapshot.context.customerTableIfAny() }) == nil {
                 return Self.error(.notFound, "the store has no customer table (add one: stave convert --customers cust.csv -o STORE)")
             }
-            let answer = try await cache.answer(ResultCache.Key(generation: snapshot.generation, request: query)) {
+            let answer = try await cache.answer(ResultCache.Key(serial: snapshot.serial, request: query)) {
                 try await executor.run {
                     let result = try QueryRunner.run(query, in: snapshot.context)
                     let out = OutputFile.memory()
@@ -229,13 +231,26 @@ struct DashboardResponder: HTTPResponder {
             streams.enter()
             defer { streams.leave() }
             var snapshot = watcher.current
-            try await writer.write(ByteBuffer(string: "retry: 1000\nevent: snapshot\ndata: \(snapshot.eventJSON)\n\n"))
+            var wasGone = watcher.gone
+            if let wasGone {
+                try await writer.write(ByteBuffer(string: "retry: 1000\nevent: gone\ndata: {\"error\":\(CellText.jsonString(wasGone))}\n\n"))
+            } else {
+                try await writer.write(ByteBuffer(string: "retry: 1000\nevent: snapshot\ndata: \(snapshot.eventJSON)\n\n"))
+            }
             var quiet = ContinuousClock.now
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try await Task.sleep(for: .milliseconds(50))
+                let gone = watcher.gone
+                if let gone, gone != wasGone {
+                    wasGone = gone
+                    try await writer.write(ByteBuffer(string: "event: gone\ndata: {\"error\":\(CellText.jsonString(gone))}\n\n"))
+                    quiet = .now
+                    continue
+                }
                 let now = watcher.current
-                if now.generation != snapshot.generation {
+                if gone == nil && (now.serial != snapshot.serial || wasGone != nil) {
                     snapshot = now
+                    wasGone = nil
                     try await writer.write(ByteBuffer(string: "event: commit\ndata: \(snapshot.eventJSON)\n\n"))
                     quiet = .now
                 } else if ContinuousClock.now - quiet > .seconds(15) {
@@ -268,13 +283,13 @@ struct DashboardResponder: HTTPResponder {
         return json(status, Array(text.utf8), extra: extra)
     }
 
-    static func asset(_ text: String, type: String) -> Response {
+    static func asset(_ bytes: [UInt8], type: String) -> Response {
         let headers: HTTPFields = [
             .contentType: type, .cacheControl: "no-cache", .xContentTypeOptions: "nosniff",
             // Everything is served from here: no CDN, no inline script.
             .contentSecurityPolicy: "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         ]
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

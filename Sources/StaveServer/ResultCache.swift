@@ -14,7 +14,8 @@ struct RenderedAnswer: Sendable {
 /// own answer (what `--cache-mb 0` is for: measuring the queries).
 actor ResultCache {
     struct Key: Hashable, Sendable {
-        var generation: UInt64
+        /// The snapshot's serial (see Snapshot.serial), not its generation.
+        var serial: UInt64
         var request: QueryRequest
     }
 
@@ -65,9 +66,9 @@ actor ResultCache {
         }
     }
 
-    /// Drops every answer of another generation.
-    func keepOnly(generation: UInt64) {
-        for (key, entry) in entries where key.generation != generation {
+    /// Drops every answer of another snapshot.
+    func keepOnly(serial: UInt64) {
+        for (key, entry) in entries where key.serial != serial {
             bytes -= entry.answer.body.count
             entries[key] = nil
         }

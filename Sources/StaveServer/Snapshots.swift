@@ -9,15 +9,24 @@ import StaveReports
 final class Snapshot: Sendable {
     let context: QueryContext
     let generation: UInt64
+    /// Which opened state this is, counted by the watcher (1, 2, ...): it
+    /// changes with every commit and also when the store is replaced by
+    /// another one (`convert --force`), whose generation may equal the old
+    /// one's. Cached answers and live events follow it, not the generation.
+    let serial: UInt64
+    /// The store directory's device and inode: a replaced store has others.
+    let directory: (device: UInt64, inode: UInt64)?
     /// The MANIFEST's modification time when this snapshot was read, in
     /// ISO 8601 UTC ("2014-11-05T10:00:00Z"): when the commit happened.
     let committedAt: String
     let stamp: Sys.FileStamp?
 
-    init(context: QueryContext, stamp: Sys.FileStamp?) {
+    init(context: QueryContext, stamp: Sys.FileStamp?, serial: UInt64 = 1, directory: (device: UInt64, inode: UInt64)? = nil) {
         self.context = context
         generation = context.store.manifest.generation
         self.stamp = stamp
+        self.serial = serial
+        self.directory = directory
         if let stamp {
             let seconds = stamp.modifiedNanoseconds / 1_000_000_000
             var text = Array(CivilTime.format(seconds).utf8)
@@ -31,15 +40,21 @@ final class Snapshot: Sendable {
     /// Opens the store as it is now. The stamp is read first: if a commit
     /// lands in between, the snapshot is newer than its stamp and the next
     /// look at MANIFEST opens it again (harmless).
-    static func open(_ path: String, threads: Int) throws -> Snapshot {
+    static func open(_ path: String, threads: Int, serial: UInt64 = 1) throws -> Snapshot {
+        let directory = Sys.identity(path: path).map { (device: $0.device, inode: $0.inode) }
         let stamp = Sys.stamp(path: path + "/" + FormatConstants.manifestName)
-        return Snapshot(context: QueryContext(store: try Store.open(path), threads: threads), stamp: stamp)
+        return Snapshot(context: QueryContext(store: try Store.open(path), threads: threads), stamp: stamp, serial: serial, directory: directory)
+    }
+
+    /// The same store at the same commit: same directory, same generation.
+    func isSameState(as other: Snapshot) -> Bool {
+        generation == other.generation && directory?.device == other.directory?.device && directory?.inode == other.directory?.inode
     }
 
     /// The JSON of a `commit` event: what changed, for the page to show.
     var eventJSON: String {
         let store = context.store
-        return "{\"generation\":\(generation),\"committed_at\":\(CellText.jsonString(committedAt)),"
+        return "{\"generation\":\(generation),\"serial\":\(serial),\"committed_at\":\(CellText.jsonString(committedAt)),"
             + "\"parts\":\(store.parts.count),\"store_events\":\(store.rowCount)}"
     }
 }
@@ -68,6 +83,7 @@ final class StoreWatcher: Sendable {
     /// The MANIFEST stamp last acted upon.
     private let seen: Locked<Sys.FileStamp?>
     private let lastError = Locked<String?>(nil)
+    private let goneState = Locked<String?>(nil)
     let executor: QueryExecutor
     let cache: ResultCache
 
@@ -83,6 +99,12 @@ final class StoreWatcher: Sendable {
 
     var current: Snapshot { state.current }
 
+    /// Why the store cannot be served now (its directory or MANIFEST is
+    /// gone: deleted, or in the middle of being replaced), or nil. While it
+    /// is set the API answers 503 and the live stream says `gone`: the last
+    /// snapshot is never shown as live.
+    var gone: String? { goneState.current }
+
     /// Looks at MANIFEST every `interval` until the task is cancelled.
     func watch(every interval: Duration) async {
         while !Task.isCancelled {
@@ -94,20 +116,31 @@ final class StoreWatcher: Sendable {
     /// Opens the store again if MANIFEST changed since the current snapshot.
     func refresh() async {
         let now = Sys.stamp(path: path + "/" + FormatConstants.manifestName)
-        guard now != seen.current else { return }
+        guard let now else {
+            let text = Sys.kind(path) == .missing ? "the store \(path) is gone (deleted, or being replaced)"
+                                                   : "the store \(path) has no MANIFEST (being replaced, or not a store any more)"
+            if goneState.withLock({ old -> Bool in defer { old = text }; return old != text }) { printToStderr("stave serve: " + text) }
+            seen.withLock { $0 = nil }
+            return
+        }
+        guard now != seen.current || gone != nil else { return }
         do {
             let (path, threads) = (self.path, self.threads)
-            let next = try await executor.run { try Snapshot.open(path, threads: threads) }
+            let serial = current.serial + 1
+            let next = try await executor.run { try Snapshot.open(path, threads: threads, serial: serial) }
             seen.withLock { $0 = next.stamp }
-            // The same generation is the same manifest: keep the snapshot
-            // (and its decoded customer table).
+            // The same directory at the same generation is the same
+            // manifest: keep the snapshot (and its decoded customer table).
             let changed = state.withLock { snapshot -> Bool in
-                guard next.generation != snapshot.generation else { return false }
+                guard !next.isSameState(as: snapshot) else { return false }
                 snapshot = next
                 return true
             }
-            if changed { await cache.keepOnly(generation: next.generation) }
+            if changed { await cache.keepOnly(serial: next.serial) }
             lastError.withLock { $0 = nil }
+            if goneState.withLock({ old -> Bool in defer { old = nil }; return old != nil }) {
+                printToStderr("stave serve: the store \(path) is back (generation \(current.generation))")
+            }
         } catch {
             // Keep serving the last good snapshot; say so once per distinct error.
             let text = "stave serve: cannot open the new state of \(path): \(error) (still serving generation \(current.generation))"

@@ -291,6 +291,51 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(server.terminationStatus, 0)
     }
 
+    /// `convert --force` over the served store (the new one at the same
+    /// generation, 1): the server follows it. Deleted: 503 and a `gone`
+    /// event, never the old numbers as live. Back: served again.
+    func testReplacedAndDeletedStoreAreFollowed() throws {
+        let s = try makeStore("r.stave", rows: 5_000, customers: 100)
+        XCTAssertEqual(try stave(["generate", "--rows", "3000", "--customers", "40", "--seed", "99", "-o", "other", "--quiet"]).status, 0)
+        let client = try serve(s)
+        let old = try client.get("/api/summary").text
+        XCTAssertTrue(old.contains("\"generation\":1}"), old)
+        let fd = try client.connect()
+        defer { close(fd) }
+        try client.send(fd, "GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        _ = try client.receive(fd) { String(decoding: $0, as: UTF8.self).contains("event: snapshot") }
+        func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
+            let deadline = Date().addingTimeInterval(5)
+            while try !condition() {
+                guard Date() < deadline else { return XCTFail("timed out waiting for \(what)") }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        // Replaced by another store of the same generation.
+        var r = try stave(["convert", "other/tracks.csv", "-o", s, "--force", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let replaced = try stave(["summary", s, "--format", "json"]).stdout
+        XCTAssertNotEqual(replaced, old)
+        XCTAssertTrue(replaced.contains("\"generation\":1}"), replaced)
+        try waitFor("the new store's answers") { try client.get("/api/summary").text == replaced }
+        var seen = try client.receive(fd) { String(decoding: $0, as: UTF8.self).contains("event: commit") }
+        XCTAssertTrue(String(decoding: seen, as: UTF8.self).contains("\"generation\":1,\"serial\":2,"), String(decoding: seen, as: UTF8.self))
+        // Deleted.
+        try FileManager.default.removeItem(atPath: dir + "/" + s)
+        try waitFor("503") { try client.get("/api/summary").status == 503 }
+        let gone = try client.get("/api/stats")
+        XCTAssertEqual(gone.status, 503)
+        XCTAssertTrue(gone.text.contains("r.stave is gone (deleted, or being replaced)"), gone.text)
+        seen = try client.receive(fd) { String(decoding: $0, as: UTF8.self).contains("event: gone") }
+        XCTAssertTrue(String(decoding: seen, as: UTF8.self).contains("is gone"))
+        // Back again.
+        r = try stave(["convert", "other/tracks.csv", "-o", s, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try waitFor("the store back") { try client.get("/api/summary").text == replaced }
+        seen = try client.receive(fd) { String(decoding: $0, as: UTF8.self).contains("\"serial\":3,") }
+        XCTAssertTrue(String(decoding: seen, as: UTF8.self).contains("event: commit\ndata: {\"generation\":1,\"serial\":3,"))
+    }
+
     func testConcurrentRequestsDuringAppendsEachMatchACommittedSnapshot() throws {
         let s = try makeStore()
         let client = try serve(s)

@@ -119,7 +119,7 @@ final class QueryRequestTests: XCTestCase {
     func testCacheSharesOneComputationAndStaysBounded() async throws {
         let cache = ResultCache(maxBytes: 1_000)
         let computations = Locked(0)
-        let key = ResultCache.Key(generation: 1, request: QueryRequest(.summary))
+        let key = ResultCache.Key(serial: 1, request: QueryRequest(.summary))
         let answers = try await withThrowingTaskGroup(of: RenderedAnswer.self) { group in
             for _ in 0..<20 {
                 group.addTask {
@@ -136,18 +136,18 @@ final class QueryRequestTests: XCTestCase {
         XCTAssertEqual(computations.current, 1, "20 concurrent requests for one answer computed it once")
         // Bounded: 600-byte answers, at most one fits beside another's 400.
         for g in 2...5 {
-            _ = try await cache.answer(ResultCache.Key(generation: UInt64(g), request: QueryRequest(.stats))) {
+            _ = try await cache.answer(ResultCache.Key(serial: UInt64(g), request: QueryRequest(.stats))) {
                 RenderedAnswer(body: [UInt8](repeating: 0, count: 600), total: 1)
             }
         }
         let count = await cache.count
         XCTAssertEqual(count, 1)
-        await cache.keepOnly(generation: 99)
+        await cache.keepOnly(serial: 99)
         let after = await cache.count
         XCTAssertEqual(after, 0)
         // Errors are not kept.
         struct Boom: Error {}
-        let k2 = ResultCache.Key(generation: 1, request: QueryRequest(.stats))
+        let k2 = ResultCache.Key(serial: 1, request: QueryRequest(.stats))
         await XCTAssertThrowsErrorAsync { _ = try await cache.answer(k2) { throw Boom() } }
         let ok = try await cache.answer(k2) { RenderedAnswer(body: [1], total: 1) }
         XCTAssertEqual(ok.body, [1])
