@@ -56,19 +56,20 @@
   function widthOf(id) {
     return Math.max(260, Math.floor($(id).clientWidth || 600));
   }
-  /// The query string of an API call: the range, the filters (unless
-  /// `rangeOnly`: a customer lookup takes only the range) and `extra`.
-  function query(extra, rangeOnly) {
+  /// The query string of an API call: `extra`, with the view's range and
+  /// filters (`scope` 'all'), its range only ('range': a customer lookup),
+  /// or neither ('none': the whole store, for the month chips).
+  function query(extra, scope) {
     const p = new URLSearchParams();
-    if (view.from) p.set('from', view.from);
-    if (view.to) p.set('to', view.to);
-    if (!rangeOnly) for (const k of FILTERS) if (view[k]) p.set(k, view[k]);
+    if (scope !== 'none' && view.from) p.set('from', view.from);
+    if (scope !== 'none' && view.to) p.set('to', view.to);
+    if (scope === 'all') for (const k of FILTERS) if (view[k]) p.set(k, view[k]);
     for (const [k, v] of Object.entries(extra || {})) p.set(k, v);
     const q = p.toString();
     return q ? '?' + q : '';
   }
-  async function api(path, extra, rangeOnly) {
-    const r = await fetch('/api/' + path + query(extra, rangeOnly), { cache: 'no-store' });
+  async function api(path, extra, scope = 'all') {
+    const r = await fetch('/api/' + path + query(extra, scope), { cache: 'no-store' });
     let body = null;
     try { body = await r.json(); } catch (e) { throw new Error(`${r.status} ${r.statusText}`); }
     if (!r.ok) throw new Error(body && body.error ? body.error : `${r.status} ${r.statusText}`);
@@ -293,7 +294,7 @@
 
   async function lookup(id) {
     try {
-      renderCustomer(await api('customers/' + encodeURIComponent(id), {}, true));
+      renderCustomer(await api('customers/' + encodeURIComponent(id), {}, 'range'));
       showError('customer-error', null);
     } catch (e) {
       $('customer').hidden = true;
@@ -333,13 +334,23 @@
       return;
     }
     if (document.body.dataset.state === 'invalid-range') { pageError(null); document.body.dataset.state = ''; }
+    // Whether the store (which may have been replaced) has a customer
+    // table: the level and breakdown panels and the filters need one.
+    try {
+      const whole = await api('summary', {}, 'none');
+      hasCustomerTable = whole.customers != null;
+      $('filters').hidden = !hasCustomerTable;
+      monthChips(whole.first_event, whole.last_event);
+    } catch (e) { /* the summary panel below shows the error */ }
+    const withoutTable = () => Promise.reject(new Error('needs a customer table (stave convert --customers cust.csv -o STORE)'));
     const jobs = [
       guard(api('summary').then(renderSummary), 'summary-error'),
       guard(api('hours').then(renderHours), 'hours-error'),
       guard(api('hours', { per: 'part' }).then(renderParts), 'parts-error'),
-      guard(api('hours', { by: 'level', per: 'part' }).then(renderLevelParts), 'level-parts-error'),
-      guard(api('hours', { by: 'level' }).then(renderLevelHours), 'level-hours-error'),
-      guard(Promise.all(['level', 'campaign', 'gender', 'status'].map((k) => api('breakdown', { by: k }).then((rows) => renderBreakdown(k, rows)))), 'breakdown-error'),
+      guard(hasCustomerTable ? api('hours', { by: 'level', per: 'part' }).then(renderLevelParts) : withoutTable(), 'level-parts-error'),
+      guard(hasCustomerTable ? api('hours', { by: 'level' }).then(renderLevelHours) : withoutTable(), 'level-hours-error'),
+      guard(hasCustomerTable ? Promise.all(['level', 'campaign', 'gender', 'status'].map((k) => api('breakdown', { by: k }).then((rows) => renderBreakdown(k, rows))))
+                             : withoutTable(), 'breakdown-error'),
       guard(api('top-zips', { limit: 10 }).then(renderZips), 'zips-error'),
       guard(api('stats').then(renderStats), 'stats-error'),
     ];
@@ -501,12 +512,6 @@
   // ---- start ---------------------------------------------------------
   readURL();
   showView();
-  api('summary', {}, true).then((sum) => {
-    monthChips(sum.first_event, sum.last_event);
-    // Filters need the customer table.
-    hasCustomerTable = sum.customers != null;
-    $('filters').hidden = !hasCustomerTable;
-  }).catch(() => {});
   refresh();
   connect();
 })();
