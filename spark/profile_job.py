@@ -3,7 +3,7 @@ is not enough. It computes exactly what `stave profile` and `stave stats`
 compute, and writes the same bytes:
 
   live_table: customer_id,unique_tracks,morning,afternoon,evening,night,
-              mobile_tracks,total_tracks, one line per customer, by id
+              mobile_plays,plays, one line per customer, by id
   agg_table:  per column count, mean, variance (sample, n - 1), stddev, min,
               max, num_nonzeros, norm_l1, norm_l2, as `stave stats --format json`
 
@@ -30,7 +30,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-COLUMNS = ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_tracks", "total_tracks"]
+COLUMNS = ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_plays", "plays"]
 CSV_SCHEMA = T.StructType([
     T.StructField("event_id", T.LongType(), False),
     T.StructField("customer_id", T.LongType(), False),
@@ -62,8 +62,8 @@ def profile(ev):
         part(12, 17).alias("afternoon"),
         part(17, 22).alias("evening"),
         F.sum(F.when((F.col("hour") < 5) | (F.col("hour") >= 22), 1).otherwise(0)).cast("long").alias("night"),
-        F.sum("mobile").cast("long").alias("mobile_tracks"),
-        F.count(F.lit(1)).cast("long").alias("total_tracks"),
+        F.sum("mobile").cast("long").alias("mobile_plays"),
+        F.count(F.lit(1)).cast("long").alias("plays"),
     ).orderBy("customer_id"))
 
 

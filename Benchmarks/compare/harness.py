@@ -39,10 +39,10 @@ PROFILE_SQL = """SELECT customer_id,
   count(*) FILTER (WHERE hour(datetime) BETWEEN 12 AND 16) AS afternoon,
   count(*) FILTER (WHERE hour(datetime) BETWEEN 17 AND 21) AS evening,
   count(*) FILTER (WHERE hour(datetime) < 5 OR hour(datetime) >= 22) AS night,
-  sum(mobile)::BIGINT AS mobile_tracks,
-  count(*) AS total_tracks
+  sum(mobile)::BIGINT AS mobile_plays,
+  count(*) AS plays
 FROM {src} {where} GROUP BY customer_id ORDER BY customer_id"""
-COLUMNS = ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_tracks", "total_tracks"]
+COLUMNS = ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_plays", "plays"]
 STATS_SQL = "WITH p AS ({profile}) SELECT " + ", ".join(
     f"count(*), avg({c}), var_samp({c}), stddev_samp({c}), min({c}), max({c}), count(*) FILTER (WHERE {c} <> 0), "
     f"sum(abs({c}))::DOUBLE, sqrt(sum({c}::DOUBLE * {c}))" for c in COLUMNS) + " FROM p"
@@ -151,7 +151,7 @@ LEVEL_NAME = "CASE c.Level WHEN 0 THEN 'Free' WHEN 1 THEN 'Silver' WHEN 2 THEN '
 # The customer dimension in SQL: the same answers as stave breakdown / top-zips / hours.
 DIM_SQL = {
     "breakdown": ("WITH p AS (" + PROFILE_SQL.format(src="tracks", where="{where}") + ") "
-                  "SELECT " + LEVEL_NAME + " AS g, count(*) AS active, sum(total_tracks)::BIGINT, "
+                  "SELECT " + LEVEL_NAME + " AS g, count(*) AS active, sum(plays)::BIGINT, "
                   + ", ".join(f"avg({c})" for c in COLUMNS) + " FROM p LEFT JOIN cust c ON p.customer_id = c.CustID GROUP BY g ORDER BY g"),
     "top_zips": ("SELECT listening_zip, count(*) AS e, count(DISTINCT customer_id), sum(mobile)::BIGINT FROM tracks {where} "
                  "GROUP BY listening_zip ORDER BY e DESC, listening_zip LIMIT 10"),
@@ -194,8 +194,8 @@ def q(path, kind):
         ((h >= 12) & (h < 17)).sum().alias("afternoon"),
         ((h >= 17) & (h < 22)).sum().alias("evening"),
         ((h < 5) | (h >= 22)).sum().alias("night"),
-        pl.col("mobile").cast(pl.Int64).sum().alias("mobile_tracks"),
-        pl.len().alias("total_tracks")).sort("customer_id")
+        pl.col("mobile").cast(pl.Int64).sum().alias("mobile_plays"),
+        pl.len().alias("plays")).sort("customer_id")
     return out.collect()
 """
 
@@ -285,7 +285,7 @@ def check_dimension(s, store, db, problems):
         mine = {r["level"]: r for r in json.loads(out)}
         for r in duck_rows_text(db, DIM_SQL["breakdown"].format(where=where.replace("datetime", "tracks.datetime"))):
             m = mine.get(r[0])
-            if m is None or m["active_customers"] != r[1] or m["events"] != r[2] or \
+            if m is None or m["active_customers"] != r[1] or m["plays"] != r[2] or \
                     not all(close(m["avg_" + c], r[3 + k]) for k, c in enumerate(COLUMNS)):
                 problems.append(f"breakdown {r[0]} {where}: stave {m} DuckDB {r}")
         _, out = run([STAVE, "top-zips", store, "--format", "csv", *flags])

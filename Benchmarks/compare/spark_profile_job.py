@@ -57,7 +57,7 @@ def main():
     agg = Statistics.colStats(custdata.map(lambda x: x[1]))
     t2 = time.time()
     with open(out + "/live_table.csv", "w") as f:
-        f.write("customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks\n")
+        f.write("customer_id,unique_tracks,morning,afternoon,evening,night,mobile_plays\n")
         for k, v in rows:
             f.write(",".join(str(x) for x in [k] + v) + "\n")
     stats = {"count": agg.count(), "mean": list(agg.mean()), "variance": list(agg.variance()),

@@ -30,7 +30,7 @@ public struct Profile: Sendable, Equatable {
     }
 
     /// The seven numeric columns in output order.
-    public static let columnNames = ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_tracks", "total_tracks"]
+    public static let columnNames = ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_plays", "plays"]
 
     public func column(_ k: Int) -> [Int64] {
         switch k {

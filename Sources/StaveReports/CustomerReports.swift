@@ -43,8 +43,8 @@ public enum CustomerLookupReport {
 
 /// The headline numbers (one row).
 public enum SummaryReport {
-    public static let columns = ["customers", "active_customers", "events", "mobile_events", "mobile_share",
-                                 "first_event", "last_event", "store_events", "parts", "generation"]
+    public static let columns = ["customers", "active_customers", "plays", "mobile_plays", "mobile_share",
+                                 "first_play", "last_play", "store_plays", "parts", "generation"]
 
     public static func table(_ s: Summary) -> ResultTable {
         ResultTable(columns: columns, rows: [[
@@ -58,7 +58,7 @@ public enum SummaryReport {
 
 public enum BreakdownReport {
     public static func columns(_ key: BreakdownKey) -> [String] {
-        [key.rawValue, "customers", "active_customers", "events"] + Profile.columnNames.map { "avg_" + $0 }
+        [key.rawValue, "customers", "active_customers", "plays"] + Profile.columnNames.map { "avg_" + $0 }
     }
 
     public static func table(_ rows: [BreakdownRow], by key: BreakdownKey) -> ResultTable {
@@ -70,7 +70,7 @@ public enum BreakdownReport {
 }
 
 public enum ZipReport {
-    public static let columns = ["zip", "events", "customers", "mobile_events", "mobile_share"]
+    public static let columns = ["zip", "plays", "customers", "mobile_plays", "mobile_share"]
 
     public static func table(_ rows: [ZipRow]) -> ResultTable {
         ResultTable(columns: columns, rows: rows.map { r in
@@ -85,12 +85,12 @@ public enum HoursReport {
 
     public static func partOf(hour: Int) -> Int { Int(RowGroupData.dayPart(UInt32(hour) * 3600)) }
 
-    /// Per hour: [group,] hour, part_of_day, events, mobile_events.
-    /// Per part (`perPart`): [group,] part_of_day, events, mobile_events, in
+    /// Per hour: [group,] hour, part_of_day, plays, mobile_plays.
+    /// Per part (`perPart`): [group,] part_of_day, plays, mobile_plays, in
     /// the order morning, afternoon, evening, night.
     public static func table(_ h: HoursResult, by key: BreakdownKey?, perPart: Bool) -> ResultTable {
         let lead = key.map { [$0.rawValue] } ?? []
-        var t = ResultTable(columns: lead + (perPart ? ["part_of_day", "events", "mobile_events"] : ["hour", "part_of_day", "events", "mobile_events"]))
+        var t = ResultTable(columns: lead + (perPart ? ["part_of_day", "plays", "mobile_plays"] : ["hour", "part_of_day", "plays", "mobile_plays"]))
         for (g, label) in h.groups.enumerated() {
             let prefix: [Cell] = key == nil ? [] : [.string(label)]
             if perPart {

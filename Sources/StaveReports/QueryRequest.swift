@@ -65,6 +65,50 @@ public struct ProfilePage: Sendable, Hashable {
     public var isWhole: Bool { (sort == nil || sort == "customer_id") && order == .asc && limit == nil && offset == 0 }
 }
 
+/// The names of the answers' columns. `current`: counts of listening
+/// events are plays (plays, mobile_plays, first_play, avg_plays...), tracks
+/// are tracks (unique_tracks). `v1`: the names of stave's first releases,
+/// for scripts written against them (total_tracks and mobile_tracks in
+/// profiles and stats; events, mobile_events, first_event, last_event,
+/// store_events, avg_total_tracks, avg_mobile_tracks elsewhere). Chosen
+/// with --column-names (or STAVE_COLUMN_NAMES) and the API's `names`.
+public enum ColumnNaming: String, Sendable, Hashable, CaseIterable {
+    case current, v1
+
+    /// What a query's answer calls a column under this naming.
+    public func name(_ column: String, in kind: QueryKind) -> String {
+        guard self == .v1 else { return column }
+        switch kind {
+        case .profile, .customer, .stats:
+            switch column {
+            case "plays": return "total_tracks"
+            case "mobile_plays": return "mobile_tracks"
+            default: return column
+            }
+        case .summary, .breakdown, .hours, .topZips:
+            switch column {
+            case "plays": return "events"
+            case "mobile_plays": return "mobile_events"
+            case "first_play": return "first_event"
+            case "last_play": return "last_event"
+            case "store_plays": return "store_events"
+            case "avg_plays": return "avg_total_tracks"
+            case "avg_mobile_plays": return "avg_mobile_tracks"
+            default: return column
+            }
+        }
+    }
+
+    /// A profile column as a user may still write it (the v1 names).
+    public static func currentProfileColumn(_ name: String) -> String {
+        switch name {
+        case "total_tracks": return "plays"
+        case "mobile_tracks": return "mobile_plays"
+        default: return name
+        }
+    }
+}
+
 public enum QueryKind: Sendable, Hashable {
     case summary
     case profile(ProfilePage)
@@ -78,10 +122,12 @@ public enum QueryKind: Sendable, Hashable {
 public struct QueryRequest: Sendable, Hashable {
     public var kind: QueryKind
     public var scope: QueryScope
+    public var naming: ColumnNaming
 
-    public init(_ kind: QueryKind, scope: QueryScope = QueryScope()) {
+    public init(_ kind: QueryKind, scope: QueryScope = QueryScope(), naming: ColumnNaming = .current) {
         self.kind = kind
         self.scope = scope
+        self.naming = naming
     }
 
     /// True when the answer needs the store's customer table (the runner
@@ -142,11 +188,19 @@ public enum QueryParameters {
         return .success(v)
     }
 
+    /// A profile column to sort by; the v1 names (total_tracks,
+    /// mobile_tracks) still mean their columns.
     public static func sortColumn(_ name: String, _ text: String) -> Result<String, ParameterError> {
-        guard ProfilePage.sortColumns.contains(text) else {
+        let column = ColumnNaming.currentProfileColumn(text)
+        guard ProfilePage.sortColumns.contains(column) else {
             return .failure(ParameterError(name, "'\(text)' is not one of " + ProfilePage.sortColumns.joined(separator: ", ")))
         }
-        return .success(text)
+        return .success(column)
+    }
+
+    public static func naming(_ name: String, _ text: String) -> Result<ColumnNaming, ParameterError> {
+        guard let n = ColumnNaming(rawValue: text) else { return .failure(ParameterError(name, "'\(text)' is not current or v1")) }
+        return .success(n)
     }
 
     public static func order(_ name: String, _ text: String) -> Result<SortOrder, ParameterError> {
@@ -201,7 +255,7 @@ extension QueryRequest {
                 values[name] = value
             }
         }
-        let scopeNames = ["from", "to", "customer", "level", "campaign", "gender", "status"]
+        let scopeNames = ["from", "to", "customer", "level", "campaign", "gender", "status", "names"]
         let allowed: [String]
         switch endpoint {
         case "summary", "stats": allowed = scopeNames
@@ -209,7 +263,7 @@ extension QueryRequest {
         case "breakdown": allowed = scopeNames + ["by"]
         case "hours": allowed = scopeNames + ["by", "per"]
         case "top-zips": allowed = scopeNames + ["limit"]
-        case "customers": allowed = ["from", "to"]
+        case "customers": allowed = ["from", "to", "names"]
         default: throw ParameterError("path", "unknown endpoint '\(endpoint)'")
         }
         for name in values.keys.sorted() where !allowed.contains(name) {
@@ -228,6 +282,12 @@ extension QueryRequest {
                                           campaigns: try get("campaign") { QueryParameters.codes($0, $1, attribute: "campaign") },
                                           genders: try get("gender") { QueryParameters.codes($0, $1, attribute: "gender") },
                                           statuses: try get("status") { QueryParameters.codes($0, $1, attribute: "status") })
+        let naming = try get("names", QueryParameters.naming) ?? .current
+        var request = try kind()
+        request.naming = naming
+        return request
+
+        func kind() throws(ParameterError) -> QueryRequest {
         switch endpoint {
         case "summary": return QueryRequest(.summary, scope: scope)
         case "stats": return QueryRequest(.stats, scope: scope)
@@ -251,6 +311,7 @@ extension QueryRequest {
         default:
             guard let id, let v = UInt32(id) else { throw ParameterError("id", "'\(id ?? "")' is not a customer id (0...\(UInt32.max))") }
             return QueryRequest(.customer(v), scope: scope)
+        }
         }
     }
 }
@@ -307,6 +368,22 @@ public enum QueryResult: Sendable {
         }
     }
 
+    /// The result with its columns (and the stats' column values) named as
+    /// `naming` says.
+    public func named(_ naming: ColumnNaming, kind: QueryKind) -> QueryResult {
+        guard naming != .current else { return self }
+        func rename(_ t: ResultTable) -> ResultTable {
+            ResultTable(columns: t.columns.map { naming.name($0, in: kind) }, rows: t.rows)
+        }
+        switch self {
+        case .rows(let t, let total): return .rows(rename(t), total: total)
+        case .profile(let p): return .rows(rename(ProfileReport.table(p)), total: p.count)
+        case .object(let t): return .object(rename(t))
+        case .stats(let s):
+            return .stats(s.map { var c = $0; c.column = naming.name(c.column, in: kind); return c })
+        }
+    }
+
     /// At most `n` rows (the first ones), for --limit on commands whose
     /// query has no paging of its own.
     public func limited(_ n: Int?) -> QueryResult {
@@ -355,7 +432,7 @@ public enum QueryRunner {
         Sys.tuneAllocator
         if case .profile(let page) = request.kind, page.isWhole, !page.withCustomers, format == .csv, limit == nil {
             let filter = try filter(request, in: context)
-            try ProfileReport.writeCSVHeader(to: out)
+            try ProfileReport.writeCSVHeader(to: out, naming: request.naming)
             try Queries.forEachProfileSlice(context.store, filter: filter, threads: context.threads, phase: phase) { p in
                 try ProfileReport.writeCSVRows(p, to: out, threads: context.threads)
             }
@@ -367,6 +444,10 @@ public enum QueryRunner {
     /// Runs `request`. `phase`, if given, hears what the profile pass did
     /// (for --verbose).
     public static func run(_ request: QueryRequest, in context: QueryContext, phase: ((String) -> Void)? = nil) throws -> QueryResult {
+        try answer(request, in: context, phase: phase).named(request.naming, kind: request.kind)
+    }
+
+    static func answer(_ request: QueryRequest, in context: QueryContext, phase: ((String) -> Void)? = nil) throws -> QueryResult {
         Sys.tuneAllocator
         let store = context.store, threads = context.threads, scope = request.scope
         let filter = try filter(request, in: context)

@@ -3,7 +3,7 @@ import StaveIO
 import StaveQuery
 
 public enum ProfileReport {
-    public static let columns = ["customer_id", "unique_tracks", "morning", "afternoon", "evening", "night", "mobile_tracks", "total_tracks"]
+    public static let columns = ["customer_id"] + Profile.columnNames
 
     public static func table(_ p: Profile) -> ResultTable {
         var t = ResultTable(columns: columns)
@@ -57,8 +57,8 @@ public enum ProfileReport {
         try writeCSVRows(p, to: out, threads: threads)
     }
 
-    public static func writeCSVHeader(to out: OutputFile) throws {
-        try out.write(columns.joined(separator: ",") + "\n")
+    public static func writeCSVHeader(to out: OutputFile, naming: ColumnNaming = .current) throws {
+        try out.write(columns.map { naming.name($0, in: .stats) }.joined(separator: ",") + "\n")
     }
 
     /// The rows of `p` (no header), so a profile given a slice at a time

@@ -55,7 +55,7 @@ final class Snapshot: Sendable {
     var eventJSON: String {
         let store = context.store
         return "{\"generation\":\(generation),\"serial\":\(serial),\"committed_at\":\(CellText.jsonString(committedAt)),"
-            + "\"parts\":\(store.parts.count),\"store_events\":\(store.rowCount)}"
+            + "\"parts\":\(store.parts.count),\"store_plays\":\(store.rowCount)}"
     }
 }
 

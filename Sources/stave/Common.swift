@@ -10,6 +10,7 @@ import Glibc
 #endif
 
 extension OutputFormat: ExpressibleByArgument {}
+extension ColumnNaming: ExpressibleByArgument {}
 
 /// Runs a command body, turning StaveError into one line on stderr and its
 /// exit code.
@@ -56,7 +57,21 @@ struct OutputOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Write to this file (atomically, creating missing folders) instead of standard output.")
     var output: String?
 
-    func validate() throws { _ = try checkedFormat(explicit: format, output: output, allowed: OutputFormat.allCases) }
+    @Option(help: "Column names: current (plays, mobile_plays, first_play...) or v1, the names of stave's first releases (total_tracks, mobile_tracks, events, mobile_events...), for scripts that read them. Default: $STAVE_COLUMN_NAMES, else current.")
+    var columnNames: ColumnNaming?
+
+    func validate() throws {
+        _ = try checkedFormat(explicit: format, output: output, allowed: OutputFormat.allCases)
+        _ = try naming()
+    }
+
+    /// --column-names, else $STAVE_COLUMN_NAMES, else current.
+    func naming() throws -> ColumnNaming {
+        if let columnNames { return columnNames }
+        guard let text = getenv("STAVE_COLUMN_NAMES").map({ String(cString: $0) }), !text.isEmpty else { return .current }
+        guard let n = ColumnNaming(rawValue: text) else { throw ValidationError("STAVE_COLUMN_NAMES='\(text)' is not current or v1") }
+        return n
+    }
 
     func resolvedFormat() -> OutputFormat { (try? checkedFormat(explicit: format, output: output, allowed: OutputFormat.allCases)) ?? .csv }
 
@@ -107,10 +122,10 @@ struct FilterOptions: ParsableArguments {
     // Arrays, so that a repeated option is seen: --from and --to once at
     // most (as the API refuses a repeated parameter), --customer as often as
     // wanted (the lists join, as in the API).
-    @Option(name: .customLong("from"), help: "Only events at or after this time: YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]' (or with a T).")
+    @Option(name: .customLong("from"), help: "Only plays at or after this time: YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]' (or with a T).")
     var fromValues: [String] = []
 
-    @Option(name: .customLong("to"), help: "Only events before this time, same forms as --from (the range is half-open: --to 2014-12-01 ends at November's last second).")
+    @Option(name: .customLong("to"), help: "Only plays before this time, same forms as --from (the range is half-open: --to 2014-12-01 ends at November's last second).")
     var toValues: [String] = []
 
     @Option(name: .customLong("customer"), help: "Only these customers: ID[,ID...]; may be repeated (the lists join).")
@@ -161,7 +176,7 @@ func runQuery(store: String, _ kind: QueryKind, scope: QueryScope, output: Outpu
         let context = QueryContext(store: try Store.open(store), threads: threads.count)
         phases.mark("open")
         let out = try output.open()
-        try QueryRunner.write(QueryRequest(kind, scope: scope), in: context, format: output.resolvedFormat(), to: out,
+        try QueryRunner.write(QueryRequest(kind, scope: scope, naming: try output.naming()), in: context, format: output.resolvedFormat(), to: out,
                               limit: limit, phase: phases.enabled ? phases.mark : nil)
         try out.commit(isCommitPoint: true)
         phases.mark("output")

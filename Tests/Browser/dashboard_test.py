@@ -91,10 +91,10 @@ class DashboardTest(unittest.TestCase):
 
     def test_1_headline_equals_summary(self):
         s = self.cli("summary", "m.stave")
-        self.assertEqual(number(self.text('.kpi [data-field="events"]')), s["events"])
+        self.assertEqual(number(self.text('.kpi [data-field="plays"]')), s["plays"])
         self.assertEqual(number(self.text('.kpi [data-field="active_customers"]')), s["active_customers"])
         self.assertEqual(self.text('[data-field="mobile_share"]'), f"{100 * s['mobile_share']:.1f}%")
-        self.assertEqual(self.text('[data-field="span"]'), f"{s['first_event']} → {s['last_event']}")
+        self.assertEqual(self.text('[data-field="span"]'), f"{s['first_play']} → {s['last_play']}")
         self.assertIn(f"of {s['customers']:,} customers", self.text('[data-field="customers"]'))
         first = int(self.browser.execute_script("return document.body.dataset.firstRenderMs"))
         print(f"dashboard: first full render in {first} ms")
@@ -106,12 +106,12 @@ class DashboardTest(unittest.TestCase):
         row = '[data-breakdown="level"] tr[data-group="Gold"]'
         self.assertEqual(number(self.text(row + ' [data-col="customers"]')), gold["customers"])
         self.assertEqual(number(self.text(row + ' [data-col="active_customers"]')), gold["active_customers"])
-        self.assertEqual(number(self.text(row + ' [data-col="events"]')), gold["events"])
-        self.assertEqual(self.text(row + ' [data-col="avg_total_tracks"]'), f"{gold['avg_total_tracks']:,.1f}")
-        self.assertEqual(self.text(row + ' [data-col="avg_mobile_tracks"]'), f"{gold['avg_mobile_tracks']:,.1f}")
+        self.assertEqual(number(self.text(row + ' [data-col="plays"]')), gold["plays"])
+        self.assertEqual(self.text(row + ' [data-col="avg_plays"]'), f"{gold['avg_plays']:,.1f}")
+        self.assertEqual(self.text(row + ' [data-col="avg_mobile_plays"]'), f"{gold['avg_mobile_plays']:,.1f}")
         # The stats table too: one cell.
         stats = self.cli("stats", "m.stave")
-        self.assertEqual(number(self.text('#stats tr[data-column="total_tracks"] [data-col="max"]')), stats["total_tracks"]["max"])
+        self.assertEqual(number(self.text('#stats tr[data-column="plays"] [data-col="max"]')), stats["plays"]["max"])
 
     def test_3_customer_lookup_equals_cli(self):
         c = self.cli("customer", "m.stave", "48")
@@ -123,7 +123,7 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(self.text('[data-customer="name"]'), c["name"])
         self.assertEqual(self.text('[data-customer="level"]'), c["level"])
         self.assertEqual(self.text('[data-customer="campaign"]'), c["campaign"])
-        self.assertEqual(number(self.text('[data-customer="total_tracks"]')), c["total_tracks"])
+        self.assertEqual(number(self.text('[data-customer="plays"]')), c["plays"])
         self.assertEqual(number(self.text('[data-customer="unique_tracks"]')), c["unique_tracks"])
         self.assertEqual(number(self.text('[data-customer="night"]')), c["night"])
         # An unknown id: a clear message, no stale profile.
@@ -136,18 +136,18 @@ class DashboardTest(unittest.TestCase):
     def test_4_month_range_equals_cli(self):
         nov = self.cli("summary", "m.stave", "--from", "2014-11-01", "--to", "2014-12-01")
         self.browser.find_element(By.CSS_SELECTOR, '#months button[data-from="2014-11-01"]').click()
-        self.wait_for(lambda: number(self.text('.kpi [data-field="events"]')) == nov["events"], "November's events")
+        self.wait_for(lambda: number(self.text('.kpi [data-field="plays"]')) == nov["plays"], "November's events")
         self.assertEqual(self.browser.find_element(By.ID, "from").get_attribute("value"), "2014-11-01")
         # To is not included, as --to in the CLI: November ends before 2014-12-01.
         self.assertEqual(self.browser.find_element(By.ID, "to").get_attribute("value"), "2014-12-01")
         self.assertIn("from=2014-11-01&to=2014-12-01", self.browser.current_url)
         gold = {r["level"]: r for r in self.cli("breakdown", "m.stave", "--by", "level", "--from", "2014-11-01", "--to", "2014-12-01")}["Gold"]
-        self.wait_for(lambda: number(self.text('[data-breakdown="level"] tr[data-group="Gold"] [data-col="events"]')) == gold["events"],
+        self.wait_for(lambda: number(self.text('[data-breakdown="level"] tr[data-group="Gold"] [data-col="plays"]')) == gold["plays"],
                       "November's Gold events")
         self.browser.save_screenshot(os.path.join(ARTIFACTS, "dashboard-november.png"))
         self.browser.find_element(By.ID, "all").click()
-        total = self.cli("summary", "m.stave")["events"]
-        self.wait_for(lambda: number(self.text('.kpi [data-field="events"]')) == total, "all events again")
+        total = self.cli("summary", "m.stave")["plays"]
+        self.wait_for(lambda: number(self.text('.kpi [data-field="plays"]')) == total, "all events again")
 
     def test_5_append_shows_up_without_reload(self):
         before = self.cli("summary", "m.stave")
@@ -161,8 +161,8 @@ class DashboardTest(unittest.TestCase):
         stave("append", "m.stave", "new.csv", cwd=self.dir)
         t0 = time.time()
         after = self.cli("summary", "m.stave")
-        self.assertEqual(after["events"], before["events"] + 1500)
-        elapsed = self.wait_for(lambda: number(self.text('.kpi [data-field="events"]')) == after["events"], "the appended events", timeout=5)
+        self.assertEqual(after["plays"], before["plays"] + 1500)
+        elapsed = self.wait_for(lambda: number(self.text('.kpi [data-field="plays"]')) == after["plays"], "the appended events", timeout=5)
         elapsed = time.time() - t0
         print(f"dashboard: appended rows shown {elapsed * 1000:.0f} ms after the commit")
         self.assertLess(elapsed, 2.0)
@@ -171,7 +171,7 @@ class DashboardTest(unittest.TestCase):
         self.assertIn(f"commit {after['generation']}", self.text("#live-text"))
         # Other panels followed: the Gold row and the stats.
         gold = {r["level"]: r for r in self.cli("breakdown", "m.stave", "--by", "level")}["Gold"]
-        self.wait_for(lambda: number(self.text('[data-breakdown="level"] tr[data-group="Gold"] [data-col="events"]')) == gold["events"], "Gold events")
+        self.wait_for(lambda: number(self.text('[data-breakdown="level"] tr[data-group="Gold"] [data-col="plays"]')) == gold["plays"], "Gold events")
         self.browser.set_window_size(1280, self.browser.execute_script("return document.documentElement.scrollHeight") + 40)
         time.sleep(0.2)
         self.browser.save_screenshot(os.path.join(ARTIFACTS, "dashboard.png"))
@@ -237,47 +237,47 @@ class DashboardTest(unittest.TestCase):
         self.browser.set_window_size(1280, 900)
 
     def summary_shown(self):
-        return number(self.text('.kpi [data-field="events"]'))
+        return number(self.text('.kpi [data-field="plays"]'))
 
     def test_7_filters_in_the_url_reach_every_panel(self):
         args = ["--level", "Gold", "--from", "2014-11-01", "--to", "2014-12-01"]
         self.browser.get(self.url + "?level=Gold&from=2014-11-01&to=2014-12-01")
         self.wait_for(lambda: self.browser.execute_script("return document.body.dataset.ready") == "true", "the render")
         s = self.cli("summary", "m.stave", *args)
-        self.wait_for(lambda: self.summary_shown() == s["events"], "the filtered headline")
+        self.wait_for(lambda: self.summary_shown() == s["plays"], "the filtered headline")
         self.assertEqual(number(self.text('.kpi [data-field="active_customers"]')), s["active_customers"])
         self.assertEqual(self.browser.find_element(By.ID, "f-level").get_attribute("value"), "Gold")
         # Breakdown by campaign, within Gold customers.
         for r in self.cli("breakdown", "m.stave", "--by", "campaign", *args):
-            row = f'[data-breakdown="campaign"] tr[data-group="{r["campaign"]}"] [data-col="events"]'
-            self.assertEqual(number(self.browser.find_element(By.CSS_SELECTOR, row).get_attribute("textContent")), r["events"])
+            row = f'[data-breakdown="campaign"] tr[data-group="{r["campaign"]}"] [data-col="plays"]'
+            self.assertEqual(number(self.browser.find_element(By.CSS_SELECTOR, row).get_attribute("textContent")), r["plays"])
         zips = self.cli("top-zips", "m.stave", "--limit", "10", *args)
         self.assertEqual([e.text for e in self.browser.find_elements(By.CSS_SELECTOR, "#zips tbody tr td:nth-child(2)")], [z["zip"] for z in zips])
         stats = self.cli("stats", "m.stave", *args)
-        self.assertEqual(number(self.text('#stats tr[data-column="total_tracks"] [data-col="max"]')), stats["total_tracks"]["max"])
-        parts = {r["part_of_day"]: r["events"] for r in self.cli("hours", "m.stave", "--per", "part", *args)}
+        self.assertEqual(number(self.text('#stats tr[data-column="plays"] [data-col="max"]')), stats["plays"]["max"])
+        parts = {r["part_of_day"]: r["plays"] for r in self.cli("hours", "m.stave", "--per", "part", *args)}
         for part, events in parts.items():
-            self.assertTrue(self.text(f'[data-part="{part}"] [data-col="events"]').startswith(f"{events:,} plays"), part)
+            self.assertTrue(self.text(f'[data-part="{part}"] [data-col="plays"]').startswith(f"{events:,} plays"), part)
         bars = self.browser.execute_script("return [...document.querySelectorAll('#hours-chart g[data-hour] title')].map(t => t.textContent)")
         hours = self.cli("hours", "m.stave", *args)
         self.assertEqual(len(bars), 24)
         for h, title in zip(hours, bars):
-            self.assertIn(f": {h['events']:,} plays", title)
+            self.assertIn(f": {h['plays']:,} plays", title)
         # A filter chosen in the page goes into the URL; a reload keeps it.
         Select(self.browser.find_element(By.ID, "f-status")).select_by_value("1")
         self.wait_for(lambda: "status=1" in self.browser.current_url, "the URL")
         s2 = self.cli("summary", "m.stave", *args, "--status", "1")
-        self.wait_for(lambda: self.summary_shown() == s2["events"], "the status filter")
+        self.wait_for(lambda: self.summary_shown() == s2["plays"], "the status filter")
         self.browser.refresh()
         self.wait_for(lambda: self.browser.execute_script("return document.body.dataset.ready") == "true", "the reload")
-        self.wait_for(lambda: self.summary_shown() == s2["events"], "the same view after a reload")
+        self.wait_for(lambda: self.summary_shown() == s2["plays"], "the same view after a reload")
         self.assertEqual(self.browser.find_element(By.ID, "f-status").get_attribute("value"), "1")
         # Back: the view before the status filter.
         self.browser.back()
-        self.wait_for(lambda: self.summary_shown() == s["events"], "the view before, after Back")
+        self.wait_for(lambda: self.summary_shown() == s["plays"], "the view before, after Back")
         self.browser.find_element(By.ID, "clear-filters").click()
         self.browser.find_element(By.ID, "all").click()
-        total = self.cli("summary", "m.stave")["events"]
+        total = self.cli("summary", "m.stave")["plays"]
         self.wait_for(lambda: self.summary_shown() == total, "all events again")
         self.assertNotIn("level=", self.browser.current_url)
 
@@ -285,14 +285,14 @@ class DashboardTest(unittest.TestCase):
         self.browser.get(self.url + "?from=2014-12-01&to=2014-11-01")
         self.wait_for(lambda: self.browser.execute_script("return document.body.dataset.state") == "invalid-range", "the error state")
         self.assertIn("To (2014-11-01) is not after From (2014-12-01)", self.text("#page-error"))
-        self.assertEqual(self.text('.kpi [data-field="events"]'), "–")
+        self.assertEqual(self.text('.kpi [data-field="plays"]'), "–")
         self.assertEqual(self.browser.find_elements(By.CSS_SELECTOR, "#zips tbody tr"), [])
         self.assertEqual(self.browser.find_elements(By.CSS_SELECTOR, "#hours-chart svg"), [])
         # Fixed in the form: numbers again.
         self.browser.execute_script("document.getElementById('to').value = '2014-12-15'")
         self.browser.find_element(By.CSS_SELECTOR, '#range button[type="submit"]').click()
         s = self.cli("summary", "m.stave", "--from", "2014-12-01", "--to", "2014-12-15")
-        self.wait_for(lambda: self.summary_shown() == s["events"], "the fixed range")
+        self.wait_for(lambda: self.summary_shown() == s["plays"], "the fixed range")
         self.assertFalse(self.browser.find_element(By.ID, "page-error").is_displayed())
         self.browser.get(self.url)
         self.wait_for(lambda: self.browser.execute_script("return document.body.dataset.ready") == "true", "the render")
@@ -311,7 +311,7 @@ class DashboardTest(unittest.TestCase):
             stave("convert", "gen2/tracks.csv", "--customers", "gen2/cust.csv", "-o", "r.stave", "--force", "--quiet", cwd=d)
             new = json.loads(stave("summary", "r.stave", "--format", "json", cwd=d))
             self.assertEqual(new["generation"], 1)
-            self.wait_for(lambda: self.summary_shown() == new["events"], "the replacing store's numbers", timeout=5)
+            self.wait_for(lambda: self.summary_shown() == new["plays"], "the replacing store's numbers", timeout=5)
             self.assertTrue(self.text("#live-text").startswith("Live"))
             # Deleted: not live, and said.
             shutil.rmtree(os.path.join(d, "r.stave"))
@@ -322,7 +322,7 @@ class DashboardTest(unittest.TestCase):
             # Back, without a customer table: the panels that need one say so.
             stave("convert", "gen/tracks.csv", "-o", "r.stave", "--quiet", cwd=d)
             back = json.loads(stave("summary", "r.stave", "--format", "json", cwd=d))
-            self.wait_for(lambda: self.summary_shown() == back["events"], "the store back", timeout=5)
+            self.wait_for(lambda: self.summary_shown() == back["plays"], "the store back", timeout=5)
             self.wait_for(lambda: self.text("#live-text").startswith("Live"), "Live again")
             self.assertFalse(self.browser.find_element(By.ID, "page-error").is_displayed())
             self.wait_for(lambda: "needs a customer table" in self.text("#breakdown-error"), "the breakdown's note")

@@ -155,17 +155,17 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, "")
         let live = file("live_table.csv").split(separator: "\n")
-        XCTAssertEqual(live.first, "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks")
+        XCTAssertEqual(live.first, "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_plays,plays")
         XCTAssertEqual(live.count, 101)
         let totals = live.dropFirst().map { Int($0.split(separator: ",")[7])! }
         XCTAssertEqual(totals.reduce(0, +), 20000)
         r = try stave(["stats", "music.stave", "--format", "json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [String: Any]]
-        XCTAssertEqual(Set(json.keys), ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_tracks", "total_tracks"])
-        XCTAssertEqual(json["total_tracks"]!["count"] as? Int, 100)
-        XCTAssertEqual(json["total_tracks"]!["norm_l1"] as? Double, 20000)
-        XCTAssertEqual(json["total_tracks"]!["mean"] as? Double, 200)
+        XCTAssertEqual(Set(json.keys), ["unique_tracks", "morning", "afternoon", "evening", "night", "mobile_plays", "plays"])
+        XCTAssertEqual(json["plays"]!["count"] as? Int, 100)
+        XCTAssertEqual(json["plays"]!["norm_l1"] as? Double, 20000)
+        XCTAssertEqual(json["plays"]!["mean"] as? Double, 200)
         // Lossless round trip, byte for byte.
         r = try stave(["export", "music.stave", "--order", "event", "--no-header", "-o", "roundtrip.csv"])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -179,7 +179,7 @@ final class CLITests: CLITestCase {
         try convertSample()
         var r = try stave(["profile", "m.stave", "--format", "csv"])
         XCTAssertEqual(r.stdout, """
-        customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks
+        customer_id,unique_tracks,morning,afternoon,evening,night,mobile_plays,plays
         48,2,1,0,0,2,2,3
         532,1,0,1,0,0,1,1
         1081,1,0,0,1,0,1,1
@@ -188,19 +188,19 @@ final class CLITests: CLITestCase {
 
         """)
         r = try stave(["profile", "m.stave", "--customer", "48", "--from", "2014-11-01", "--to", "2014-12-01", "--format", "ndjson"])
-        XCTAssertEqual(r.stdout, "{\"customer_id\":48,\"unique_tracks\":2,\"morning\":1,\"afternoon\":0,\"evening\":0,\"night\":1,\"mobile_tracks\":2,\"total_tracks\":2}\n")
+        XCTAssertEqual(r.stdout, "{\"customer_id\":48,\"unique_tracks\":2,\"morning\":1,\"afternoon\":0,\"evening\":0,\"night\":1,\"mobile_plays\":2,\"plays\":2}\n")
         r = try stave(["profile", "m.stave", "--customer", "48,532", "--to", "2014-11-02 11:59:59", "--format", "json"])
         XCTAssertEqual(r.stdout, """
         [
-        {"customer_id":48,"unique_tracks":1,"morning":0,"afternoon":0,"evening":0,"night":1,"mobile_tracks":0,"total_tracks":1}
+        {"customer_id":48,"unique_tracks":1,"morning":0,"afternoon":0,"evening":0,"night":1,"mobile_plays":0,"plays":1}
         ]
 
         """)
         r = try stave(["profile", "m.stave", "--customer", "532", "--format", "table"])
         XCTAssertEqual(r.stdout, """
-        customer_id  unique_tracks  morning  afternoon  evening  night  mobile_tracks  total_tracks
-        -----------  -------------  -------  ---------  -------  -----  -------------  ------------
-                532              1        0          1        0      0              1             1
+        customer_id  unique_tracks  morning  afternoon  evening  night  mobile_plays  plays
+        -----------  -------------  -------  ---------  -------  -----  ------------  -----
+                532              1        0          1        0      0             1      1
 
         """)
         r = try stave(["profile", "m.stave", "--from", "2015-01-01", "--format", "json"])
@@ -213,7 +213,7 @@ final class CLITests: CLITestCase {
         let lines = r.stdout.split(separator: "\n")
         XCTAssertEqual(lines[0], "column,count,mean,variance,stddev,min,max,num_nonzeros,norm_l1,norm_l2")
         XCTAssertEqual(lines[1], "unique_tracks,5,1.2,0.2,0.4472135954999579,1,2,5,6.0,2.8284271247461903")
-        XCTAssertEqual(lines[7], "total_tracks,5,1.4,0.8,0.8944271909999159,1,3,5,7.0,3.605551275463989")
+        XCTAssertEqual(lines[7], "plays,5,1.4,0.8,0.8944271909999159,1,3,5,7.0,3.605551275463989")
     }
 
     func testExportFormatsKeepLeadingZeros() throws {
@@ -334,7 +334,7 @@ final class CLITests: CLITestCase {
         var r = try stave(["profile", "m.stave", "--with-customers", "--format", "csv"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, """
-        customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks,name,gender,zip,sign_date,status,level,campaign,linked_with_apps
+        customer_id,unique_tracks,morning,afternoon,evening,night,mobile_plays,plays,name,gender,zip,sign_date,status,level,campaign,linked_with_apps
         48,2,1,0,0,2,2,3,Gregory Koval,0,02132,2013-06-04,1,Gold,30DAYFREE,0
         532,1,0,1,0,0,1,1,"Paula ""P"" Peltier",1,66216,2013-01-13,1,Free,WEBOFFER,1
         1081,1,0,0,1,0,1,1,,,,,,,,
@@ -346,7 +346,7 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(r.stdout.split(separator: "\n").map { $0.prefix(4) }, ["cust", "48,2", "532,"])
         r = try stave(["stats", "m.stave", "--campaign", "WEBOFFER", "--format", "csv"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("\ntotal_tracks,1,1.0,0.0,0.0,1,1,1,1.0,1.0\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("\nplays,1,1.0,0.0,0.0,1,1,1,1.0,1.0\n"), r.stdout)
     }
 
     func testBreakdownTopZipsHours() throws {
@@ -354,7 +354,7 @@ final class CLITests: CLITestCase {
         var r = try stave(["breakdown", "m.stave", "--by", "level", "--format", "csv"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, """
-        level,customers,active_customers,events,avg_unique_tracks,avg_morning,avg_afternoon,avg_evening,avg_night,avg_mobile_tracks,avg_total_tracks
+        level,customers,active_customers,plays,avg_unique_tracks,avg_morning,avg_afternoon,avg_evening,avg_night,avg_mobile_plays,avg_plays
         Free,2,1,1,1.0,0.0,1.0,0.0,0.0,1.0,1.0
         Gold,1,1,3,2.0,1.0,0.0,0.0,2.0,2.0,3.0
         unknown,0,3,3,1.0,0.3333333333333333,0.0,0.3333333333333333,0.3333333333333333,1.0,1.0
@@ -363,14 +363,14 @@ final class CLITests: CLITestCase {
         r = try stave(["breakdown", "m.stave", "--by", "sign_month", "--from", "2014-11-01", "--format", "ndjson"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout.split(separator: "\n").first,
-                       #"{"sign_month":"2012-01","customers":1,"active_customers":0,"events":0,"avg_unique_tracks":null,"avg_morning":null,"avg_afternoon":null,"avg_evening":null,"avg_night":null,"avg_mobile_tracks":null,"avg_total_tracks":null}"#)
+                       #"{"sign_month":"2012-01","customers":1,"active_customers":0,"plays":0,"avg_unique_tracks":null,"avg_morning":null,"avg_afternoon":null,"avg_evening":null,"avg_night":null,"avg_mobile_plays":null,"avg_plays":null}"#)
         r = try stave(["top-zips", "m.stave", "--limit", "2", "--format", "csv"])
-        XCTAssertEqual(r.stdout, "zip,events,customers,mobile_events,mobile_share\n04042,2,1,2,1.0\n17307,1,1,1,1.0\n")
+        XCTAssertEqual(r.stdout, "zip,plays,customers,mobile_plays,mobile_share\n04042,2,1,2,1.0\n17307,1,1,1,1.0\n")
         r = try stave(["hours", "m.stave", "--per", "part", "--format", "csv"])
-        XCTAssertEqual(r.stdout, "part_of_day,events,mobile_events\nmorning,2,2\nafternoon,1,1\nevening,1,1\nnight,3,2\n")
+        XCTAssertEqual(r.stdout, "part_of_day,plays,mobile_plays\nmorning,2,2\nafternoon,1,1\nevening,1,1\nnight,3,2\n")
         r = try stave(["hours", "m.stave", "--by", "level", "--format", "csv"])
         let lines = r.stdout.split(separator: "\n")
-        XCTAssertEqual(lines.first, "level,hour,part_of_day,events,mobile_events")
+        XCTAssertEqual(lines.first, "level,hour,part_of_day,plays,mobile_plays")
         XCTAssertEqual(lines.count, 1 + 3 * 24)   // Free, Gold, unknown have events; Silver none
         XCTAssertTrue(lines.contains("Gold,22,night,1,1"))
         XCTAssertTrue(lines.contains("unknown,3,night,0,0"))
@@ -431,7 +431,7 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.hasPrefix("appended 3 rows to m.stave (1 new part, "), r.stderr)
         r = try stave(["profile", "m.stave", "--customer", "48,9", "--format", "csv"])
-        XCTAssertEqual(r.stdout, "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks\n9,1,0,0,0,1,0,1\n48,3,2,0,0,2,3,4\n")
+        XCTAssertEqual(r.stdout, "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_plays,plays\n9,1,0,0,0,1,0,1\n48,3,2,0,0,2,3,4\n")
         // A bad row: exit 65 with file:line:column, nothing appended.
         write("bad.csv", "9,1,1,\"2014-12-01 08:00:00\",1,\"00501\"\n10,1,1,\"2014-12-01 08:00:00\",2,\"00501\"\n")
         let manifest = file("m.stave/MANIFEST")

@@ -148,7 +148,7 @@ final class LimitsTests: XCTestCase {
         try Data(Manifest(generation: 1, parts: parts).serialize()).write(to: URL(fileURLWithPath: dir + "/many.stave/MANIFEST"))
         let r = try stave(["profile", "many.stave", "--format", "csv"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stdout, "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks\n48,1,0,0,0,10000,0,10000\n1081,1,0,0,10000,0,10000,10000\n")
+        XCTAssertEqual(r.stdout, "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_plays,plays\n48,1,0,0,0,10000,0,10000\n1081,1,0,0,10000,0,10000,10000\n")
         assertPeak(r, below: 512, "peak RSS")
         print("LimitsTests: 10,000 parts profiled with a peak RSS of \(Int(r.peakMB)) MB")
     }

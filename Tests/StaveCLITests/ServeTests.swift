@@ -116,6 +116,11 @@ final class ServeTests: XCTestCase {
             ("/api/profile?limit=10000&campaign=30DAYFREE", ["profile", s, "--limit", "10000", "--campaign", "30DAYFREE"]),
             ("/api/profile?sort=night&limit=0", ["profile", s, "--sort", "night", "--limit", "0"]),
             ("/api/stats", ["stats", s]),
+            ("/api/stats?names=v1", ["stats", s, "--column-names", "v1"]),
+            ("/api/summary?names=v1&level=Gold", ["summary", s, "--column-names", "v1", "--level", "Gold"]),
+            ("/api/breakdown?by=level&names=v1", ["breakdown", s, "--by", "level", "--column-names", "v1"]),
+            ("/api/customers/48?names=v1", ["customer", s, "48", "--column-names", "v1"]),
+            ("/api/profile?names=v1&limit=3", ["profile", s, "--limit", "3", "--column-names", "v1"]),
             ("/api/stats?customer=3,4,5&from=2014-10-15", ["stats", s, "--customer", "3,4,5", "--from", "2014-10-15"]),
             ("/api/stats?from=2015-06-01", ["stats", s, "--from", "2015-06-01"]),
             ("/api/breakdown?by=level", ["breakdown", s, "--by", "level"]),
@@ -280,7 +285,7 @@ final class ServeTests: XCTestCase {
             text = String(decoding: seen, as: UTF8.self)
             XCTAssertTrue(text.contains(want), text)
             XCTAssertLessThan(Date().timeIntervalSince(t0), 2, "commit \(k + 2) announced late")
-            XCTAssertTrue(text.contains("\"store_events\":\(20_000 + 500 * (k + 1))}"), text)
+            XCTAssertTrue(text.contains("\"store_plays\":\(20_000 + 500 * (k + 1))}"), text)
             // And every answer now is the new snapshot's.
             XCTAssertEqual(try client.get("/api/summary").text, try stave(["summary", s, "--format", "json"]).stdout)
         }

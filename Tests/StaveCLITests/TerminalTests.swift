@@ -40,7 +40,7 @@ final class TerminalTests: CLITestCase {
         XCTAssertEqual(summary.status, 0, summary.stderr)
         let lines = summary.stdout.split(separator: "\n")
         XCTAssertEqual(lines.count, 10)
-        XCTAssertTrue(lines.contains("          events = 3000"), summary.stdout)
+        XCTAssertTrue(lines.contains("           plays = 3000"), summary.stdout)
         XCTAssertEqual(Set(lines.map { $0.firstIndex(of: "=")!.utf16Offset(in: $0) }).count, 1, "the = signs line up")
         let customer = try stave(["customer", "m.stave", "3", "--format", "table"])
         XCTAssertEqual(customer.status, 0, customer.stderr)
@@ -177,6 +177,46 @@ final class TerminalTests: CLITestCase {
         XCTAssertTrue(r.stderr.hasPrefix("stored 40 customers from gen/cust.csv in m.stave/"), r.stderr)
         XCTAssertTrue(r.stderr.contains(", replacing 3, in "), r.stderr)
         XCTAssertFalse(r.stderr.contains("warning"), r.stderr)
+    }
+
+    /// Item 17: plays are plays; the v1 names (total_tracks, events, ...)
+    /// stay available with --column-names v1 or STAVE_COLUMN_NAMES=v1, with
+    /// the same values.
+    func testColumnNamesCurrentAndV1() throws {
+        try generatedStore()
+        let v1Headers: [([String], String)] = [
+            (["profile", "m.stave"], "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks"),
+            (["customer", "m.stave", "3"], "customer_id,unique_tracks,morning,afternoon,evening,night,mobile_tracks,total_tracks,name,gender,zip,sign_date,status,level,campaign,linked_with_apps"),
+            (["summary", "m.stave"], "customers,active_customers,events,mobile_events,mobile_share,first_event,last_event,store_events,parts,generation"),
+            (["breakdown", "m.stave", "--by", "level"], "level,customers,active_customers,events,avg_unique_tracks,avg_morning,avg_afternoon,avg_evening,avg_night,avg_mobile_tracks,avg_total_tracks"),
+            (["hours", "m.stave"], "hour,part_of_day,events,mobile_events"),
+            (["top-zips", "m.stave"], "zip,events,customers,mobile_events,mobile_share"),
+        ]
+        for (args, header) in v1Headers {
+            let current = try stave(args + ["--format", "csv"])
+            XCTAssertEqual(current.status, 0, current.stderr)
+            XCTAssertFalse(current.stdout.contains("total_tracks") || current.stdout.contains("events"), "\(args[0]): \(current.stdout.prefix(200))")
+            for run in [try stave(args + ["--format", "csv", "--column-names", "v1"]),
+                        try stave(args + ["--format", "csv"], environment: ["STAVE_COLUMN_NAMES": "v1"])] {
+                XCTAssertEqual(run.status, 0, run.stderr)
+                let lines = run.stdout.split(separator: "\n", maxSplits: 1)
+                XCTAssertEqual(String(lines[0]), header, args[0])
+                // Only the names differ.
+                XCTAssertEqual(lines.dropFirst().first, current.stdout.split(separator: "\n", maxSplits: 1).dropFirst().first, args[0])
+            }
+        }
+        // stats: the column values carry the names.
+        let stats = try stave(["stats", "m.stave", "--format", "csv", "--column-names", "v1"]).stdout
+        XCTAssertTrue(stats.contains("\nmobile_tracks,") && stats.contains("\ntotal_tracks,"), stats)
+        XCTAssertTrue(try stave(["stats", "m.stave", "--format", "csv"]).stdout.contains("\nplays,"))
+        // The old sort names still sort by their columns.
+        XCTAssertEqual(try stave(["profile", "m.stave", "--sort", "total_tracks", "--order", "desc", "--format", "csv"]).stdout,
+                       try stave(["profile", "m.stave", "--sort", "plays", "--order", "desc", "--format", "csv"]).stdout)
+        let bad = try stave(["profile", "m.stave", "--column-names", "v0"])
+        XCTAssertEqual(bad.status, 64)
+        let badEnv = try stave(["profile", "m.stave"], environment: ["STAVE_COLUMN_NAMES": "old"])
+        XCTAssertEqual(badEnv.status, 64)
+        XCTAssertTrue(badEnv.stderr.contains("STAVE_COLUMN_NAMES='old' is not current or v1"), badEnv.stderr)
     }
 
     /// Item 11: bounds without seconds and with a T, in every command that

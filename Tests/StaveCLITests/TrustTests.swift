@@ -47,7 +47,7 @@ final class TrustTests: CLITestCase {
         write("two.csv", "0,1,2,\"2014-10-01 00:00:00\",0,\"00001\"\n")
         r = try stave(["convert", "two.csv", "-o", "s", "--force", "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try stave(["summary", "s", "--format", "json"]).stdout.contains("\"events\":1,"), true)
+        XCTAssertEqual(try stave(["summary", "s", "--format", "json"]).stdout.contains("\"plays\":1,"), true)
         // No temporary or old folder is left beside it.
         XCTAssertEqual(listing(".").filter { $0.contains(".tmp-") || $0.contains(".old-") }, [])
     }
@@ -159,7 +159,7 @@ final class DuplicateTests: CLITestCase {
         // --allow-duplicate-ids keeps them.
         r = try stave(["append", "m.stave", "b.csv", "--allow-duplicate-ids", "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(try stave(["summary", "m.stave", "--format", "json"]).stdout.contains("\"events\":12,"))
+        XCTAssertTrue(try stave(["summary", "m.stave", "--format", "json"]).stdout.contains("\"plays\":12,"))
         // follow refuses a file whose events are in the store already.
         write("live.csv", "10,48,1,\"2014-12-01 08:00:00\",1,\"00501\"\n")
         r = try stave(["follow", "m.stave", "live.csv", "--idle-exit", "50", "--quiet"])
@@ -180,7 +180,7 @@ final class BadInputTests: CLITestCase {
         write("h.csv", "\nevent_id,customer_id,track_id,datetime,mobile,listening_zip\n" + sample)
         let h = try stave(["convert", "h.csv", "-o", "h.stave", "--quiet"])
         XCTAssertEqual(h.status, 0, h.stderr)
-        XCTAssertTrue(try stave(["summary", "h.stave", "--format", "json"]).stdout.contains("\"events\":7,"))
+        XCTAssertTrue(try stave(["summary", "h.stave", "--format", "json"]).stdout.contains("\"plays\":7,"))
     }
 
     /// --max-errors says which errors it saw, and the rejects file keeps them.

@@ -118,14 +118,14 @@
 
   // ---- panels --------------------------------------------------------
   function renderSummary(sum) {
-    field('events', fmtInt(sum.events));
-    field('store_events', `of ${fmtInt(sum.store_events)} in the store`);
+    field('plays', fmtInt(sum.plays));
+    field('store_plays', `of ${fmtInt(sum.store_plays)} in the store`);
     field('active_customers', fmtInt(sum.active_customers));
     field('customers', sum.customers == null ? 'no customer table' : `of ${fmtInt(sum.customers)} customers`);
     field('mobile_share', fmtPct(sum.mobile_share));
-    field('mobile_events', `${fmtInt(sum.mobile_events)} mobile plays`);
-    field('per_customer', sum.active_customers ? one.format(sum.events / sum.active_customers) : '–');
-    field('span', sum.first_event ? `${sum.first_event} → ${sum.last_event}` : 'no events in range');
+    field('mobile_plays', `${fmtInt(sum.mobile_plays)} on mobile`);
+    field('per_customer', sum.active_customers ? one.format(sum.plays / sum.active_customers) : '–');
+    field('span', sum.first_play ? `${sum.first_play} → ${sum.last_play}` : 'no plays in range');
     field('parts', `${fmtInt(sum.parts)} part${sum.parts === 1 ? '' : 's'} · commit ${sum.generation}`);
     document.body.dataset.generation = String(sum.generation);
     return sum;
@@ -135,12 +135,12 @@
     drawn.hours = rows;
     const W = widthOf('hours-chart'), H = 230, L = 44, B = 24, T = 8, R = 6;
     const svg = svgRoot(W, H, 'Plays by hour of day');
-    const y = axis(svg, ticks(0, Math.max(1, ...rows.map((r) => r.events))), { W, H, L, B, T, R }, (v) => compact.format(v));
+    const y = axis(svg, ticks(0, Math.max(1, ...rows.map((r) => r.plays))), { W, H, L, B, T, R }, (v) => compact.format(v));
     const bw = (W - L - R) / 24;
     for (const r of rows) {
-      const x = L + r.hour * bw + 2, top = y(r.events), mob = y(r.mobile_events);
+      const x = L + r.hour * bw + 2, top = y(r.plays), mob = y(r.mobile_plays);
       const g = s('g', { 'data-hour': r.hour }, svg);
-      s('title', { text: `${String(r.hour).padStart(2, '0')}:00 · ${r.part_of_day}: ${fmtInt(r.events)} plays, ${fmtInt(r.mobile_events)} on mobile` }, g);
+      s('title', { text: `${String(r.hour).padStart(2, '0')}:00 · ${r.part_of_day}: ${fmtInt(r.plays)} plays, ${fmtInt(r.mobile_plays)} on mobile` }, g);
       s('rect', { x, y: top, width: bw - 4, height: Math.max(0, H - B - top), fill: COLORS[r.part_of_day], opacity: 0.35 }, g);
       s('rect', { x, y: mob, width: bw - 4, height: Math.max(0, H - B - mob), fill: COLORS[r.part_of_day] }, g);
       if (r.hour % (W < 500 ? 4 : 3) === 0) s('text', { x: x + (bw - 4) / 2, y: H - 8, 'text-anchor': 'middle', text: String(r.hour).padStart(2, '0') }, svg);
@@ -150,15 +150,15 @@
   }
 
   function renderParts(rows) {
-    const total = rows.reduce((a, r) => a + r.events, 0);
-    const max = Math.max(1, ...rows.map((r) => r.events));
+    const total = rows.reduce((a, r) => a + r.plays, 0);
+    const max = Math.max(1, ...rows.map((r) => r.plays));
     $('parts-chart').replaceChildren(h('div', { class: 'bars' }, ...rows.map((r) => {
-      const fill = h('div', { class: 'bar-fill' }); fill.style.width = (100 * r.events / max) + '%'; fill.style.background = COLORS[r.part_of_day];
-      const share = total ? r.events / total : null;
+      const fill = h('div', { class: 'bar-fill' }); fill.style.width = (100 * r.plays / max) + '%'; fill.style.background = COLORS[r.part_of_day];
+      const share = total ? r.plays / total : null;
       return h('div', { class: 'bar-row', 'data-part': r.part_of_day },
         h('span', {}, h('b', { text: r.part_of_day }), h('br'), h('small', { text: PART_HOURS[r.part_of_day] })),
         h('div', {}, h('div', { class: 'bar-track' }, fill),
-          h('div', { class: 'bar-text', 'data-col': 'events', text: `${fmtInt(r.events)} plays · ${fmtPct(share)} · ${fmtPct(r.events ? r.mobile_events / r.events : null)} on mobile` })));
+          h('div', { class: 'bar-text', 'data-col': 'plays', text: `${fmtInt(r.plays)} plays · ${fmtPct(share)} · ${fmtPct(r.plays ? r.mobile_plays / r.plays : null)} on mobile` })));
     })));
   }
 
@@ -178,8 +178,8 @@
     const W = widthOf('level-parts-chart'), H = 220, L = 40, B = 24, T = 8, R = 4;
     const svg = svgRoot(W, H, 'Part of day by level');
     const shares = new Map(names.map((n) => {
-      const rs = groups.get(n); const tot = rs.reduce((a, r) => a + r.events, 0);
-      return [n, new Map(rs.map((r) => [r.part_of_day, tot ? r.events / tot : 0]))];
+      const rs = groups.get(n); const tot = rs.reduce((a, r) => a + r.plays, 0);
+      return [n, new Map(rs.map((r) => [r.part_of_day, tot ? r.plays / tot : 0]))];
     }));
     const y = axis(svg, ticks(0, Math.max(0.01, ...[...shares.values()].flatMap((m) => [...m.values()]))), { W, H, L, B, T, R },
                    (v) => Math.round(100 * v) + '%');
@@ -203,8 +203,8 @@
     const W = widthOf('level-hours-chart'), H = 220, L = 48, B = 24, T = 8, R = 6;
     const svg = svgRoot(W, H, 'Hour of day by level');
     const series = names.map((n) => {
-      const rs = groups.get(n); const tot = rs.reduce((a, r) => a + r.events, 0);
-      return [n, rs.map((r) => (tot ? r.events / tot : 0))];
+      const rs = groups.get(n); const tot = rs.reduce((a, r) => a + r.plays, 0);
+      return [n, rs.map((r) => (tot ? r.plays / tot : 0))];
     });
     // Shares hover around 1/24: the axis spans the values, not from zero.
     const values = series.flatMap(([, v]) => v);
@@ -227,32 +227,32 @@
 
   function renderBreakdown(key, rows) {
     const box = document.querySelector(`[data-breakdown="${key}"]`);
-    const head = h('tr', {}, ...['Group', 'Customers', 'Active', 'Events', 'Avg plays', 'Avg unique tracks', 'Avg mobile', 'Morning', 'Afternoon', 'Evening', 'Night']
+    const head = h('tr', {}, ...['Group', 'Customers', 'Active', 'Plays', 'Avg plays', 'Avg unique tracks', 'Avg mobile', 'Morning', 'Afternoon', 'Evening', 'Night']
       .map((t, i) => h('th', { class: i ? 'num' : '', text: t })));
-    const maxPlays = Math.max(1, ...rows.map((r) => r.avg_total_tracks || 0));
+    const maxPlays = Math.max(1, ...rows.map((r) => r.avg_plays || 0));
     const body = rows.map((r) => {
       const sw = h('span', { class: 'swatch' }); sw.style.background = COLORS[r[key]] || '#c5cad3';
-      const bar = h('span', { class: 'fill' }); bar.style.width = (100 * (r.avg_total_tracks || 0) / maxPlays) + '%';
+      const bar = h('span', { class: 'fill' }); bar.style.width = (100 * (r.avg_plays || 0) / maxPlays) + '%';
       return h('tr', { 'data-group': r[key] },
         h('td', {}, sw, groupLabel(key, r[key])),
         h('td', { class: 'num', 'data-col': 'customers', text: fmtInt(r.customers) }),
         h('td', { class: 'num', 'data-col': 'active_customers', text: fmtInt(r.active_customers) }),
-        h('td', { class: 'num', 'data-col': 'events', text: fmtInt(r.events) }),
-        h('td', { class: 'num barcell', 'data-col': 'avg_total_tracks' }, bar, h('span', { text: fmtAvg(r.avg_total_tracks) })),
+        h('td', { class: 'num', 'data-col': 'plays', text: fmtInt(r.plays) }),
+        h('td', { class: 'num barcell', 'data-col': 'avg_plays' }, bar, h('span', { text: fmtAvg(r.avg_plays) })),
         h('td', { class: 'num', 'data-col': 'avg_unique_tracks', text: fmtAvg(r.avg_unique_tracks) }),
-        h('td', { class: 'num', 'data-col': 'avg_mobile_tracks', text: fmtAvg(r.avg_mobile_tracks) }),
+        h('td', { class: 'num', 'data-col': 'avg_mobile_plays', text: fmtAvg(r.avg_mobile_plays) }),
         ...PARTS.map((p) => h('td', { class: 'num', 'data-col': 'avg_' + p, text: fmtAvg(r['avg_' + p]) })));
     });
     box.replaceChildren(h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, head), h('tbody', {}, ...body))));
   }
 
   function renderZips(rows) {
-    const max = Math.max(1, ...rows.map((r) => r.events));
+    const max = Math.max(1, ...rows.map((r) => r.plays));
     $('zips').tBodies[0].replaceChildren(...rows.map((r, i) => {
-      const bar = h('span', { class: 'fill' }); bar.style.width = (100 * r.events / max) + '%';
+      const bar = h('span', { class: 'fill' }); bar.style.width = (100 * r.plays / max) + '%';
       return h('tr', { 'data-zip': r.zip },
         h('td', { text: String(i + 1) }), h('td', { text: r.zip }),
-        h('td', { class: 'num barcell', 'data-col': 'events' }, bar, h('span', { text: fmtInt(r.events) })),
+        h('td', { class: 'num barcell', 'data-col': 'plays' }, bar, h('span', { text: fmtInt(r.plays) })),
         h('td', { class: 'num', 'data-col': 'customers', text: fmtInt(r.customers) }),
         h('td', { class: 'num', 'data-col': 'mobile_share', text: fmtPct(r.mobile_share) }));
     }));
@@ -260,7 +260,7 @@
 
   function renderStats(stats) {
     const names = { unique_tracks: 'Unique tracks', morning: 'Morning', afternoon: 'Afternoon', evening: 'Evening',
-                    night: 'Night', mobile_tracks: 'Mobile plays', total_tracks: 'Total plays' };
+                    night: 'Night', mobile_plays: 'Mobile plays', plays: 'Plays' };
     $('stats').tBodies[0].replaceChildren(...Object.entries(stats).map(([col, st]) => h('tr', { 'data-column': col },
       h('td', { text: names[col] || col }),
       h('td', { class: 'num', 'data-col': 'count', text: fmtInt(st.count) }),
@@ -282,8 +282,8 @@
       ['Home zip', c.zip, 'zip'], ['Signed up', c.sign_date, 'sign_date'], ['Linked with apps', c.linked_with_apps ? 'yes' : 'no', 'linked_with_apps'],
     ] : [['Name', 'not in the customer table', 'name']];
     const plays = [
-      ['Plays', fmtInt(c.total_tracks), 'total_tracks'], ['Unique tracks', fmtInt(c.unique_tracks), 'unique_tracks'],
-      ['Mobile plays', `${fmtInt(c.mobile_tracks)} (${fmtPct(c.total_tracks ? c.mobile_tracks / c.total_tracks : null)})`, 'mobile_tracks'],
+      ['Plays', fmtInt(c.plays), 'plays'], ['Unique tracks', fmtInt(c.unique_tracks), 'unique_tracks'],
+      ['Mobile plays', `${fmtInt(c.mobile_plays)} (${fmtPct(c.plays ? c.mobile_plays / c.plays : null)})`, 'mobile_plays'],
       ...PARTS.map((p) => [p[0].toUpperCase() + p.slice(1), fmtInt(c[p]), p]),
     ];
     const dl = (items) => h('dl', {}, ...items.flatMap(([k, v, f]) => [h('dt', { text: k }), h('dd', { 'data-customer': f, text: v })]));
@@ -340,7 +340,7 @@
       const whole = await api('summary', {}, 'none');
       hasCustomerTable = whole.customers != null;
       $('filters').hidden = !hasCustomerTable;
-      monthChips(whole.first_event, whole.last_event);
+      monthChips(whole.first_play, whole.last_play);
     } catch (e) { /* the summary panel below shows the error */ }
     const withoutTable = () => Promise.reject(new Error('needs a customer table (stave convert --customers cust.csv -o STORE)'));
     const jobs = [
@@ -491,7 +491,7 @@
         pageError(null);
         $('main').classList.remove('stale');
       }
-      setLive('live', `Live · commit ${info.generation}, ${localTime(info.committed_at)} · ${fmtInt(info.store_events)} events`);
+      setLive('live', `Live · commit ${info.generation}, ${localTime(info.committed_at)} · ${fmtInt(info.store_plays)} plays`);
       if (changed) refresh();
     };
     es.addEventListener('snapshot', onEvent);

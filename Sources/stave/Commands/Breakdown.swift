@@ -10,12 +10,13 @@ struct Breakdown: ParsableCommand {
         abstract: "Customers and average profiles per group of customers (by level, gender, campaign, ...).",
         discussion: """
         Per group: customers (in the customer table), active_customers (with
-        at least one event in range), events, and the average per active
-        customer of every profile column. Events of customer ids absent from
-        the customer table form the group `unknown` (never dropped);
-        customers without events count in `customers` only. Groups with
-        neither customers nor events are left out. Needs a customer table
-        (stave convert --customers).
+        at least one play in range), plays, and the average per active
+        customer of every profile column (avg_plays, ...). Plays of customer
+        ids absent from the customer table form the group `unknown` (never
+        dropped); customers without plays count in `customers` only. Groups
+        with neither customers nor plays are left out. Needs a customer
+        table (stave convert --customers). --column-names v1 gives the
+        first releases' names (events, avg_total_tracks, ...).
 
         Examples:
           stave breakdown music.stave --by level
@@ -44,9 +45,9 @@ struct Breakdown: ParsableCommand {
 struct TopZips: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "top-zips",
-        abstract: "Listening zips with the most events, with distinct customers and mobile share.",
+        abstract: "Listening zips with the most plays, with distinct customers and mobile share.",
         discussion: """
-        Sorted by events (descending), then zip. mobile_share = mobile_events / events.
+        Columns zip, plays, customers, mobile_plays, mobile_share (= mobile_plays / plays); sorted by plays (descending), then zip.
 
         Examples:
           stave top-zips music.stave --limit 10
@@ -77,10 +78,10 @@ struct TopZips: ParsableCommand {
 struct Hours: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hours",
-        abstract: "Events per hour of the day (or per part of the day), overall or per group of customers.",
+        abstract: "Plays per hour of the day (or per part of the day), overall or per group of customers.",
         discussion: """
-        Per hour 0-23: the part of the day it belongs to, events and mobile
-        events. --per part sums them per part of the day (morning,
+        Per hour 0-23: the part of the day it belongs to, plays and
+        mobile_plays. --per part sums them per part of the day (morning,
         afternoon, evening, night). --by groups customers as `breakdown`
         does (needs a customer table); ids absent from it form `unknown`.
 

@@ -9,11 +9,13 @@ struct Profile: ParsableCommand {
         commandName: "profile",
         abstract: "Per-customer listening profiles (the live_table).",
         discussion: """
-        Columns: customer_id, unique_tracks, morning, afternoon, evening, night,
-        mobile_tracks, total_tracks; sorted by customer id. Parts of the day by
-        the hour in the datetime: night < 05 or >= 22, morning 05-11,
-        afternoon 12-16, evening 17-21. Customers without events in range are
-        absent.
+        Columns: customer_id, unique_tracks (distinct tracks played), morning,
+        afternoon, evening, night (plays in each part of the day),
+        mobile_plays, plays (all plays); sorted by customer id. Parts of the
+        day by the hour in the datetime: night < 05 or >= 22, morning 05-11,
+        afternoon 12-16, evening 17-21. Customers without plays in range are
+        absent. --column-names v1 (or STAVE_COLUMN_NAMES=v1) names the last
+        two mobile_tracks and total_tracks, as stave's first releases did.
 
         --with-customers appends the customer's name, gender, zip, sign_date
         (YYYY-MM-DD), status, level (Free/Silver/Gold), campaign and
@@ -35,7 +37,7 @@ struct Profile: ParsableCommand {
     @OptionGroup var customerFilter: CustomerFilterOptions
     @Flag(help: "Append the customer table's attributes to each profile.")
     var withCustomers = false
-    @Option(help: "Sort by this column: customer_id, unique_tracks, morning, afternoon, evening, night, mobile_tracks or total_tracks (ties by customer id).")
+    @Option(help: "Sort by this column: customer_id, unique_tracks, morning, afternoon, evening, night, mobile_plays or plays (ties by customer id; the v1 names total_tracks and mobile_tracks work too).")
     var sort: String?
     @Option(help: "Sort order: asc or desc.")
     var order: SortOrder = .asc
@@ -55,7 +57,9 @@ struct Profile: ParsableCommand {
     }
 
     func run() throws {
-        let page = ProfilePage(withCustomers: withCustomers, sort: sort, order: order, limit: limit, offset: offset)
+        // (The parser maps the v1 names, total_tracks and mobile_tracks.)
+        let column = try cli(sort.map { QueryParameters.sortColumn("--sort", $0) })
+        let page = ProfilePage(withCustomers: withCustomers, sort: column, order: order, limit: limit, offset: offset)
         try runQuery(store: store, .profile(page), scope: try makeScope(filter, customerFilter), output: output, threads: threads, verbose: verbose)
     }
 }
@@ -96,12 +100,12 @@ struct Stats: ParsableCommand {
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "summary",
-        abstract: "The headline numbers: customers, events, mobile share, first and last event, parts.",
+        abstract: "The headline numbers: customers, plays, mobile share, first and last play, parts.",
         discussion: """
         One row: customers (in the customer table, after the filters; empty
-        without a customer table), active_customers (with an event in
-        range), events, mobile_events, mobile_share, first_event and
-        last_event (in range), store_events (every event of the store),
+        without a customer table), active_customers (with a play in
+        range), plays, mobile_plays, mobile_share, first_play and
+        last_play (in range), store_plays (every play in the store),
         parts and generation (the manifest's commit number). JSON: one
         object. `stave serve` answers /api/summary with the same bytes.
 
@@ -129,11 +133,11 @@ struct Customer: ParsableCommand {
         commandName: "customer",
         abstract: "One customer: the profile over the range and the customer table's attributes.",
         discussion: """
-        One row: customer_id, the profile columns (zeros without events in
+        One row: customer_id, the profile columns (zeros without plays in
         range) and name, gender, zip, sign_date, status, level, campaign,
         linked_with_apps (empty when the customer table does not list the
         id). Exit 67 when the id is neither in the customer table nor has
-        events in range. JSON: one object.
+        plays in range. JSON: one object.
 
         Examples:
           stave customer music.stave 48
@@ -147,10 +151,10 @@ struct Customer: ParsableCommand {
     @Argument(help: "The customer id.")
     var id: UInt32
 
-    @Option(name: .long, help: "Only events at or after this time: YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]' (or with a T).")
+    @Option(name: .long, help: "Only plays at or after this time: YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]' (or with a T).")
     var from: String?
 
-    @Option(name: .long, help: "Only events before this time (the range is half-open: --to 2014-12-01 ends at November's last second).")
+    @Option(name: .long, help: "Only plays before this time (the range is half-open: --to 2014-12-01 ends at November's last second).")
     var to: String?
 
     @OptionGroup var output: OutputOptions
