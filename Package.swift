@@ -2,9 +2,15 @@
 //
 // stave: a columnar store and query tool for music-listening event logs.
 //
+// Linux only (Debian/Ubuntu with Swift 6.1 or later): the code calls Glibc,
+// reads /proc/self/exe and uses the C libraries through pkg-config. It
+// declares no Apple platform because it has never been built on one.
+//
 // Modules, one per concern:
 //   CZstd         libzstd, through pkg-config (apt: libzstd-dev)
 //   CZlib         zlib, through pkg-config (apt: zlib1g-dev): gzip input
+//   CDeflate      libdeflate, through pkg-config (apt: libdeflate-dev): CRC-32
+//                 of Parquet pages
 //   CSnappy       libsnappy, through pkg-config (apt: libsnappy-dev), for Parquet
 //                 files other tools write
 //   CStaveSupport header-only C helpers Swift cannot spell (a prefetch hint, mallopt)
@@ -33,7 +39,6 @@ import PackageDescription
 
 let package = Package(
     name: "stave",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "stave", targets: ["stave"]),
         // `stave serve` runs it: the HTTP server in its own binary, so that
@@ -73,6 +78,12 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .systemLibrary(
+            name: "CDeflate",
+            path: "Sources/CDeflate",
+            pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"])]
+        ),
+        .systemLibrary(
             name: "CSnappy",
             path: "Sources/CSnappy",
             pkgConfig: "snappy",
@@ -82,7 +93,7 @@ let package = Package(
         .systemLibrary(name: "CStaveSupport", path: "Sources/CStaveSupport"),
         .target(name: "StaveFormat"),
         .target(name: "StaveServeOptions", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy"]),
+        .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy", "CDeflate"]),
         .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd", "CZlib", "CStaveSupport"]),
         .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop", "CStaveSupport"]),
         .target(name: "StaveGen", dependencies: ["StaveFormat", "StaveIO"]),

@@ -11,7 +11,7 @@ import StaveIO
 /// 57/33/10 %, with a mobile share of 50/73/80 % by level; a home zip (about
 /// 7 % with a leading zero). Events: customer drawn by weight; track from a
 /// mixture of 22 % Zipf(1) over a shuffled catalogue (a few very popular
-/// tracks) and 75 % uniform; time uniform over the period (so parts of the
+/// tracks) and 78 % uniform; time uniform over the period (so parts of the
 /// day come out 7:5:5:7 hours = 29/21/21/29 %); mobile by the customer's
 /// level; listening zip the home zip 80 % of the time, else another
 /// customer's home zip.

@@ -59,11 +59,6 @@ public struct CustomerColumns: Sendable, Equatable {
 
     public var count: Int { ids.count }
 
-    /// The rows sorted by customer id (stable: equal ids keep input order).
-    public func sortedByID() -> CustomerColumns {
-        permuted(ids.indices.sorted { ids[$0] != ids[$1] ? ids[$0] < ids[$1] : $0 < $1 })
-    }
-
     /// The rows `order` lists (indices into this table), in that order.
     public func permuted(_ order: [Int]) -> CustomerColumns {
         var out = CustomerColumns()

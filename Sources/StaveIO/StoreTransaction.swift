@@ -112,7 +112,6 @@ public final class StoreTransaction: PartSink {
         manifest.generation += 1
     }
 
-    public var rowsAdded: Int { manifest.rowCount - base.rowCount }
     public var bytesWritten: UInt64 = 0
 
     /// Writes a new file under its final name: first as name.tmp-PID,

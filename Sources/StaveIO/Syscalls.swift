@@ -7,6 +7,7 @@ import Darwin
 #endif
 import CStaveSupport
 import StaveFormat
+import Synchronization
 
 public enum Sys {
     @inline(__always) static var errnoValue: Int32 { errno }
@@ -151,7 +152,8 @@ public enum Sys {
 
     public static func kind(_ path: String) -> Kind {
         var st = stat()
-        guard lstatOrStat(path, &st) else { return .missing }
+        // stat, not lstat: a symbolic link is what it points to.
+        guard stat(path, &st) == 0 else { return .missing }
         switch st.st_mode & S_IFMT {
         case S_IFREG: return .file
         case S_IFDIR: return .directory
@@ -215,10 +217,6 @@ public enum Sys {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
-}
-
-@inline(__always) private func lstatOrStat(_ path: String, _ st: inout stat) -> Bool {
-    stat(path, &st) == 0
 }
 
 extension Sys {
@@ -345,31 +343,12 @@ extension Sys {
 }
 
 /// A flag set from a signal handler's queue and read by the main loop.
-public final class StopFlag: @unchecked Sendable {
-    // @unchecked Sendable: every access goes through the mutex.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value = false
+public final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
 
-    public init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
+    public init() {}
 
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
+    public var isSet: Bool { value.load(ordering: .acquiring) }
 
-    public var isSet: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return value
-    }
-
-    public func set() {
-        pthread_mutex_lock(mutex)
-        value = true
-        pthread_mutex_unlock(mutex)
-    }
+    public func set() { value.store(true, ordering: .releasing) }
 }

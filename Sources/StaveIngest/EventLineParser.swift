@@ -272,8 +272,8 @@ public enum EventLineParser {
         return nil
     }
 
-    /// Splits a header line into its (unquoted, lowercased) names, or nil if
-    /// it does not parse as CSV.
+    /// Splits a header line into its names: split at commas, trimmed of
+    /// spaces, one pair of surrounding quotes removed, lowercased.
     public static func headerNames(_ line: UnsafeBufferPointer<UInt8>) -> [String] {
         String(decoding: line, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false).map { raw in
             var s = raw.trimmingPrefix(while: { $0 == " " })

@@ -165,9 +165,10 @@ public final class ParquetFile: @unchecked Sendable {
 
     // MARK: Column chunks
 
-    /// Decodes column `c` of row group `g`. Nulls are an error naming the
-    /// row (stave's columns have none), unless `allowNulls`, when `present`
-    /// says which rows have a value.
+    /// Decodes column `c` of row group `g`. For an optional column,
+    /// `present` says which rows have a value (`values` holds only those);
+    /// it is nil for a required one. What a null means is the caller's
+    /// business (ParquetEvents refuses it, naming the row).
     public func read(group g: Int, column c: Int) throws -> (values: ParquetRead, present: [Bool]?) {
         let info = columns[c]
         let rows = groups[g].rows

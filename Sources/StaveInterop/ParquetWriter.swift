@@ -140,14 +140,14 @@ public final class ParquetFileWriter {
             precondition(schema[k].optional || nulls == 0, "\(schema[k].name) is REQUIRED but has nulls")
         }
         // Encode and compress every column on the workers; write in order.
-        let encoded = UnsafeMutableBufferPointer<EncodedChunk?>.allocate(capacity: columns.count)
+        let encoded = UnsafeMutableBufferPointer<ParquetChunk?>.allocate(capacity: columns.count)
         encoded.initialize(repeating: nil)
         defer { encoded.deinitialize(); encoded.deallocate() }
         let box = SendableBox((encoded, columns, schema, zstdLevel, pageRows))
         // Each iteration writes only its own slot k; the inputs are read-only.
         DispatchQueue.concurrentPerform(iterations: columns.count) { k in
             let (slots, cols, specs, level, page) = box.value
-            slots[k] = EncodedChunk.encode(cols[k], spec: specs[k], rows: rows, level: level, pageRows: page)
+            slots[k] = ParquetChunk.encode(cols[k], spec: specs[k], rows: rows, level: level, pageRows: page)
         }
         let start = position
         var metas: [ChunkMeta] = []
@@ -268,12 +268,12 @@ extension ThriftWriter {
 
 /// One column chunk, encoded and compressed: its bytes (pages with their
 /// headers) and metadata with offsets relative to the chunk start.
-struct EncodedChunk {
+struct ParquetChunk {
     var bytes: [UInt8]
     var meta: ParquetFileWriter.ChunkMeta
     var dataPageStart: Int
 
-    static func encode(_ column: ParquetColumnData, spec: ParquetColumnSpec, rows: Int, level: Int32, pageRows: Int) -> EncodedChunk {
+    static func encode(_ column: ParquetColumnData, spec: ParquetColumnSpec, rows: Int, level: Int32, pageRows: Int) -> ParquetChunk {
         var bytes: [UInt8] = []
         var uncompressed = 0
         var encodings: [Int32] = [ParquetCode.rle]
@@ -294,7 +294,7 @@ struct EncodedChunk {
             bytes += w.bytes
             bytes += packed
         }
-        let dictionary = Dictionary.build(column.values, rows: column.valueCount)
+        let dictionary = PageDictionary.build(column.values, rows: column.valueCount)
         var dataStart = 0
         if let dictionary {
             encodings += [ParquetCode.plain, ParquetCode.rleDictionary]
@@ -345,20 +345,20 @@ struct EncodedChunk {
         let meta = ParquetFileWriter.ChunkMeta(encodings: encodings, valueCount: rows, uncompressed: uncompressed, compressed: bytes.count,
                                                dataPageOffset: dataStart, dictionaryPageOffset: dictionary == nil ? nil : 0,
                                                statistics: stats, nulls: nulls)
-        return EncodedChunk(bytes: bytes, meta: meta, dataPageStart: dataStart)
+        return ParquetChunk(bytes: bytes, meta: meta, dataPageStart: dataStart)
     }
 
     /// A chunk's dictionary: distinct values in first-seen order (PLAIN
     /// encoded) and each value's index. Built only when it pays: at most
     /// 2^16 distinct values and at most half as many as values.
-    struct Dictionary {
+    struct PageDictionary {
         var plain: [UInt8]
         var count: Int
         var indices: [UInt32]
 
         static let maxEntries = 1 << 16
 
-        static func build(_ values: ParquetColumnValues, rows: Int) -> Dictionary? {
+        static func build(_ values: ParquetColumnValues, rows: Int) -> PageDictionary? {
             let limit = min(maxEntries, max(1, rows / 2))
             switch values {
             case .int32(let v): return integers(v.lazy.map(Int64.init), count: v.count, limit: limit, width: 4)
@@ -379,13 +379,13 @@ struct EncodedChunk {
                     Plain.appendLength(s.count, to: &plain)
                     plain += s
                 }
-                return Dictionary(plain: plain, count: index.count, indices: indices)
+                return PageDictionary(plain: plain, count: index.count, indices: indices)
             }
         }
 
         /// Integers: through a direct table when their range is small
         /// (no hashing per value), a hash table otherwise.
-        static func integers<S: Sequence>(_ values: S, count: Int, limit: Int, width: Int) -> Dictionary? where S.Element == Int64 {
+        static func integers<S: Sequence>(_ values: S, count: Int, limit: Int, width: Int) -> PageDictionary? where S.Element == Int64 {
             var lo = Int64.max, hi = Int64.min
             for v in values { lo = min(lo, v); hi = max(hi, v) }
             guard count > 0 else { return nil }
@@ -421,7 +421,7 @@ struct EncodedChunk {
                     indices.append(table[v]!)
                 }
             }
-            return Dictionary(plain: plain, count: entries, indices: indices)
+            return PageDictionary(plain: plain, count: entries, indices: indices)
         }
     }
 }

@@ -2,6 +2,7 @@ import Dispatch
 import CStaveSupport
 import StaveFormat
 import StaveIO
+import Synchronization
 
 /// Listening zips ranked by events.
 public struct ZipRow: Sendable, Equatable {
@@ -151,7 +152,10 @@ extension Queries {
 }
 
 /// Per-zip counts of one worker's customers.
-final class ZipCounts {
+// @unchecked Sendable: a table is used by one thread at a time: taken
+// from the pool (under its mutex), filled by one worker, read after the
+// workers joined, then zeroed and handed back to the pool.
+final class ZipCounts: @unchecked Sendable {
     static let zipCount = 100_000
 
     /// Hot counters, 16 bytes a zip (four to a cache line): 32-bit counts,
@@ -180,7 +184,7 @@ final class ZipCounts {
     /// Counters kept between queries (a fresh 1.6 MB table costs a page
     /// fault per 4 KB on first touch; a used one is cleared with one
     /// memset). At most `poolLimit` are kept.
-    private static let pool = Locked<[ZipCounts]>([])
+    private static let pool = Mutex<[ZipCounts]>([])
     private static let poolLimit = 4
 
     /// A zeroed counter table, from the pool when it has one.

@@ -322,7 +322,7 @@ struct CSVInputOptions: ParsableArguments {
     @Option(help: "With --skip-bad-rows: stop (exit 65, nothing written) after this many bad rows.")
     var maxErrors: Int?
 
-    @Option(help: "Rows held in memory before they are sorted and set aside in scratch parts (bounds memory: peak about 135 bytes a row, as one buffer fills while the previous one is written).")
+    @Option(help: "Rows held in memory before they are sorted and set aside in scratch parts (bounds memory: 24 bytes a row in a buffer, about 135 bytes a row at the peak, while one buffer fills and the previous one is sorted and written).")
     var bufferRows = 4_000_000
 
     @Flag(help: "Keep rows whose event id is already in the store or earlier in the input (by default: an error, or a reject with --skip-bad-rows).")

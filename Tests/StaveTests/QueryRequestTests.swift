@@ -5,6 +5,10 @@ import StaveIO
 import StaveIngest
 import StaveQuery
 import StaveReports
+import Synchronization
+
+/// How many times the cache computed an answer (shared by the tasks).
+final class ComputationCount: Sendable { let value = Atomic<Int>(0) }
 @testable import StaveServer
 
 /// The query layer the CLI and the server share: summary and event span
@@ -118,13 +122,13 @@ final class QueryRequestTests: XCTestCase {
 
     func testCacheSharesOneComputationAndStaysBounded() async throws {
         let cache = ResultCache(maxBytes: 1_000)
-        let computations = Locked(0)
+        let computations = ComputationCount()
         let key = ResultCache.Key(serial: 1, request: QueryRequest(.summary))
         let answers = try await withThrowingTaskGroup(of: RenderedAnswer.self) { group in
             for _ in 0..<20 {
                 group.addTask {
                     try await cache.answer(key) {
-                        computations.withLock { $0 += 1 }
+                        computations.value.add(1, ordering: .relaxed)
                         try await Task.sleep(for: .milliseconds(100))
                         return RenderedAnswer(body: Array("x".utf8), total: 1)
                     }
@@ -133,7 +137,7 @@ final class QueryRequestTests: XCTestCase {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         XCTAssertEqual(answers.count, 20)
-        XCTAssertEqual(computations.current, 1, "20 concurrent requests for one answer computed it once")
+        XCTAssertEqual(computations.value.load(ordering: .relaxed), 1, "20 concurrent requests for one answer computed it once")
         // Bounded: 600-byte answers, at most one fits beside another's 400.
         for g in 2...5 {
             _ = try await cache.answer(ResultCache.Key(serial: UInt64(g), request: QueryRequest(.stats))) {
