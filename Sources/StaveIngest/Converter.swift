@@ -288,8 +288,9 @@ struct ParseState {
     /// one); returns the number of bytes consumed. Large blocks are split at
     /// line boundaries and parsed on all threads (no field of the schema may
     /// hold a line break, so a line is always a record); results, errors and
-    /// rejects are merged back in file order.
-    mutating func consume(_ data: UnsafeBufferPointer<UInt8>, atEOF: Bool, sink: PartSink) throws -> Int {
+    /// rejects are merged back in file order. A full buffer is spilled into
+    /// `sink`; without one (follow) it is left for the caller to commit.
+    mutating func consume(_ data: UnsafeBufferPointer<UInt8>, atEOF: Bool, sink: PartSink?) throws -> Int {
         guard let base = data.baseAddress, data.count > 0 else { return 0 }
         let n = data.count
         var start = 0
@@ -360,7 +361,7 @@ struct ParseState {
                 let first = line
                 lines += segment.rowLines[taken..<(taken + take)].map { first + Int($0) }
                 taken += take
-                if buffer.count >= options.bufferRows { try flush(sink: sink) }
+                if buffer.count >= options.bufferRows, let sink { try flush(sink: sink) }
             }
             segment.buffer = EventBuffer()
             line += segment.lines
@@ -444,7 +445,7 @@ struct ParseState {
         }
     }
 
-    mutating func handle(_ text: UnsafeBufferPointer<UInt8>, sink: PartSink) throws {
+    mutating func handle(_ text: UnsafeBufferPointer<UInt8>, sink: PartSink?) throws {
         var text = text
         if ParseState.isBlank(text) {
             // No data; a blank first line does not decide about the header.
@@ -479,7 +480,7 @@ struct ParseState {
             buffer.append(row)
             lines.append(line)
             rows += 1
-            if buffer.count >= options.bufferRows { try flush(sink: sink) }
+            if buffer.count >= options.bufferRows, let sink { try flush(sink: sink) }
         case .failure(let e):
             try reject(line: line, error: e, raw: Array(text))
         }
@@ -490,7 +491,8 @@ struct ParseState {
     mutating func consumeCollecting(_ data: UnsafeBufferPointer<UInt8>, into rejects: inout [(line: Int, error: RowError, raw: [UInt8])]) throws -> Int {
         collected = []
         defer { rejects += collected ?? []; collected = nil }
-        return try consume(data, atEOF: false, sink: NoSink())
+        // No sink: the caller (follow) writes the buffer in its own commits.
+        return try consume(data, atEOF: false, sink: nil)
     }
 
     /// A full buffer, with more input to come: spilled (sorted, as a
@@ -620,13 +622,5 @@ final class FlushJob: @unchecked Sendable {
         done.wait()
         if let error { throw error }
         return buffer
-    }
-}
-
-/// A sink for parsing that must never write (its caller commits itself).
-final class NoSink: PartSink {
-    var scratchDirectory: String { preconditionFailure("parts are written by the caller's commits") }
-    func addPart(groupCount: Int, makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws {
-        preconditionFailure("parts are written by the caller's commits")
     }
 }
