@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// Failures injected at the calls through which every writer changes the
 /// disk (write, fsync, rename, unlink), as SQLite's test suite does, to
@@ -36,7 +35,7 @@ public enum FaultInjection {
         return Plan(op: op, n: n, errno: e, name: parts[2])
     }()
     static let trace: Bool = getenv("STAVE_FAULT_TRACE") != nil
-    static let counts = Mutex([Op: Int]())
+    static let counts = Locked([Op: Int]())
 
     /// The errno to fail this call with, or nil to make it.
     static func fault(_ op: Op, _ path: String) -> Int32? {

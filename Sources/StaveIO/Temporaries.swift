@@ -16,7 +16,7 @@ import Synchronization
 ///   store, the next writer under its lock does (StoreFiles.collectGarbage).
 public enum Temporaries {
     /// Paths to remove on a signal: a directory's files and itself, or a file.
-    private static let registered = Mutex<[Int: (path: String, directory: Bool)]>([:])
+    private static let registered = Locked<[Int: (path: String, directory: Bool)]>([:])
     private static let nextToken = Atomic<Int>(1)
 
     /// Registers `path` for removal on SIGINT/SIGTERM; returns the token
@@ -31,7 +31,7 @@ public enum Temporaries {
         registered.withLock { _ = $0.removeValue(forKey: token) }
     }
 
-    private static let sources = Mutex<[DispatchSourceSignal]>([])
+    private static let sources = Locked<[DispatchSourceSignal]>([])
 
     /// On SIGINT or SIGTERM: remove every registered temporary, then exit
     /// 130 (SIGINT) or 143 (SIGTERM). The handler runs on a queue, not in

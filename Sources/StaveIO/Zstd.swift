@@ -1,6 +1,5 @@
 import CZstd
 import StaveFormat
-import Synchronization
 
 /// The one shim over libzstd.
 public enum Zstd {
@@ -63,7 +62,7 @@ public enum Zstd {
     /// call, which a scan over many small chunks pays in page faults.
     /// A context is used by one thread at a time: taken from the pool,
     /// returned after the call; at most `poolLimit` are kept.
-    private static let pool = Mutex(ContextPool())
+    private static let pool = Locked(ContextPool())
     private static let poolLimit = 8
 
     private struct ContextPool: @unchecked Sendable {

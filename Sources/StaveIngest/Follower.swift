@@ -59,9 +59,6 @@ public final class Follower {
     /// Called when --reopen moves on to a new or truncated file (what
     /// happened, in a sentence).
     public var onReopen: ((String) -> Void)?
-    /// Called when the file is found replaced or truncated, before
-    /// anything is done about it (tests use it to write more).
-    var onChangeSeen: (() -> Void)?
 
     public init(store: String, file: String, options: FollowOptions) {
         storePath = store
@@ -246,7 +243,6 @@ public final class Follower {
                 if let now = Sys.identity(path: filePath) {
                     let replaced = now.device != state.device || now.inode != state.inode
                     let truncated = !replaced && UInt64(now.size) < readOffset
-                    if replaced || truncated { onChangeSeen?() }
                     if replaced {
                         guard options.reopen else {
                             try commit()
@@ -283,7 +279,10 @@ public final class Follower {
                         }
                         // Truncated in place (copytruncate): what was read is
                         // committed; an unfinished last line is lost with the
-                        // bytes the truncation removed.
+                        // bytes the truncation removed. (Noticed when the file
+                        // is shorter than what was read: one refilled past that
+                        // point first is caught by the prefix check at the
+                        // next start.)
                         let dropped = pending.count
                         try commit()
                         restart(FollowState(path: key, offset: 0, device: state.device, inode: state.inode, prefix: XXH64.Stream().digest()))

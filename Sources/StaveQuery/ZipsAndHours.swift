@@ -2,7 +2,6 @@ import Dispatch
 import CStaveSupport
 import StaveFormat
 import StaveIO
-import Synchronization
 
 /// Listening zips ranked by events.
 public struct ZipRow: Sendable, Equatable {
@@ -152,10 +151,7 @@ extension Queries {
 }
 
 /// Per-zip counts of one worker's customers.
-// @unchecked Sendable: a table is used by one thread at a time: taken
-// from the pool (under its mutex), filled by one worker, read after the
-// workers joined, then zeroed and handed back to the pool.
-final class ZipCounts: @unchecked Sendable {
+final class ZipCounts {
     static let zipCount = 100_000
 
     /// Hot counters, 16 bytes a zip (four to a cache line): 32-bit counts,
@@ -184,7 +180,7 @@ final class ZipCounts: @unchecked Sendable {
     /// Counters kept between queries (a fresh 1.6 MB table costs a page
     /// fault per 4 KB on first touch; a used one is cleared with one
     /// memset). At most `poolLimit` are kept.
-    private static let pool = Mutex<[ZipCounts]>([])
+    private static let pool = Locked<[ZipCounts]>([])
     private static let poolLimit = 4
 
     /// A zeroed counter table, from the pool when it has one.

@@ -1,7 +1,6 @@
 import StaveFormat
 import StaveIO
 import StaveQuery
-import Synchronization
 
 // One description of every query the CLI and the server answer, one parser
 // for its parameters and one runner: `stave profile ... --format json` and
@@ -325,7 +324,7 @@ public final class QueryContext: Sendable {
     public let store: Store
     public let threads: Int
     /// nil: not loaded yet; .some(nil): the store has none.
-    private let table = Mutex<CustomerTable??>(nil)
+    private let table = Locked<CustomerTable??>(nil)
 
     public init(store: Store, threads: Int) {
         self.store = store

@@ -123,15 +123,15 @@ public enum CellText {
         return readableDouble(d)
     }
 
-    /// Six significant digits, never fewer than one decimal, at most six
-    /// decimals; trailing zeros dropped. Magnitudes from 1e15 and below
-    /// 1e-6 (but not 0) in exponent form.
+    /// Six significant digits (at least one decimal), trailing zeros
+    /// dropped: 3160.5953 is 3160.6, 0.000012345678 is 0.0000123457.
+    /// Magnitudes from 1e15 and below 1e-6 (but not 0) in exponent form.
     public static func readableDouble(_ d: Double) -> String {
         guard d.isFinite else { return d.isNaN ? "NaN" : (d > 0 ? "inf" : "-inf") }
         let m = d.magnitude
         if m != 0 && (m >= 1e15 || m < 1e-6) { return cFormat("%.5e", d) }
-        let intDigits = m < 1 ? 1 : Int(log10(m).rounded(.down)) + 1
-        let decimals = max(1, min(6, 6 - intDigits))
+        let exponent = m == 0 ? 0 : Int(log10(m).rounded(.down))
+        let decimals = max(1, 5 - exponent)
         var text = cFormat("%.\(decimals)f", d)
         while text.hasSuffix("0"), !text.hasSuffix(".0") { text.removeLast() }
         if text == "-0.0" { text = "0.0" }

@@ -10,7 +10,6 @@ import StaveFormat
 import StaveIO
 import StaveQuery
 import StaveReports
-import Synchronization
 
 /// `stave serve`: the JSON API and the dashboard page over one store,
 /// read-only. Every API answer is written by the same QueryRunner and
@@ -100,11 +99,11 @@ public struct DashboardServer: Sendable {
 /// while the count is at the limit, so a burst can pass it by a few.
 final class EventStreams: Sendable {
     let limit: Int
-    private let open = Mutex(0)
+    private let open = Locked(0)
 
     init(limit: Int) { self.limit = limit }
 
-    var isFull: Bool { open.withLock { $0 } >= limit }
+    var isFull: Bool { open.current >= limit }
     func enter() { open.withLock { $0 += 1 } }
     func leave() { open.withLock { $0 -= 1 } }
 }

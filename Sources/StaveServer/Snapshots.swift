@@ -2,7 +2,6 @@ import Dispatch
 import StaveFormat
 import StaveIO
 import StaveReports
-import Synchronization
 
 /// One committed state of the store, opened for queries. Immutable: a
 /// request takes the current snapshot once and answers from it, whatever
@@ -80,11 +79,11 @@ final class QueryExecutor: Sendable {
 final class StoreWatcher: Sendable {
     let path: String
     let threads: Int
-    private let state: Mutex<Snapshot>
+    private let state: Locked<Snapshot>
     /// The MANIFEST stamp last acted upon.
-    private let seen: Mutex<Sys.FileStamp?>
-    private let lastError = Mutex<String?>(nil)
-    private let goneState = Mutex<String?>(nil)
+    private let seen: Locked<Sys.FileStamp?>
+    private let lastError = Locked<String?>(nil)
+    private let goneState = Locked<String?>(nil)
     let executor: QueryExecutor
     let cache: ResultCache
 
@@ -94,17 +93,17 @@ final class StoreWatcher: Sendable {
         self.executor = executor
         self.cache = cache
         let first = try Snapshot.open(path, threads: threads)
-        state = Mutex(first)
-        seen = Mutex(first.stamp)
+        state = Locked(first)
+        seen = Locked(first.stamp)
     }
 
-    var current: Snapshot { state.withLock { $0 } }
+    var current: Snapshot { state.current }
 
     /// Why the store cannot be served now (its directory or MANIFEST is
     /// gone: deleted, or in the middle of being replaced), or nil. While it
     /// is set the API answers 503 and the live stream says `gone`: the last
     /// snapshot is never shown as live.
-    var gone: String? { goneState.withLock { $0 } }
+    var gone: String? { goneState.current }
 
     /// Looks at MANIFEST every `interval` until the task is cancelled.
     func watch(every interval: Duration) async {
@@ -124,7 +123,7 @@ final class StoreWatcher: Sendable {
             seen.withLock { $0 = nil }
             return
         }
-        guard now != seen.withLock({ $0 }) || gone != nil else { return }
+        guard now != seen.current || gone != nil else { return }
         do {
             let (path, threads) = (self.path, self.threads)
             let serial = current.serial + 1
