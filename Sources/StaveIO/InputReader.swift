@@ -142,16 +142,28 @@ public final class InputReader {
         }
     }
 
+    private enum Next { case decode, filled, end }
+
+    /// Before a decoder call: decode now (input left, or the decoder may
+    /// hold output), or more raw bytes were read, or the input has ended
+    /// (an error with `truncated` when it ends inside a member or frame).
+    private func needInput(truncated: String) throws -> Next {
+        guard start == end && !outputWasFull else { return .decode }
+        if rawEOF {
+            if inFrame { throw StaveError.unreadableInput(file: path, detail: truncated) }
+            return .end
+        }
+        try fill()
+        return .filled
+    }
+
     private func readGzip(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
         let s = gzip!
         while true {
-            if start == end && !outputWasFull {
-                if rawEOF {
-                    if inFrame { throw StaveError.unreadableInput(file: path, detail: "gzip: the input ends inside a compressed stream (truncated file?)") }
-                    return 0
-                }
-                try fill()
-                continue
+            switch try needInput(truncated: "gzip: the input ends inside a compressed stream (truncated file?)") {
+            case .end: return 0
+            case .filled: continue
+            case .decode: break
             }
             let (produced, status) = raw.withUnsafeMutableBufferPointer { b -> (Int, Int32) in
                 s.pointee.next_in = b.baseAddress! + start
@@ -183,13 +195,10 @@ public final class InputReader {
     private func readZstd(into buffer: UnsafeMutableRawPointer, count: Int) throws -> Int {
         let d = zstd!
         while true {
-            if start == end && !outputWasFull {
-                if rawEOF {
-                    if inFrame { throw StaveError.unreadableInput(file: path, detail: "zstd: the input ends inside a frame (truncated file?)") }
-                    return 0
-                }
-                try fill()
-                continue
+            switch try needInput(truncated: "zstd: the input ends inside a frame (truncated file?)") {
+            case .end: return 0
+            case .filled: continue
+            case .decode: break
             }
             let (produced, consumed, hint) = raw.withUnsafeMutableBufferPointer { b -> (Int, Int, Int) in
                 var input = ZSTD_inBuffer(src: b.baseAddress! + start, size: end - start, pos: 0)
