@@ -26,6 +26,9 @@
 //   StaveReports  tables of results and their writers (csv, json, ndjson, table),
 //                 and the one description of every query (parameters, runner)
 //                 that the CLI and the server share.
+//   CStave        stave.h: the C interface, with the Arrow C Data/Stream structures
+//   StaveC        the C interface (libStaveC.so): open, query, scan, convert,
+//                 append; results as Arrow C streams. python/ binds it.
 //   StaveServer   `stave serve`: the HTTP API and the live dashboard page
 //                 (Hummingbird 2; the only module that links it).
 //   stave         the command-line shell (ArgumentParser); `stave serve` runs
@@ -52,6 +55,9 @@ let package = Package(
         .library(name: "StaveGen", targets: ["StaveGen"]),
         .library(name: "StaveQuery", targets: ["StaveQuery"]),
         .library(name: "StaveReports", targets: ["StaveReports"]),
+        // libStaveC.so: the C interface (Sources/CStave/stave.h) that the
+        // Python package in python/ loads, and any other language can.
+        .library(name: "StaveC", type: .dynamic, targets: ["StaveC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -89,6 +95,9 @@ let package = Package(
             pkgConfig: "snappy",
             providers: [.apt(["libsnappy-dev"])]
         ),
+        // stave.h, the C interface's header (with the Arrow C Data and Stream
+        // structures), which StaveC implements.
+        .systemLibrary(name: "CStave", path: "Sources/CStave"),
         // Header-only C helpers (a prefetch hint) for the query kernels.
         .systemLibrary(name: "CStaveSupport", path: "Sources/CStaveSupport"),
         .target(name: "StaveFormat"),
@@ -99,6 +108,7 @@ let package = Package(
         .target(name: "StaveGen", dependencies: ["StaveFormat", "StaveIO"]),
         .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO", "CStaveSupport"]),
         .target(name: "StaveReports", dependencies: ["StaveFormat", "StaveIO", "StaveQuery", "StaveInterop"]),
+        .target(name: "StaveC", dependencies: ["CStave", "StaveFormat", "StaveIO", "StaveIngest", "StaveInterop", "StaveQuery", "StaveReports"]),
         .target(
             name: "StaveServer",
             dependencies: [

@@ -1,6 +1,10 @@
 // Every magic number, ID and fixed size of the on-disk format, in one place.
 // formats/STAVE.md cites these names; change one only together with the spec.
 
+/// The version stave's executables print (`stave --version`, `stave serve
+/// --version`) and the C library returns (stave_version).
+public let staveVersion = "0.1.0"
+
 public enum FormatConstants {
     /// First and last 8 bytes of every part file: ASCII "STAVPART".
     public static let partMagic: [UInt8] = Array("STAVPART".utf8)

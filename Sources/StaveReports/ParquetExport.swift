@@ -190,7 +190,13 @@ extension ResultTable {
 extension ResultTable {
     /// The result as an Arrow IPC stream (one record batch).
     public func writeArrow(to out: OutputFile) throws {
-        let columns = zip(self.columns, columnKinds()).enumerated().map { k, pair -> ArrowColumn in
+        try out.write(ArrowStream.encode(arrowColumns(), rows: rows.count))
+    }
+
+    /// The result's columns as Arrow arrays (the IPC stream's and the C
+    /// interface's): int64, float64 or utf8 as `columnKinds` says.
+    public func arrowColumns() -> [ArrowColumn] {
+        zip(self.columns, columnKinds()).enumerated().map { k, pair -> ArrowColumn in
             let (name, kind) = pair
             let valid: [Bool]? = kind.nullable ? rows.map { $0[k] != .null } : nil
             switch kind.kind {
@@ -209,6 +215,5 @@ extension ResultTable {
                 return ArrowColumn(name: name, values: .utf8(offsets: offsets, bytes: bytes), valid: valid)
             }
         }
-        try out.write(ArrowStream.encode(columns, rows: rows.count))
     }
 }

@@ -236,15 +236,19 @@ extension QueryRequest {
     /// so a typo never silently means "no filter"; a list parameter given
     /// several times joins its lists (customer=48&customer=49, as the CLI's
     /// repeated --customer); any other given twice is an error.
-    public static func parse(endpoint: String, id: String? = nil, query: [(String, String)]) -> Result<QueryRequest, ParameterError> {
+    /// `bounded` (the server's rule): a profile page defaults to 100 rows and
+    /// holds at most QueryParameters.maxPage, top zips at most maxZips.
+    /// Unbounded (the C library's): a profile has every row unless a limit
+    /// is given, and no limit has a ceiling.
+    public static func parse(endpoint: String, id: String? = nil, query: [(String, String)], bounded: Bool = true) -> Result<QueryRequest, ParameterError> {
         do {
-            return .success(try parseThrowing(endpoint: endpoint, id: id, query: query))
+            return .success(try parseThrowing(endpoint: endpoint, id: id, query: query, bounded: bounded))
         } catch {
             return .failure(error)
         }
     }
 
-    static func parseThrowing(endpoint: String, id: String?, query: [(String, String)]) throws(ParameterError) -> QueryRequest {
+    static func parseThrowing(endpoint: String, id: String?, query: [(String, String)], bounded: Bool) throws(ParameterError) -> QueryRequest {
         var values: [String: String] = [:]
         let lists: Set<String> = ["customer", "level", "campaign", "gender", "status"]
         for (name, value) in query {
@@ -295,7 +299,7 @@ extension QueryRequest {
             let page = ProfilePage(withCustomers: try get("with_customers", QueryParameters.flag) ?? false,
                                    sort: try get("sort", QueryParameters.sortColumn),
                                    order: try get("order", QueryParameters.order) ?? .asc,
-                                   limit: try get("limit") { QueryParameters.integer($0, $1, in: 0...QueryParameters.maxPage) } ?? 100,
+                                   limit: try get("limit") { QueryParameters.integer($0, $1, in: 0...(bounded ? QueryParameters.maxPage : Int.max)) } ?? (bounded ? 100 : nil),
                                    offset: try get("offset") { QueryParameters.integer($0, $1, in: 0...Int(Int32.max)) } ?? 0)
             return QueryRequest(.profile(page), scope: scope)
         case "breakdown":
@@ -307,7 +311,7 @@ extension QueryRequest {
             }
             return QueryRequest(.hours(by: try get("by", QueryParameters.breakdownKey), perPart: per ?? false), scope: scope)
         case "top-zips":
-            return QueryRequest(.topZips(limit: try get("limit") { QueryParameters.integer($0, $1, in: 1...QueryParameters.maxZips) } ?? 10), scope: scope)
+            return QueryRequest(.topZips(limit: try get("limit") { QueryParameters.integer($0, $1, in: 1...(bounded ? QueryParameters.maxZips : Int.max)) } ?? 10), scope: scope)
         default:
             guard let id, let v = UInt32(id) else { throw ParameterError("id", "'\(id ?? "")' is not a customer id (0...\(UInt32.max))") }
             return QueryRequest(.customer(v), scope: scope)

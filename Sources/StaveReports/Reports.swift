@@ -1,4 +1,5 @@
 import StaveFormat
+import StaveInterop
 import StaveIO
 import StaveQuery
 
@@ -113,7 +114,21 @@ public enum ProfileReport {
     }
 
     public static func write(_ p: Profile, format: OutputFormat, to out: OutputFile) throws {
-        if format == .csv { try writeCSV(p, to: out) } else { try table(p).write(format, to: out) }
+        switch format {
+        case .csv: try writeCSV(p, to: out)
+        case .arrow: try out.write(ArrowStream.encode(arrowColumns(p), rows: p.count))
+        default: try table(p).write(format, to: out)
+        }
+    }
+
+    /// The profile's columns as Arrow arrays, straight from its columns
+    /// (the same arrays, types and names as `table(p).arrowColumns()`,
+    /// without a cell per value).
+    public static func arrowColumns(_ p: Profile, naming: ColumnNaming = .current) -> [ArrowColumn] {
+        var plays = [Int64](repeating: 0, count: p.count)
+        for i in 0..<p.count { plays[i] = p.morning[i] &+ p.afternoon[i] &+ p.evening[i] &+ p.night[i] }
+        let values: [[Int64]] = [p.customer.map { Int64($0) }, p.uniqueTracks, p.morning, p.afternoon, p.evening, p.night, p.mobile, plays]
+        return zip(columns, values).map { ArrowColumn(name: naming.name($0, in: .stats), values: .int64($1)) }
     }
 }
 

@@ -5,9 +5,6 @@ import ArgumentParser
 // help and a bad option is refused before the server program starts.
 // Kept apart from StaveServer so that `stave` links no HTTP code.
 
-/// The version both executables print (`stave --version`, `stave serve --version`).
-public let staveVersion = "0.1.0"
-
 public enum ServeHelp {
     public static let abstract = "Serve the live dashboard and its JSON API over a store (read-only)."
     public static let discussion = """

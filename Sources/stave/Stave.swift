@@ -1,5 +1,6 @@
 import ArgumentParser
 import StaveServeOptions
+import StaveFormat
 
 @main
 struct Stave: ParsableCommand {
