@@ -764,7 +764,7 @@ def main():
             saved = {"results": saved, "machine": machine(), "versions": versions(args)}
         text = report(saved["results"], saved["machine"], saved["versions"], args)
         if os.path.exists(args.out):
-            kept = [m.group(0) for m in re.finditer(r"<!-- (serve|gaps|scale):begin.*?<!-- \1:end -->\n", open(args.out).read(), flags=re.S)]
+            kept = [m.group(0) for m in re.finditer(r"<!-- (serve|gaps|scale|python):begin.*?<!-- \1:end -->\n", open(args.out).read(), flags=re.S)]
             text += "".join("\n" + k for k in kept)
         open(args.out, "w").write(text)
         print(text)
@@ -781,7 +781,7 @@ def main():
         # Keep the sections other harnesses write (Benchmarks/serve/run) and
         # the hand-written notes on targets not met (gaps).
         if os.path.exists(args.out):
-            kept = [m.group(0) for m in re.finditer(r"<!-- (serve|gaps|scale):begin.*?<!-- \1:end -->\n", open(args.out).read(), flags=re.S)]
+            kept = [m.group(0) for m in re.finditer(r"<!-- (serve|gaps|scale|python):begin.*?<!-- \1:end -->\n", open(args.out).read(), flags=re.S)]
             text += "".join("\n" + k for k in kept)
         with open(args.out, "w") as f:
             f.write(text)

@@ -18,8 +18,8 @@
  *   UTF-8 message (the CLI's, naming the file or parameter) that the caller
  *   frees with stave_free(). On success *error is left untouched.
  * - Parameters are name/value pairs of NUL-terminated UTF-8 strings, spelt
- *   as in the HTTP API (docs in README.md, "HTTP API"): from, to (a date,
- *   'YYYY-MM-DD HH:MM[:SS]' or with a T), customer (a list: 48,49,100-200),
+ *   as in `stave serve`'s HTTP API (README.md, "API"): from, to (a date,
+ *   'YYYY-MM-DD HH:MM[:SS]' or with a T), customer (a list: 48,49,100),
  *   level, campaign, gender, status, names (current or v1), and per query
  *   with_customers, sort, order, limit, offset, by, per. Unlike the HTTP
  *   API, a profile has no default limit (every row) and no largest page.

@@ -55,6 +55,60 @@ final class QueryRequestTests: XCTestCase {
         }
     }
 
+    /// The cursor behind the C library's event stream: for each range and
+    /// customer list, its batches hold exactly the rows a naive filter of
+    /// the input keeps (as a multiset of whole rows), only the columns asked
+    /// for, and no empty batch.
+    func testEventCursorKeepsWhatANaiveFilterKeeps() throws {
+        let dir = temporaryDirectory(self)
+        let rows = randomEvents(count: 30_000, customers: 400, seed: 9)
+        let s = try store(rows, dir: dir)
+        XCTAssertGreaterThan(s.parts.count, 1)
+        let bounds: [(String?, String?)] = [(nil, nil), ("2014-11-01", "2014-12-01"), ("2014-12-31 23:00:00", nil), ("2015-01-01", nil)]
+        let lists: [[UInt32]?] = [nil, [3, 10, 17], [999_999]]
+        let projections: [[Int]] = [Array(0..<6), [EventsSchema.zip, EventsSchema.eventID], [EventsSchema.mobile], []]
+        for (from, to) in bounds {
+            for list in lists {
+                let filter = QueryFilter(from: from.map(seconds), to: to.map(seconds), customers: list)
+                let kept = rows.filter { r in
+                    (filter.from.map { r.datetime >= $0 } ?? true) && (filter.to.map { r.datetime < $0 } ?? true)
+                        && (list.map { $0.contains(r.customerID) } ?? true)
+                }
+                for columns in projections {
+                    var cursor = EventCursor(store: s, filter: filter, columns: columns)
+                    var got: [[Int64]] = [], total = 0
+                    while let (batch, n) = try cursor.next() {
+                        XCTAssertGreaterThan(n, 0)
+                        total += n
+                        for c in 0..<6 { XCTAssertEqual(batch.columns[c].count, columns.contains(c) ? n : 0) }
+                        for i in 0..<n { got.append(columns.map { batch.columns[$0][i] }) }
+                    }
+                    let want = kept.map { r in
+                        columns.map { c -> Int64 in
+                            [r.eventID, Int64(r.customerID), Int64(r.trackID), r.datetime, Int64(r.mobile), Int64(r.zip)][c]
+                        }
+                    }
+                    let what = "\(from ?? "-")..\(to ?? "-") \(list.map { "\($0)" } ?? "all") columns \(columns)"
+                    XCTAssertEqual(total, kept.count, what)
+                    XCTAssertEqual(got.sorted { $0.lexicographicallyPrecedes($1) }, want.sorted { $0.lexicographicallyPrecedes($1) }, what)
+                }
+            }
+        }
+    }
+
+    /// The C library's parse: a profile has every row unless limited, and
+    /// no ceiling on limits; the server's keeps its pages.
+    func testUnboundedParseForTheLibrary() throws {
+        guard case .profile(let page) = try QueryRequest.parse(endpoint: "profile", query: [], bounded: false).get().kind,
+              case .profile(let served) = try QueryRequest.parse(endpoint: "profile", query: []).get().kind else { return XCTFail() }
+        XCTAssertNil(page.limit)
+        XCTAssertEqual(served.limit, 100)
+        XCTAssertNoThrow(try QueryRequest.parse(endpoint: "profile", query: [("limit", "2000000")], bounded: false).get())
+        XCTAssertThrowsError(try QueryRequest.parse(endpoint: "profile", query: [("limit", "2000000")]).get())
+        XCTAssertNoThrow(try QueryRequest.parse(endpoint: "top-zips", query: [("limit", "5000")], bounded: false).get())
+        XCTAssertThrowsError(try QueryRequest.parse(endpoint: "top-zips", query: [("limit", "5000")]).get())
+    }
+
     func testProfilePagesAreSlicesOfAPlainSort() throws {
         let dir = temporaryDirectory(self)
         let rows = randomEvents(count: 5_000, customers: 150, seed: 9)

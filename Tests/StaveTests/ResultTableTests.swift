@@ -1,8 +1,29 @@
 import XCTest
+import StaveInterop
+import StaveQuery
 @testable import StaveReports
 
 /// The table format's helpers: rounding for reading, fitting a width.
 final class ResultTableTests: XCTestCase {
+    /// A profile's Arrow columns, built straight from its arrays (the C
+    /// library's and `--format arrow`'s path), are the cell table's
+    /// (the path every other result takes), byte for byte as an IPC stream.
+    func testProfileArrowColumnsAreTheCellTables() {
+        var rng = SystemRandomNumberGenerator()
+        for count in [0, 1, 7, 1000] {
+            var p = Profile()
+            p.customer = (0..<count).map { UInt32($0 * 3 + 1) }
+            func column() -> [Int64] { (0..<count).map { _ in Int64.random(in: 0...1_000_000, using: &rng) } }
+            p.uniqueTracks = column(); p.morning = column(); p.afternoon = column()
+            p.evening = column(); p.night = column(); p.mobile = column()
+            let direct = ArrowStream.encode(ProfileReport.arrowColumns(p), rows: p.count)
+            let viaCells = ArrowStream.encode(ProfileReport.table(p).arrowColumns(), rows: p.count)
+            XCTAssertEqual(direct, viaCells, "\(count) customers")
+            let v1 = ProfileReport.arrowColumns(p, naming: .v1).map(\.name)
+            XCTAssertEqual(v1.suffix(2), ["mobile_tracks", "total_tracks"])
+        }
+    }
+
     func testReadableDoublesKeepSixSignificantDigits() {
         XCTAssertEqual(CellText.readableDouble(3160.5953177257525), "3160.6")
         XCTAssertEqual(CellText.readableDouble(0.62405), "0.62405")

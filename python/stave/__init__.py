@@ -260,7 +260,9 @@ class Store:
         are not read). Columns, typed as ``stave export --format parquet``
         types them: event_id, customer_id, track_id (int64), datetime
         (timestamp[us]), mobile (int32), listening_zip (string). Memory: one
-        row group at a time; a reader can be read once.
+        row group at a time; a reader can be read once. A damaged chunk
+        found while the stream is read fails that read with the consumer's
+        error (pyarrow's OSError) carrying stave's message.
 
         >>> duckdb.sql("select count(*) from reader")        # reader = store.scan()
         >>> polars.from_arrow(store.scan(columns=["customer_id", "mobile"]))

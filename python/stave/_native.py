@@ -138,7 +138,7 @@ def raise_for(code, error):
 def parameters(params):
     """Name and value arrays for the C interface, from a dict (None values
     are left out)."""
-    items = [(k, v) for k, v in params.items() if v is not None]
+    items = [(k, os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in params.items() if v is not None]
     names = (ctypes.c_char_p * max(1, len(items)))(*[k.encode() for k, _ in items])
     values = (ctypes.c_char_p * max(1, len(items)))(*[v.encode() for _, v in items])
     return len(items), names, values
