@@ -94,7 +94,8 @@ struct ArrowArrayStream {
 /* An open store. */
 typedef struct stave_store stave_store;
 
-/* stave's version ("0.9.0"); a static string. */
+/* stave's version, as `stave --version` prints it ("0.1.0"); a static
+ * string, not to be freed. */
 const char *stave_version(void);
 
 /* Frees a string this library returned (an error or a summary). */

@@ -192,7 +192,8 @@ extension CInterface {
         var batch = ExportBatch(rows: rows)
         for c in columns {
             let name = EventsSchema.columns[c].name
-            // Every wanted column of a cursor's batch has `rows` values.
+            // Every wanted column of a cursor's batch has `rows` values
+            // (EventCursor.next), and `rows` > 0 (it returns no empty batch).
             cols.columns[c].withUnsafeBufferPointer { src in
                 switch c {
                 case EventsSchema.datetime:
@@ -210,7 +211,7 @@ extension CInterface {
                         }
                     }
                 default:
-                    batch.int64(name) { out in out.initialize(from: src.baseAddress!, count: rows) }
+                    batch.int64(name) { out in if let base = src.baseAddress { out.initialize(from: base, count: rows) } }
                 }
             }
         }
