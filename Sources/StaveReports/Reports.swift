@@ -31,7 +31,8 @@ public enum ProfileReport {
             order.reverse()
         }
         let start = min(page.offset, order.count)
-        let end = page.limit.map { min(order.count, start + $0) } ?? order.count
+        // min first: start + limit overflows for limits near Int.max.
+        let end = page.limit.map { start + min(order.count - start, $0) } ?? order.count
         return Array(order[start..<end])
     }
 

@@ -117,7 +117,9 @@ final class QueryRequestTests: XCTestCase {
         let context = QueryContext(store: s, threads: 2)
         for sort in ProfilePage.sortColumns {
             for order in SortOrder.allCases {
-                for (offset, limit) in [(0, nil), (0, 10), (7, 5), (140, 100), (1_000, 3), (0, 0)] as [(Int, Int?)] {
+                // The last two: limits whose sum with the offset overflows
+                // (the C library takes any limit; `--limit` too).
+                for (offset, limit) in [(0, nil), (0, 10), (7, 5), (140, 100), (1_000, 3), (0, 0), (1, Int.max), (Int(Int32.max), Int.max)] as [(Int, Int?)] {
                     let page = ProfilePage(sort: sort, order: order, limit: limit, offset: offset)
                     guard case .rows(let table, let total) = try QueryRunner.run(QueryRequest(.profile(page)), in: context) else {
                         // The whole profile in customer order comes back as the profile itself.

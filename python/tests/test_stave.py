@@ -123,6 +123,13 @@ def test_profile_is_every_customer_and_goes_to_polars(store):
     assert (df["plays"] == df["morning"] + df["afternoon"] + df["evening"] + df["night"]).all()
 
 
+def test_pages_at_the_edges(store):
+    whole = store.profile()
+    assert store.profile(limit=2**63 - 1, offset=1).equals(whole.slice(1))
+    assert store.profile(offset=10**9).num_rows == 0
+    assert store.top_zips(limit=2**63 - 1).num_rows == store.top_zips(limit=100_000).num_rows
+
+
 def test_bounds_as_dates_and_datetimes(store):
     assert store.profile(start=datetime.date(2014, 12, 1)).equals(store.profile(start="2014-12-01"))
     assert store.summary(end=datetime.datetime(2014, 11, 2, 10, 30)).equals(store.summary(end="2014-11-02T10:30:00"))
