@@ -23,6 +23,14 @@ final class QueryRequestTests: XCTestCase {
         return try Store.open(try convert(csvLines(rows), dir: dir, options: options))
     }
 
+    /// The rows a filter keeps, by a plain loop (the reference).
+    func naivelyKept(_ rows: [EventRow], _ filter: QueryFilter) -> [EventRow] {
+        rows.filter { r in
+            (filter.from.map { r.datetime >= $0 } ?? true) && (filter.to.map { r.datetime < $0 } ?? true)
+                && (filter.customers.map { $0.contains(r.customerID) } ?? true)
+        }
+    }
+
     func testEventSpanAndSummaryMatchANaiveScan() throws {
         let dir = temporaryDirectory(self)
         let rows = randomEvents(count: 30_000, customers: 400, seed: 5)
@@ -35,10 +43,7 @@ final class QueryRequestTests: XCTestCase {
         for (from, to) in bounds {
             for list in lists {
                 let filter = QueryFilter(from: from.map(seconds), to: to.map(seconds), customers: list)
-                let kept = rows.filter { r in
-                    (filter.from.map { r.datetime >= $0 } ?? true) && (filter.to.map { r.datetime < $0 } ?? true)
-                        && (list.map { $0.contains(r.customerID) } ?? true)
-                }
+                let kept = naivelyKept(rows, filter)
                 let span = try Queries.eventSpan(s, filter: filter)
                 let what = "\(from ?? "-")..\(to ?? "-") \(list.map { "\($0)" } ?? "all")"
                 XCTAssertEqual(span?.first, kept.map(\.datetime).min(), what)
@@ -70,10 +75,7 @@ final class QueryRequestTests: XCTestCase {
         for (from, to) in bounds {
             for list in lists {
                 let filter = QueryFilter(from: from.map(seconds), to: to.map(seconds), customers: list)
-                let kept = rows.filter { r in
-                    (filter.from.map { r.datetime >= $0 } ?? true) && (filter.to.map { r.datetime < $0 } ?? true)
-                        && (list.map { $0.contains(r.customerID) } ?? true)
-                }
+                let kept = naivelyKept(rows, filter)
                 for columns in projections {
                     var cursor = EventCursor(store: s, filter: filter, columns: columns)
                     var got: [[Int64]] = [], total = 0
