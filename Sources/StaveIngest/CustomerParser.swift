@@ -4,79 +4,6 @@ import Glibc
 import StaveFormat
 import StaveIO
 
-/// The fields of one CSV line (RFC 4180: bare or double-quoted, "" inside
-/// quotes for a quote), unescaped into one reusable buffer: no allocation per
-/// line once the buffers have grown.
-struct CSVFields {
-    /// The unescaped values, one after another.
-    var bytes: [UInt8] = []
-    /// Field k is bytes[ends[k-1] ..< ends[k]] (ends[-1] = 0).
-    var ends: [Int] = []
-    /// 1-based byte column where field k starts in the line.
-    var columns: [Int] = []
-
-    var count: Int { ends.count }
-
-    func range(_ k: Int) -> Range<Int> { (k == 0 ? 0 : ends[k - 1])..<ends[k] }
-
-    /// Splits `line` (without its terminator). A record never spans lines:
-    /// a quote still open at the end of the line is an error.
-    mutating func split(_ line: UnsafeBufferPointer<UInt8>) -> RowError? {
-        bytes.removeAll(keepingCapacity: true)
-        ends.removeAll(keepingCapacity: true)
-        columns.removeAll(keepingCapacity: true)
-        let n = line.count
-        var pos = 0
-        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ",")
-        while true {
-            let start = pos
-            columns.append(start + 1)
-            if pos < n && line[pos] == quote {
-                pos += 1
-                var closed = false
-                while pos < n {
-                    let c = line[pos]
-                    if c == quote {
-                        if pos + 1 < n && line[pos + 1] == quote { bytes.append(quote); pos += 2; continue }
-                        closed = true
-                        break
-                    }
-                    bytes.append(c)
-                    pos += 1
-                }
-                guard closed else { return RowError(column: start + 1, message: "unclosed quote", field: Self.echo(line, start)) }
-                pos += 1
-                if pos < n && line[pos] != comma {
-                    return RowError(column: pos + 1, message: "unexpected character after closing quote", field: Self.echo(line, start))
-                }
-            } else {
-                while pos < n && line[pos] != comma {
-                    let c = line[pos]
-                    if c == quote { return RowError(column: pos + 1, message: "quote inside an unquoted field", field: Self.echo(line, start)) }
-                    if c == 0x0D { return RowError(column: pos + 1, message: "stray carriage return", field: Self.echo(line, start)) }
-                    bytes.append(c)
-                    pos += 1
-                }
-            }
-            ends.append(bytes.count)
-            if pos >= n { return nil }
-            pos += 1 // the comma
-            if pos == n {
-                columns.append(pos + 1)
-                ends.append(bytes.count)
-                return nil
-            }
-        }
-    }
-
-    static func echo(_ line: UnsafeBufferPointer<UInt8>, _ from: Int) -> String {
-        let shown = min(line.count - from, 60)
-        var s = String(decoding: UnsafeBufferPointer(rebasing: line[from..<(from + shown)]), as: UTF8.self)
-        if from + shown < line.count { s += "..." }
-        return s
-    }
-}
-
 /// Parses lines of cust.csv into customer columns. Fields, in order:
 /// CustID, Name, Gender, Address, zip, SignDate, Status, Level, Campaign,
 /// LinkedWithApps (see CustomersSchema for the stored columns).
@@ -92,7 +19,7 @@ public struct CustomerLineParser {
         if let e = fields.split(line) { return e }
         guard fields.count == Self.fieldCount else {
             let column = fields.count > Self.fieldCount ? fields.columns[Self.fieldCount] : line.count + 1
-            return RowError(column: column, message: "expected \(Self.fieldCount) fields, found \(fields.count)", field: CSVFields.echo(line, 0))
+            return RowError(column: column, message: "expected \(Self.fieldCount) fields, found \(fields.count)", field: CSVLine.echo(line))
         }
         return fields.bytes.withUnsafeBufferPointer { b in
             func value(_ k: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: b[fields.range(k)]) }
@@ -207,13 +134,13 @@ public enum CustomerLoader {
         }
         // Plain, gzip or zstd (by content, as the events are read).
         let data = try InputReader.readAll(path: path, limit: maxFileSize)
-        var rejects: OutputFile?
-        if options.skipBadRows, let r = options.rejectsPath { rejects = try OutputFile(path: r) }
+        var rejects: RejectsFile?
+        if options.skipBadRows, let r = options.rejectsPath { rejects = try RejectsFile(path: r, mode: .replace) }
         defer { rejects?.abandon() }
         var table = CustomerColumns()
         var lines: [Int] = []   // the line number of each row in `table`
         var spans: [Range<Int>] = []   // and its bytes in `data`
-        var bad: [(line: Int, column: Int, message: String, raw: [UInt8])] = []
+        var bad: [BadRow] = []
         var parser = CustomerLineParser()
         try data.withUnsafeBufferPointer { all in
             var start = 0
@@ -234,10 +161,10 @@ public enum CustomerLoader {
                     case .auto: isHeader = CustomerLineParser.looksLikeHeader(text)
                     }
                     if isHeader {
-                        guard CustomerLineParser.headerMatches(EventLineParser.headerNames(text)) else {
+                        guard CustomerLineParser.headerMatches(CSVLine.headerNames(text) ?? []) else {
                             throw StaveError.csv(file: path, line: line, column: 1,
                                                  message: "header does not match \(CustomersSchema.exportHeader.joined(separator: ",")) (or \(CustomersSchema.columnNames.joined(separator: ",")))",
-                                                 field: CSVFields.echo(text, 0))
+                                                 field: CSVLine.echo(text))
                         }
                         continue
                     }
@@ -246,8 +173,8 @@ public enum CustomerLoader {
                     guard options.skipBadRows else {
                         throw StaveError.csv(file: path, line: line, column: e.column, message: e.message, field: e.field)
                     }
-                    bad.append((line, e.column, e.message, Array(text)))
-                    if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count, first: bad.prefix(5).map { "\(path):\($0.line):\($0.column): \($0.message)" }) }
+                    bad.append(BadRow(line: line, error: e, raw: Array(text)))
+                    if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count, first: bad.prefix(5).map { "\(path):\($0.line):\($0.error.column): \($0.error.message)" }) }
                 } else {
                     lines.append(line)
                     spans.append(start..<(start + text.count))
@@ -266,8 +193,8 @@ public enum CustomerLoader {
                 guard options.skipBadRows else {
                     throw StaveError.csv(file: path, line: lines[i], column: 1, message: message, field: String(table.ids[i]))
                 }
-                bad.append((lines[i], 1, message, Array(data[spans[i]])))
-                if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count, first: bad.prefix(5).map { "\(path):\($0.line):\($0.column): \($0.message)" }) }
+                bad.append(BadRow(line: lines[i], error: RowError(column: 1, message: message, field: ""), raw: Array(data[spans[i]])))
+                if let max = options.maxErrors, bad.count >= max { throw StaveError.tooManyBadRows(file: path, count: bad.count, first: bad.prefix(5).map { "\(path):\($0.line):\($0.error.column): \($0.error.message)" }) }
                 continue
             }
             firstLine = lines[i]
@@ -275,11 +202,7 @@ public enum CustomerLoader {
         }
         let sorted = table.permuted(keep)
         if let rejects {
-            for b in bad.sorted(by: { $0.line < $1.line }) {
-                try rejects.write("\(b.line)\t\(b.column)\t\(b.message)\t")
-                try rejects.write(b.raw)
-                try rejects.write("\n")
-            }
+            for b in bad.sorted(by: { $0.line < $1.line }) { try rejects.add(b) }
             try rejects.commit()
         }
         return CustomerLoadResult(table: sorted, rejected: bad.count, bytes: data.count)

@@ -68,7 +68,6 @@ public struct RowError: Error, Equatable, Sendable {
 /// one record: a quote left open at the end of a line is an error.
 public enum EventLineParser {
     public static let fieldCount = 6
-    static let maxFieldEcho = 60
 
     /// `line` excludes the line terminator ("\n" and a preceding "\r").
     public static func parse(_ line: UnsafeBufferPointer<UInt8>) -> Result<EventRow, RowError> {
@@ -119,114 +118,36 @@ public enum EventLineParser {
                         datetime: when, mobile: m, zip: zip)
     }
 
-    /// Any RFC 4180 line, with a precise error for every malformed one.
+    /// Any RFC 4180 line, with a precise error for every malformed one:
+    /// split by `CSVLine.forEachField`, each field converted as it comes (so
+    /// the first error in the line is the one reported).
     public static func parseGeneral(_ line: UnsafeBufferPointer<UInt8>) -> Result<EventRow, RowError> {
         var row = EventRow(eventID: 0, customerID: 0, trackID: 0, datetime: 0, mobile: 0, zip: 0)
         let n = line.count
-        if n == 0 { return .failure(RowError(column: 1, message: "empty line", field: "")) }
-        guard let p = line.baseAddress else { return .failure(RowError(column: 1, message: "empty line", field: "")) }
-        var pos = 0
+        guard n > 0, let p = line.baseAddress else { return .failure(RowError(column: 1, message: "empty line", field: "")) }
         var field = 0
-        // Scratch for fields with escaped quotes: the rare path.
-        var unescaped: [UInt8] = []
-        while true {
-            let fieldStart = pos
-            var valueStart = pos
-            var valueEnd = pos
-            var hadEscape = false
-            if pos < n && p[pos] == UInt8(ascii: "\"") {
-                pos += 1
-                valueStart = pos
-                var closed = false
-                while pos < n {
-                    let c = p[pos]
-                    if c == UInt8(ascii: "\"") {
-                        if pos + 1 < n && p[pos + 1] == UInt8(ascii: "\"") {
-                            if !hadEscape { unescaped = Array(UnsafeBufferPointer(start: p + valueStart, count: pos - valueStart)); hadEscape = true }
-                            unescaped.append(UInt8(ascii: "\""))
-                            pos += 2
-                            continue
-                        }
-                        closed = true
-                        break
-                    }
-                    if hadEscape { unescaped.append(c) }
-                    pos += 1
-                }
-                guard closed else {
-                    return .failure(RowError(column: fieldStart + 1, message: "unclosed quote", field: text(p + fieldStart, n - fieldStart)))
-                }
-                valueEnd = pos
-                pos += 1
-                if pos < n && p[pos] != UInt8(ascii: ",") {
-                    let what = p[pos] == UInt8(ascii: "\r") ? "carriage return" : "character"
-                    return .failure(RowError(column: pos + 1, message: "unexpected \(what) after closing quote", field: text(p + fieldStart, pos + 1 - fieldStart)))
-                }
-            } else {
-                while pos < n && p[pos] != UInt8(ascii: ",") {
-                    let c = p[pos]
-                    if c == UInt8(ascii: "\"") {
-                        return .failure(RowError(column: pos + 1, message: "quote inside an unquoted field", field: text(p + fieldStart, min(n, pos + 1) - fieldStart)))
-                    }
-                    if c == UInt8(ascii: "\r") {
-                        return .failure(RowError(column: pos + 1, message: "stray carriage return", field: text(p + fieldStart, pos - fieldStart)))
-                    }
-                    pos += 1
-                }
-                valueStart = fieldStart
-                valueEnd = pos
-            }
+        let error = CSVLine.forEachField(line) { column, value in
             if field >= fieldCount {
-                return .failure(RowError(column: fieldStart + 1, message: "too many fields (expected \(fieldCount))", field: text(p + fieldStart, n - fieldStart)))
+                return RowError(column: column, message: "too many fields (expected \(fieldCount))", field: CSVLine.echo(line, from: column - 1))
             }
-            let err: RowError?
-            if hadEscape {
-                err = unescaped.withUnsafeBufferPointer { convert(field, $0.baseAddress!, $0.count, &row) }
-            } else {
-                err = convert(field, p + valueStart, valueEnd - valueStart, &row)
-            }
-            if var e = err {
-                e.column = fieldStart + 1
-                return .failure(e)
+            // After a trailing comma: the field is missing, not malformed.
+            if column > n { return RowError(column: column, message: "empty \(EventsSchema.columns[field].name)", field: "") }
+            if var e = convert(field, value.baseAddress ?? p, value.count, &row) {
+                e.column = column
+                return e
             }
             field += 1
-            if pos >= n { break }
-            pos += 1 // the comma
-            if pos == n {
-                // A trailing comma: one more, empty, field.
-                if field >= fieldCount {
-                    return .failure(RowError(column: pos + 1, message: "too many fields (expected \(fieldCount))", field: ""))
-                }
-                return .failure(RowError(column: pos + 1, message: "empty \(EventsSchema.columns[field].name)", field: ""))
-            }
+            return nil
         }
+        if let error { return .failure(error) }
         guard field == fieldCount else {
             return .failure(RowError(column: n + 1, message: "expected \(fieldCount) fields, found \(field)", field: text(p, n)))
         }
         return .success(row)
     }
 
-    /// A field or line as an error shows it: at most maxFieldEcho bytes;
-    /// text that is not valid UTF-8 or holds control bytes (binary data,
-    /// say a compressed file stave does not read) with every byte outside
-    /// printable ASCII as \xNN, so the message stays one readable line.
-    static func text(_ p: UnsafePointer<UInt8>, _ n: Int) -> String {
-        let shown = min(n, maxFieldEcho)
-        let bytes = UnsafeBufferPointer(start: p, count: shown)
-        var s: String
-        if let valid = String(validating: bytes, as: UTF8.self), !bytes.contains(where: { ($0 < 0x20 && $0 != 9) || $0 == 0x7f }) {
-            s = valid
-        } else {
-            let hex = Array("0123456789abcdef".utf8)
-            var escaped: [UInt8] = []
-            for b in bytes {
-                if b >= 0x20 && b < 0x7f { escaped.append(b) } else { escaped += [92, 120, hex[Int(b >> 4)], hex[Int(b & 15)]] }
-            }
-            s = String(decoding: escaped, as: UTF8.self)
-        }
-        if shown < n { s += "..." }
-        return s
-    }
+    /// A field or line as an error shows it (`CSVLine.echo`).
+    static func text(_ p: UnsafePointer<UInt8>, _ n: Int) -> String { CSVLine.echo(p, n) }
 
     /// Converts field `index`'s value; nil on success.
     @inline(__always)
@@ -270,17 +191,6 @@ public enum EventLineParser {
             row.zip = v
         }
         return nil
-    }
-
-    /// Splits a header line into its names: split at commas, trimmed of
-    /// spaces, one pair of surrounding quotes removed, lowercased.
-    public static func headerNames(_ line: UnsafeBufferPointer<UInt8>) -> [String] {
-        String(decoding: line, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false).map { raw in
-            var s = raw.trimmingPrefix(while: { $0 == " " })
-            while s.last == " " { s = s.dropLast() }
-            if s.count >= 2, s.first == "\"", s.last == "\"" { s = s.dropFirst().dropLast() }
-            return s.lowercased()
-        }
     }
 
     /// True when the first field of a line is not a number: then the line is

@@ -66,240 +66,302 @@ public final class Follower {
         self.options = options
     }
 
+    /// Follows the file until `stop` is set, --idle-exit says so, or an
+    /// error: the last lines read are committed in each case but an error.
     public func run(stop: StopFlag) throws -> FollowSummary {
-        let lock = try WriterLock(storePath)
-        var fd = try Sys.openInput(filePath)
-        defer { Sys.close(fd) }
-        try Follower.refuseCompressed(fd, path: filePath)
-        let key = try Sys.realPath(filePath)
-        guard !key.utf8.contains(10), key.utf8.count <= Manifest.maxFollowPath else {
-            throw StaveError.usage("\(filePath): a followed path must be at most \(Manifest.maxFollowPath) bytes without line breaks")
-        }
-        let id = try Sys.identity(fd: fd, path: filePath)
-        let manifest = try Manifest.parse(try Sys.readFile(lock.path + "/" + FormatConstants.manifestName, limit: Manifest.maxSize), path: lock.path)
-        let fresh = FollowState(path: key, offset: 0, device: id.device, inode: id.inode, prefix: XXH64.Stream().digest())
-        var state = fresh
-        // Resume only where the file is provably the one followed before;
-        // otherwise stop, or with --reopen start the file from its start.
-        var saved = manifest.follows.first(where: { $0.path == key })
-        func notTheSame(_ detail: String) throws {
-            guard options.reopen else { throw StaveError.badStore(path: filePath, detail: detail + "; stopping rather than guessing (--reopen follows it from its start)") }
-            onReopen?("\(filePath) \(detail): following it from its start (--reopen)")
-            saved = nil
-            state = fresh
-        }
-        if let s = saved {
-            if s.device != id.device || s.inode != id.inode {
-                try notTheSame("is not the file followed before (it was replaced: device/inode differ)")
-            } else if UInt64(id.size) < s.offset {
-                try notTheSame("is shorter (\(id.size) bytes) than the \(s.offset) bytes already committed: truncated")
+        let session = try FollowSession(self)
+        defer { Sys.close(session.fd) }
+        while true {
+            if stop.isSet { try session.commit(); return session.summary }
+            let chunk = try Sys.pread(session.fd, count: FollowSession.block, offset: Int(session.readOffset), path: filePath)
+            if !chunk.isEmpty {
+                try session.take(chunk, stop: stop)
             } else {
-                state = s
+                // Nothing new: has the file been replaced or truncated?
+                if try session.followReplacedOrTruncated(stop: stop) { continue }
+                if let idle = options.idleExitMS, (Sys.monotonicSeconds() - session.lastData) * 1000 >= Double(idle) {
+                    try session.commit()
+                    return session.summary
+                }
+                Sys.sleep(milliseconds: options.pollMS)
             }
+            if session.due { try session.commit() }
         }
-        // The committed prefix, read once: its checksum proves the file was
-        // only appended to, and its line count numbers later lines.
+    }
+}
+
+/// One run of `Follower.run`: the file, the offsets reached, the parser
+/// and the rows and rejects waiting for their commit. Offsets: the bytes up
+/// to `state.offset` are committed, up to `consumedOffset` parsed (their
+/// rows wait in `parse.buffer`), up to `readOffset` read (`pending` holds
+/// the unparsed rest: a partial last line).
+private final class FollowSession {
+    static let block = 1 << 20
+
+    let follower: Follower
+    var options: FollowOptions { follower.options }
+    var filePath: String { follower.filePath }
+    let lock: WriterLock
+    var fd: Int32
+    /// The followed path as the manifest names it (real path).
+    let key: String
+    /// What the manifest will say of the file at the next commit.
+    var state: FollowState
+    /// Checksum of the bytes parsed so far (the committed prefix, once committed).
+    var prefix = XXH64.Stream()
+    var parse: ParseState
+    let rejects: RejectsFile?
+    var summary: FollowSummary
+    var pending: [UInt8] = []
+    var readOffset: UInt64
+    var consumedOffset: UInt64
+    var firstUncommitted: Double?
+    var lastData = Sys.monotonicSeconds()
+    var pendingRejects: [BadRow] = []
+
+    /// Opens the file and resumes where the manifest says, if the file is
+    /// provably the one followed before (same device and inode, at least as
+    /// long, the same bytes up to the offset); otherwise stops, or with
+    /// --reopen follows it from its start.
+    init(_ follower: Follower) throws {
+        self.follower = follower
+        let options = follower.options, filePath = follower.filePath
+        let lock = try WriterLock(follower.storePath)
+        self.lock = lock
+        fd = try Sys.openInput(filePath)
+        do {
+            let fd = fd
+            try Follower.refuseCompressed(fd, path: filePath)
+            let key = try Sys.realPath(filePath)
+            self.key = key
+            guard !key.utf8.contains(10), key.utf8.count <= Manifest.maxFollowPath else {
+                throw StaveError.usage("\(filePath): a followed path must be at most \(Manifest.maxFollowPath) bytes without line breaks")
+            }
+            let id = try Sys.identity(fd: fd, path: filePath)
+            let manifest = try Manifest.parse(try Sys.readFile(lock.path + "/" + FormatConstants.manifestName, limit: Manifest.maxSize), path: lock.path)
+            let fresh = FollowState(path: key, offset: 0, device: id.device, inode: id.inode, prefix: XXH64.Stream().digest())
+            var state = fresh
+            var saved = manifest.follows.first(where: { $0.path == key })
+            func notTheSame(_ detail: String) throws {
+                guard options.reopen else { throw StaveError.badStore(path: filePath, detail: detail + "; stopping rather than guessing (--reopen follows it from its start)") }
+                follower.onReopen?("\(filePath) \(detail): following it from its start (--reopen)")
+                saved = nil
+                state = fresh
+            }
+            if let s = saved {
+                if s.device != id.device || s.inode != id.inode {
+                    try notTheSame("is not the file followed before (it was replaced: device/inode differ)")
+                } else if UInt64(id.size) < s.offset {
+                    try notTheSame("is shorter (\(id.size) bytes) than the \(s.offset) bytes already committed: truncated")
+                } else {
+                    state = s
+                }
+            }
+            // The committed prefix, read once: its checksum proves the file
+            // was only appended to, and its line count numbers later lines.
+            var (prefix, line) = try FollowSession.readPrefix(fd, upTo: state.offset, path: filePath)
+            if let s = saved, prefix.count != s.offset || prefix.digest() != s.prefix {
+                try notTheSame("was rewritten before offset \(s.offset) (its bytes differ from those committed)")
+                prefix = XXH64.Stream()
+                line = 1
+            }
+            self.state = state
+            self.prefix = prefix
+            var convert = ConvertOptions()
+            convert.header = state.offset > 0 ? .absent : options.header
+            convert.skipBadRows = options.skipBadRows
+            convert.bufferRows = Int.max / 2   // commits decide when parts are written
+            convert.threads = options.threads
+            rejects = try options.rejectsPath.map { try RejectsFile(path: $0, mode: .append) }
+            parse = ParseState(options: convert, file: filePath, rejects: nil)
+            parse.line = line
+            parse.headerDecided = state.offset > 0
+            // Event ids already in the store (the rows of earlier runs among
+            // them) or earlier in this run are refused; the snapshot stays
+            // open for the whole run (our own commits are remembered by the check).
+            if !options.allowDuplicateIDs {
+                parse.duplicates = DuplicateCheck(file: filePath, store: StoreEventIds(store: try Store.open(lock.path)))
+            }
+            summary = FollowSummary(offset: state.offset)
+            readOffset = state.offset
+            consumedOffset = state.offset
+        } catch {
+            Sys.close(fd)
+            throw error
+        }
+    }
+
+    /// The checksum and the line count (plus one: the next line's number)
+    /// of the file's first `end` bytes.
+    static func readPrefix(_ fd: Int32, upTo end: UInt64, path: String) throws -> (XXH64.Stream, Int) {
         var prefix = XXH64.Stream()
         var line = 1
         var at = 0
-        while at < Int(state.offset) {
-            let chunk = try Sys.pread(fd, count: min(1 << 22, Int(state.offset) - at), offset: at, path: filePath)
+        while at < Int(end) {
+            let chunk = try Sys.pread(fd, count: min(1 << 22, Int(end) - at), offset: at, path: path)
             if chunk.isEmpty { break }
             prefix.update(chunk)
             line += chunk.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
             at += chunk.count
         }
-        if let s = saved, prefix.count != s.offset || prefix.digest() != s.prefix {
-            try notTheSame("was rewritten before offset \(s.offset) (its bytes differ from those committed)")
-            prefix = XXH64.Stream()
-            line = 1
-        }
-        var convert = ConvertOptions()
-        convert.header = state.offset > 0 ? .absent : options.header
-        convert.skipBadRows = options.skipBadRows
-        convert.bufferRows = Int.max / 2   // commits decide when parts are written
-        convert.threads = options.threads
-        let rejects = try options.rejectsPath.map { try AppendFile(path: $0) }
-        var parse = ParseState(options: convert, file: filePath, rejects: nil)
-        parse.line = line
-        parse.headerDecided = state.offset > 0
-        // Event ids already in the store (the rows of earlier runs among
-        // them) or earlier in this run are refused; the snapshot stays open
-        // for the whole run (our own commits are remembered by the check).
-        if !options.allowDuplicateIDs {
-            parse.duplicates = DuplicateCheck(file: filePath, store: StoreEventIds(store: try Store.open(lock.path)))
-        }
-        var summary = FollowSummary(offset: state.offset)
-        // Bytes read but not yet parsed (a partial last line).
-        var pending: [UInt8] = []
-        var readOffset = state.offset
-        var consumedOffset = state.offset
-        var firstUncommitted: Double?
-        var lastData = Sys.monotonicSeconds()
-        var pendingRejects: [(line: Int, error: RowError, raw: [UInt8])] = []
+        return (prefix, line)
+    }
 
-        func commit() throws {
-            guard consumedOffset > state.offset else { return }
-            let t = try StoreTransaction(path: lock.path, policy: options.compression, threads: options.threads, lock: lock)
-            // Duplicate event ids: an error, or (skipBadRows) rejects
-            // committed with the batch like any bad line.
-            parse.collected = []
-            do { try parse.checkDuplicates() } catch { parse.collected = nil; t.abort(); throw error }
-            pendingRejects += parse.collected ?? []
-            parse.collected = nil
-            pendingRejects.sort { $0.line < $1.line }
-            if parse.buffer.count > 0 { try PartLayout.writePart(parse.buffer, to: t) }
-            state.offset = consumedOffset
-            state.prefix = prefix.digest()
-            if let k = t.manifest.follows.firstIndex(where: { $0.path == key }) {
-                t.manifest.follows[k] = state
-            } else {
-                t.manifest.follows.append(state)
-            }
-            // Rejected lines first (durable before the offset passes them).
-            if let rejects, !pendingRejects.isEmpty {
-                for b in pendingRejects {
-                    try rejects.write(Array("\(b.line)\t\(b.error.column)\t\(b.error.message)\t".utf8) + b.raw + [10])
-                }
-                try rejects.sync()
-            }
-            try t.commit()
-            summary.commits += 1
-            summary.rows += parse.buffer.count
-            summary.rejected += pendingRejects.count
-            summary.offset = state.offset
-            onCommit?(parse.buffer.count, state.offset)
-            parse.buffer.removeAll()
-            pendingRejects.removeAll()
-            firstUncommitted = nil
-            // A separate transaction under the same lock: the rows and the
-            // offset are durable already, whatever happens to it.
-            if options.autoCompact {
-                let c = try Compactor.compact(store: lock.path, mode: .auto, policy: options.compression, threads: options.threads, lock: lock)
-                if c.merged > 0 {
-                    summary.compactions += 1
-                    summary.rowsCompacted += c.rowsMoved
-                    onCompact?(c)
-                }
+    /// A commit is due: a full batch, or lines waiting for --interval.
+    var due: Bool {
+        let old = firstUncommitted.map { (Sys.monotonicSeconds() - $0) * 1000 >= Double(options.intervalMS) } ?? false
+        return parse.buffer.count >= options.batchRows || old
+    }
+
+    /// New bytes read at `readOffset`: parsed (complete lines only).
+    func take(_ chunk: [UInt8], stop: StopFlag) throws {
+        lastData = Sys.monotonicSeconds()
+        readOffset += UInt64(chunk.count)
+        pending += chunk
+        try parseAll(stop: stop)
+        if pending.count > Converter.maxLineLength {
+            throw StaveError.csv(file: filePath, line: parse.line, column: 1,
+                                 message: "line longer than \(Converter.maxLineLength) bytes", field: "")
+        }
+    }
+
+    /// Commits the parsed rows, their rejects and the offset reached in one
+    /// transaction (nothing when nothing was parsed since the last), then
+    /// compacts as tiering says.
+    func commit() throws {
+        guard consumedOffset > state.offset else { return }
+        let t = try StoreTransaction(path: lock.path, policy: options.compression, threads: options.threads, lock: lock)
+        // Duplicate event ids: an error, or (skipBadRows) rejects
+        // committed with the batch like any bad line.
+        parse.collected = []
+        do { try parse.checkDuplicates() } catch { parse.collected = nil; t.abort(); throw error }
+        pendingRejects += parse.collected ?? []
+        parse.collected = nil
+        pendingRejects.sort { $0.line < $1.line }
+        if parse.buffer.count > 0 { try PartLayout.writePart(parse.buffer, to: t) }
+        state.offset = consumedOffset
+        state.prefix = prefix.digest()
+        if let k = t.manifest.follows.firstIndex(where: { $0.path == key }) {
+            t.manifest.follows[k] = state
+        } else {
+            t.manifest.follows.append(state)
+        }
+        // Rejected lines first (durable before the offset passes them).
+        if let rejects, !pendingRejects.isEmpty {
+            for b in pendingRejects { try rejects.add(b) }
+            try rejects.commit()
+        }
+        try t.commit()
+        summary.commits += 1
+        summary.rows += parse.buffer.count
+        summary.rejected += pendingRejects.count
+        summary.offset = state.offset
+        follower.onCommit?(parse.buffer.count, state.offset)
+        parse.buffer.removeAll()
+        pendingRejects.removeAll()
+        firstUncommitted = nil
+        // A separate transaction under the same lock: the rows and the
+        // offset are durable already, whatever happens to it.
+        if options.autoCompact {
+            let c = try Compactor.compact(store: lock.path, mode: .auto, policy: options.compression, threads: options.threads, lock: lock)
+            if c.merged > 0 {
+                summary.compactions += 1
+                summary.rowsCompacted += c.rowsMoved
+                follower.onCompact?(c)
             }
         }
+    }
 
-        /// Parses the complete lines of `pending`, at most what the batch
-        /// still wants at a time, so that a commit holds at most
-        /// --batch-rows rows.
-        func parseAll(stoppable: Bool = true) throws {
-            while true {
-                let want = max(1, options.batchRows - parse.buffer.count)
-                var end = 0, lines = 0
-                while lines < want, let nl = pending[end...].firstIndex(of: 10) {
-                    end = nl + 1
-                    lines += 1
-                }
-                guard end > 0 else { break }
-                let consumed = try pending.withUnsafeBufferPointer { buf -> Int in
-                    try parse.consumeCollecting(UnsafeBufferPointer(rebasing: buf[0..<end]), into: &pendingRejects)
-                }
-                guard consumed > 0 else { break }
-                pending.withUnsafeBytes { prefix.update(UnsafeRawBufferPointer(rebasing: $0[0..<consumed])) }
-                pending.removeFirst(consumed)
-                consumedOffset += UInt64(consumed)
-                if firstUncommitted == nil { firstUncommitted = Sys.monotonicSeconds() }
-                if parse.buffer.count >= options.batchRows { try commit() } else { break }
-                if stoppable && stop.isSet { break }
-            }
-        }
-
-        /// Follows new content from its first byte (after --reopen saw a
-        /// rotation or a truncation and committed what came before): line
-        /// numbers restart, and a header is looked for again.
-        func restart(_ next: FollowState) {
-            state = next
-            prefix = XXH64.Stream()
-            pending.removeAll()
-            readOffset = 0
-            consumedOffset = 0
-            parse.line = 1
-            parse.headerDecided = false
-            parse.options.header = options.header
-            lastData = Sys.monotonicSeconds()
-        }
-
-        let block = 1 << 20
+    /// Parses the complete lines of `pending`, at most what the batch
+    /// still wants at a time, so that a commit holds at most
+    /// --batch-rows rows. With no `stop`, parses every line.
+    func parseAll(stop: StopFlag?) throws {
         while true {
-            if stop.isSet { try commit(); return summary }
-            // Read what is there.
-            let chunk = try Sys.pread(fd, count: block, offset: Int(readOffset), path: filePath)
-            if !chunk.isEmpty {
-                lastData = Sys.monotonicSeconds()
-                readOffset += UInt64(chunk.count)
-                pending += chunk
-                try parseAll()
-                if pending.count > Converter.maxLineLength {
-                    throw StaveError.csv(file: filePath, line: parse.line, column: 1,
-                                         message: "line longer than \(Converter.maxLineLength) bytes", field: "")
-                }
-            } else {
-                // Nothing new: has the file been replaced or truncated?
-                if let now = Sys.identity(path: filePath) {
-                    let replaced = now.device != state.device || now.inode != state.inode
-                    let truncated = !replaced && UInt64(now.size) < readOffset
-                    if replaced {
-                        guard options.reopen else {
-                            try commit()
-                            throw StaveError.badStore(path: filePath, detail: "was replaced by another file; committed up to offset \(state.offset) of the old one and stopped (--reopen carries on with the new file)")
-                        }
-                        // Rotated: the old file may still have received lines
-                        // since the last read; read it to its end (its last
-                        // line counts even without a line break), commit, then
-                        // follow the new file from its start.
-                        while true {
-                            let rest = try Sys.pread(fd, count: block, offset: Int(readOffset), path: filePath)
-                            if rest.isEmpty { break }
-                            readOffset += UInt64(rest.count)
-                            pending += rest
-                        }
-                        if !pending.isEmpty && pending.last != 10 { pending.append(10) }
-                        // Every line, even on a stop: the old file is gone from the path.
-                        try parseAll(stoppable: false)
-                        try commit()
-                        let old = state.offset
-                        let newFD = try Sys.openInput(filePath)
-                        Sys.close(fd)
-                        fd = newFD
-                        try Follower.refuseCompressed(fd, path: filePath)
-                        let id = try Sys.identity(fd: fd, path: filePath)
-                        restart(FollowState(path: key, offset: 0, device: id.device, inode: id.inode, prefix: XXH64.Stream().digest()))
-                        onReopen?("\(filePath) was replaced (rotated): committed the old file to its end (offset \(old)); following the new file from its start")
-                        continue
-                    }
-                    if truncated {
-                        guard options.reopen else {
-                            try commit()
-                            throw StaveError.badStore(path: filePath, detail: "was truncated to \(now.size) bytes; committed up to offset \(state.offset) and stopped (--reopen carries on from its new start)")
-                        }
-                        // Truncated in place (copytruncate): what was read is
-                        // committed; an unfinished last line is lost with the
-                        // bytes the truncation removed. (Noticed when the file
-                        // is shorter than what was read: one refilled past that
-                        // point first is caught by the prefix check at the
-                        // next start.)
-                        let dropped = pending.count
-                        try commit()
-                        restart(FollowState(path: key, offset: 0, device: state.device, inode: state.inode, prefix: XXH64.Stream().digest()))
-                        onReopen?("\(filePath) was truncated to \(now.size) bytes: committed up to offset \(summary.offset)"
-                                  + (dropped > 0 ? ", dropped an unfinished last line of \(dropped) bytes" : "") + "; following it from its start")
-                        continue
-                    }
-                }
-                if let idle = options.idleExitMS, (Sys.monotonicSeconds() - lastData) * 1000 >= Double(idle) {
-                    try commit()
-                    return summary
-                }
-                Sys.sleep(milliseconds: options.pollMS)
+            let want = max(1, options.batchRows - parse.buffer.count)
+            var end = 0, lines = 0
+            while lines < want, let nl = pending[end...].firstIndex(of: 10) {
+                end = nl + 1
+                lines += 1
             }
-            let due = firstUncommitted.map { (Sys.monotonicSeconds() - $0) * 1000 >= Double(options.intervalMS) } ?? false
-            if parse.buffer.count >= options.batchRows || due { try commit() }
+            guard end > 0 else { break }
+            let consumed = try pending.withUnsafeBufferPointer { buf -> Int in
+                try parse.consumeCollecting(UnsafeBufferPointer(rebasing: buf[0..<end]), into: &pendingRejects)
+            }
+            guard consumed > 0 else { break }
+            pending.withUnsafeBytes { prefix.update(UnsafeRawBufferPointer(rebasing: $0[0..<consumed])) }
+            pending.removeFirst(consumed)
+            consumedOffset += UInt64(consumed)
+            if firstUncommitted == nil { firstUncommitted = Sys.monotonicSeconds() }
+            if parse.buffer.count >= options.batchRows { try commit() } else { break }
+            if let stop, stop.isSet { break }
         }
+    }
+
+    /// Looks at the path when no new bytes came: a rotated (replaced) or
+    /// truncated file stops the run (after a commit), or with --reopen is
+    /// committed and followed anew. True when it moved on to new content.
+    func followReplacedOrTruncated(stop: StopFlag) throws -> Bool {
+        guard let now = Sys.identity(path: filePath) else { return false }
+        if now.device != state.device || now.inode != state.inode {
+            guard options.reopen else {
+                try commit()
+                throw StaveError.badStore(path: filePath, detail: "was replaced by another file; committed up to offset \(state.offset) of the old one and stopped (--reopen carries on with the new file)")
+            }
+            // Rotated: the old file may still have received lines since the
+            // last read; read it to its end (its last line counts even
+            // without a line break), commit, then follow the new file from
+            // its start.
+            while true {
+                let rest = try Sys.pread(fd, count: Self.block, offset: Int(readOffset), path: filePath)
+                if rest.isEmpty { break }
+                readOffset += UInt64(rest.count)
+                pending += rest
+            }
+            if !pending.isEmpty && pending.last != 10 { pending.append(10) }
+            // Every line, even on a stop: the old file is gone from the path.
+            try parseAll(stop: nil)
+            try commit()
+            let old = state.offset
+            let newFD = try Sys.openInput(filePath)
+            Sys.close(fd)
+            fd = newFD
+            try Follower.refuseCompressed(fd, path: filePath)
+            let id = try Sys.identity(fd: fd, path: filePath)
+            restart(FollowState(path: key, offset: 0, device: id.device, inode: id.inode, prefix: XXH64.Stream().digest()))
+            follower.onReopen?("\(filePath) was replaced (rotated): committed the old file to its end (offset \(old)); following the new file from its start")
+            return true
+        }
+        guard UInt64(now.size) < readOffset else { return false }
+        guard options.reopen else {
+            try commit()
+            throw StaveError.badStore(path: filePath, detail: "was truncated to \(now.size) bytes; committed up to offset \(state.offset) and stopped (--reopen carries on from its new start)")
+        }
+        // Truncated in place (copytruncate): what was read is committed; an
+        // unfinished last line is lost with the bytes the truncation
+        // removed. (Noticed when the file is shorter than what was read:
+        // one refilled past that point first is caught by the prefix check
+        // at the next start.)
+        let dropped = pending.count
+        try commit()
+        restart(FollowState(path: key, offset: 0, device: state.device, inode: state.inode, prefix: XXH64.Stream().digest()))
+        follower.onReopen?("\(filePath) was truncated to \(now.size) bytes: committed up to offset \(summary.offset)"
+                           + (dropped > 0 ? ", dropped an unfinished last line of \(dropped) bytes" : "") + "; following it from its start")
+        return true
+    }
+
+    /// Follows new content from its first byte (after --reopen saw a
+    /// rotation or a truncation and committed what came before): line
+    /// numbers restart, and a header is looked for again.
+    func restart(_ next: FollowState) {
+        state = next
+        prefix = XXH64.Stream()
+        pending.removeAll()
+        readOffset = 0
+        consumedOffset = 0
+        parse.line = 1
+        parse.headerDecided = false
+        parse.options.header = options.header
+        lastData = Sys.monotonicSeconds()
     }
 }
 
@@ -312,17 +374,4 @@ extension Follower {
             throw StaveError.unreadableInput(file: path, detail: "is \(kind.rawValue)-compressed: follow reads a plain CSV file as it grows (for a compressed file: stave append STORE \(path))")
         }
     }
-}
-
-/// A file opened for appending (rejects of a long-running follow).
-final class AppendFile {
-    let path: String
-    let fd: Int32
-    init(path: String) throws {
-        self.path = path
-        fd = try Sys.open(path, flags: O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode: 0o644)
-    }
-    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try Sys.writeAll(fd, $0, path: path) } }
-    func sync() throws { try Sys.fsync(fd, path: path) }
-    deinit { Sys.close(fd) }
 }

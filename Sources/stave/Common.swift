@@ -309,15 +309,35 @@ struct CustomerFilterOptions: ParsableArguments {
 extension BreakdownKey: ExpressibleByArgument {}
 
 /// How events CSV is read: shared by convert and append.
-struct CSVInputOptions: ParsableArguments {
+/// How rows are read and which are set aside: the options `convert`,
+/// `append` and `follow` share.
+struct CSVRowOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "The first line is (--header) or is not (--no-header) a header. Default: detected.")
     var header: Bool?
 
     @Flag(help: "Keep good rows and set bad ones aside instead of stopping at the first.")
     var skipBadRows = false
 
-    @Option(help: "With --skip-bad-rows: write bad rows here, with line number and reason.")
+    @Option(help: "With --skip-bad-rows: write bad rows here, with line number and reason (follow appends to the file).")
     var rejects: String?
+
+    @Flag(help: "Keep rows whose event id is already in the store or earlier in the input (by default: an error, or a reject with --skip-bad-rows).")
+    var allowDuplicateIds = false
+
+    func validate() throws {
+        if rejects != nil && !skipBadRows { throw ValidationError("--rejects needs --skip-bad-rows") }
+    }
+
+    var headerMode: HeaderMode { header.map { $0 ? .present : .absent } ?? .auto }
+}
+
+/// The CSV options of `convert` and `append`: the shared row options and
+/// the bounds of a conversion.
+struct CSVInputOptions: ParsableArguments {
+    @OptionGroup var rows: CSVRowOptions
+
+    var skipBadRows: Bool { rows.skipBadRows }
+    var rejects: String? { rows.rejects }
 
     @Option(help: "With --skip-bad-rows: stop (exit 65, nothing written) after this many bad rows.")
     var maxErrors: Int?
@@ -325,23 +345,20 @@ struct CSVInputOptions: ParsableArguments {
     @Option(help: "Rows held in memory before they are sorted and set aside in scratch parts (bounds memory: 24 bytes a row in a buffer, about 135 bytes a row at the peak, while one buffer fills and the previous one is sorted and written).")
     var bufferRows = 4_000_000
 
-    @Flag(help: "Keep rows whose event id is already in the store or earlier in the input (by default: an error, or a reject with --skip-bad-rows).")
-    var allowDuplicateIds = false
-
     func validate() throws {
-        if (rejects != nil || maxErrors != nil) && !skipBadRows { throw ValidationError("--rejects and --max-errors need --skip-bad-rows") }
+        if maxErrors != nil && !skipBadRows { throw ValidationError("--max-errors needs --skip-bad-rows") }
         if let maxErrors, maxErrors < 1 { throw ValidationError("--max-errors must be >= 1") }
         guard bufferRows >= 1 && bufferRows <= 100_000_000 else { throw ValidationError("--buffer-rows must be 1...100000000") }
     }
 
     /// The converter options these flags set.
     func apply(to options: inout ConvertOptions) {
-        options.header = header.map { $0 ? .present : .absent } ?? .auto
-        options.skipBadRows = skipBadRows
-        options.rejectsPath = rejects
+        options.header = rows.headerMode
+        options.skipBadRows = rows.skipBadRows
+        options.rejectsPath = rows.rejects
         options.maxErrors = maxErrors
         options.bufferRows = bufferRows
-        options.allowDuplicateIDs = allowDuplicateIds
+        options.allowDuplicateIDs = rows.allowDuplicateIds
     }
 
     /// "; N bad rows skipped (see FILE)" for summaries, or "".

@@ -121,17 +121,7 @@ extension Stave {
         @Option(help: "Exit (after committing) once the file has not grown for this many milliseconds.")
         var idleExit: Int?
 
-        @Flag(inversion: .prefixedNo, help: "The first line is (--header) or is not (--no-header) a header. Default: detected.")
-        var header: Bool?
-
-        @Flag(help: "Commit good rows and set bad ones aside instead of stopping at the first.")
-        var skipBadRows = false
-
-        @Option(help: "With --skip-bad-rows: append bad rows here, with line number and reason.")
-        var rejects: String?
-
-        @Flag(help: "Keep rows whose event id is already in the store or earlier in the file (by default: an error, or a reject with --skip-bad-rows).")
-        var allowDuplicateIds = false
+        @OptionGroup var csv: CSVRowOptions
 
         @OptionGroup var threads: ThreadOptions
 
@@ -145,7 +135,6 @@ extension Stave {
         var quiet = false
 
         func validate() throws {
-            if rejects != nil && !skipBadRows { throw ValidationError("--rejects needs --skip-bad-rows") }
             guard batchRows >= 1 && batchRows <= 100_000_000 else { throw ValidationError("--batch-rows must be 1...100000000") }
             guard interval >= 1 && interval <= 3_600_000 else { throw ValidationError("--interval must be 1...3600000") }
             if let idleExit, idleExit < 0 { throw ValidationError("--idle-exit must be >= 0") }
@@ -157,12 +146,12 @@ extension Stave {
                 options.batchRows = batchRows
                 options.intervalMS = interval
                 options.idleExitMS = idleExit
-                options.header = header.map { $0 ? .present : .absent } ?? .auto
-                options.skipBadRows = skipBadRows
-                options.rejectsPath = rejects
+                options.header = csv.headerMode
+                options.skipBadRows = csv.skipBadRows
+                options.rejectsPath = csv.rejects
                 options.threads = threads.count
                 options.autoCompact = compact
-                options.allowDuplicateIDs = allowDuplicateIds
+                options.allowDuplicateIDs = csv.allowDuplicateIds
                 options.reopen = reopen
                 let stop = StopFlag()
                 // Ctrl-C and SIGTERM set the flag; the loop commits and returns.
@@ -187,7 +176,7 @@ extension Stave {
                 withExtendedLifetime(sources) {}
                 if !quiet {
                     printError("stopped: \(groupedThousands(s.rows)) rows in \(s.commits) commit\(s.commits == 1 ? "" : "s"), offset \(s.offset)"
-                               + (skipBadRows ? "; \(groupedThousands(s.rejected)) bad row\(s.rejected == 1 ? "" : "s") skipped" : ""))
+                               + (csv.skipBadRows ? "; \(groupedThousands(s.rejected)) bad row\(s.rejected == 1 ? "" : "s") skipped" : ""))
                 }
             }
         }
