@@ -71,30 +71,24 @@ extension Queries {
         return t
     }
 
-    /// The profile, restricted by `customers` when it is not empty.
-    public static func profile(_ store: Store, filter: QueryFilter, customers: CustomerFilter, table: CustomerTable?, threads: Int) throws -> Profile {
-        guard !customers.isEmpty else { return try profile(store, filter: filter, threads: threads) }
-        let t = try table ?? customerTable(store)
-        return try profile(store, filter: customers.apply(to: filter, table: t), threads: threads)
-    }
-
     /// Per group of `key`: customers in the table, active customers, events
     /// and the profile sums. Events of customer ids absent from the table
     /// form a last group `unknown` (only when there are any). Groups with
-    /// neither customers nor events are left out.
+    /// neither customers nor events are left out. Filters on customer
+    /// attributes come as `filter`'s customer list (`CustomerFilter.apply`):
+    /// the table's customers counted are those the list holds.
     public static func breakdown(_ store: Store, table: CustomerTable, by key: BreakdownKey, filter: QueryFilter,
-                                 customers: CustomerFilter, threads: Int) throws -> [BreakdownRow] {
+                                 threads: Int) throws -> [BreakdownRow] {
         let grouping = CustomerGrouping(table, by: key)
         let g = grouping.labels.count
         var rows = (0...g).map { k in
             BreakdownRow(group: k == g ? "unknown" : grouping.labels[k], customers: 0, activeCustomers: 0, events: 0,
                          sums: [Int64](repeating: 0, count: Profile.columnNames.count))
         }
-        for r in 0..<table.count where customers.matches(table, row: r) {
-            if filter.customers != nil, !filter.wants(customer: table.ids[r]) { continue }
+        for r in 0..<table.count where filter.wants(customer: table.ids[r]) {
             rows[Int(grouping.groupOfRow[r])].customers += 1
         }
-        let p = try profile(store, filter: filter, customers: customers, table: table, threads: threads)
+        let p = try profile(store, filter: filter, threads: threads)
         for i in 0..<p.count {
             let k = table.row(of: p.customer[i]).map { Int(grouping.groupOfRow[$0]) } ?? g
             let total = p.total(i)

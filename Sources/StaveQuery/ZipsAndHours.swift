@@ -24,10 +24,9 @@ public struct HoursResult: Sendable, Equatable {
 
 extension Queries {
     /// The `limit` zips with the most events (ties: smaller zip first).
-    public static func topZips(_ store: Store, filter: QueryFilter, customers: CustomerFilter, table: CustomerTable?,
-                               limit: Int, threads: Int, sliceRows: Int = RowGroupData.sliceRows) throws -> [ZipRow] {
-        var f = filter
-        if !customers.isEmpty { f = customers.apply(to: filter, table: try table ?? customerTable(store)) }
+    /// (Filters on customer attributes come as `filter`'s customer list.)
+    public static func topZips(_ store: Store, filter f: QueryFilter, limit: Int, threads: Int,
+                               sliceRows: Int = RowGroupData.sliceRows) throws -> [ZipRow] {
         // Events, mobile events and distinct customers per zip, summed over
         // customer slices (a customer's runs are all in one slice, so the
         // distinct counts add up).
@@ -99,12 +98,12 @@ extension Queries {
     /// Events (and mobile events) per hour, for all customers or per group
     /// of `by` (with an `unknown` group for ids absent from the table, when
     /// it has events).
-    public static func hours(_ store: Store, by key: BreakdownKey?, filter: QueryFilter, customers: CustomerFilter,
+    /// (Filters on customer attributes come as `filter`'s customer list;
+    /// `table` is needed for `by`, and loaded when nil.)
+    public static func hours(_ store: Store, by key: BreakdownKey?, filter f: QueryFilter,
                              table: CustomerTable?, threads: Int, sliceRows: Int = RowGroupData.sliceRows) throws -> HoursResult {
         var t = table
-        if key != nil || !customers.isEmpty, t == nil { t = try customerTable(store) }
-        var f = filter
-        if let t, !customers.isEmpty { f = customers.apply(to: filter, table: t) }
+        if key != nil, t == nil { t = try customerTable(store) }
         let grouping = key.map { CustomerGrouping(t!, by: $0) }
         let labels = grouping.map { $0.labels + ["unknown"] } ?? ["all"]
         var counts = [Int64](repeating: 0, count: labels.count * 24)

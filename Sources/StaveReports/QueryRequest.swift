@@ -19,20 +19,28 @@ public struct ParameterError: Error, Equatable, Sendable {
     }
 }
 
-/// What every query takes: a half-open time range, a customer list and
-/// filters on customer attributes.
+/// What every query takes: a half-open time range and a customer list (the
+/// row filter the kernels apply), and filters on customer attributes
+/// (which `QueryRunner` turns into a customer list, in one place).
 public struct QueryScope: Sendable, Hashable {
-    public var from: Int64?
-    public var to: Int64?
-    public var customers: [UInt32]?
+    public var rows: QueryFilter
     public var attributes: CustomerFilter
 
     public init(from: Int64? = nil, to: Int64? = nil, customers: [UInt32]? = nil, attributes: CustomerFilter = CustomerFilter()) {
-        self.from = from
-        self.to = to
-        self.customers = customers.map { Array(Set($0)).sorted() }
+        rows = QueryFilter(from: from, to: to, customers: customers)
         self.attributes = attributes
     }
+
+    public var from: Int64? {
+        get { rows.from }
+        set { rows.from = newValue }
+    }
+    public var to: Int64? {
+        get { rows.to }
+        set { rows.to = newValue }
+    }
+    /// Sorted, without duplicates.
+    public var customers: [UInt32]? { rows.customers }
 }
 
 public enum SortOrder: String, Sendable, Hashable, CaseIterable {
@@ -419,9 +427,8 @@ public enum QueryRunner {
     /// attribute filters applied as a customer list.
     static func filter(_ request: QueryRequest, in context: QueryContext) throws -> QueryFilter {
         let scope = request.scope
-        var filter = QueryFilter(from: scope.from, to: scope.to, customers: scope.customers)
-        if !scope.attributes.isEmpty { filter = scope.attributes.apply(to: filter, table: try context.customerTable()) }
-        return filter
+        guard !scope.attributes.isEmpty else { return scope.rows }
+        return scope.attributes.apply(to: scope.rows, table: try context.customerTable())
     }
 
     /// Runs `request` and writes its answer: what the CLI does. A whole
@@ -454,16 +461,14 @@ public enum QueryRunner {
     static func answer(_ request: QueryRequest, in context: QueryContext, phase: ((String) -> Void)? = nil) throws -> QueryResult {
         Sys.tuneAllocator
         let store = context.store, threads = context.threads, scope = request.scope
+        // The attribute filters, applied once: from here on a customer list.
         let filter = try filter(request, in: context)
-        let attributes = scope.attributes
         switch request.kind {
         case .summary:
             let p = try Queries.profile(store, filter: filter, threads: threads, phase: phase)
             var inTable: Int? = nil
             if let t = try context.customerTableIfAny() {
-                inTable = (0..<t.count).reduce(0) { n, r in
-                    n + ((attributes.matches(t, row: r) && (scope.customers == nil || filter.wants(customer: t.ids[r]))) ? 1 : 0)
-                }
+                inTable = (0..<t.count).reduce(0) { n, r in n + (filter.wants(customer: t.ids[r]) ? 1 : 0) }
             }
             return .object(SummaryReport.table(try Queries.summary(store, filter: filter, profile: p, customersInTable: inTable)))
         case .profile(let page):
@@ -476,20 +481,16 @@ public enum QueryRunner {
             try Queries.forEachProfileSlice(store, filter: filter, threads: threads, phase: phase) { acc.add($0) }
             return .stats(acc.stats())
         case .breakdown(let key):
-            // The breakdown applies the attribute filter itself (its
-            // `customers` column counts the table's matching customers).
-            let rows = try Queries.breakdown(store, table: try context.customerTable(), by: key,
-                                             filter: QueryFilter(from: scope.from, to: scope.to, customers: scope.customers),
-                                             customers: attributes, threads: threads)
+            let rows = try Queries.breakdown(store, table: try context.customerTable(), by: key, filter: filter, threads: threads)
             let t = BreakdownReport.table(rows, by: key)
             return .rows(t, total: t.rows.count)
         case .hours(let key, let perPart):
-            let table = (key != nil || !attributes.isEmpty) ? try context.customerTable() : nil
-            let h = try Queries.hours(store, by: key, filter: filter, customers: CustomerFilter(), table: table, threads: threads)
+            let table = key != nil ? try context.customerTable() : nil
+            let h = try Queries.hours(store, by: key, filter: filter, table: table, threads: threads)
             let t = HoursReport.table(h, by: key, perPart: perPart)
             return .rows(t, total: t.rows.count)
         case .topZips(let limit):
-            let rows = try Queries.topZips(store, filter: filter, customers: CustomerFilter(), table: nil, limit: limit, threads: threads)
+            let rows = try Queries.topZips(store, filter: filter, limit: limit, threads: threads)
             let t = ZipReport.table(rows)
             return .rows(t, total: t.rows.count)
         case .customer(let id):

@@ -290,7 +290,7 @@ final class CustomerQueryTests: XCTestCase {
         for key in BreakdownKey.allCases {
             for f in filters {
                 for cf in attribute {
-                    let got = try Queries.breakdown(store, table: table, by: key, filter: f, customers: cf, threads: 2)
+                    let got = try Queries.breakdown(store, table: table, by: key, filter: cf.apply(to: f, table: table), threads: 2)
                     // Reference: dictionaries over the test's own customers and rows.
                     func passes(_ c: TestCustomer?) -> Bool {
                         guard !cf.isEmpty else { return true }
@@ -321,7 +321,7 @@ final class CustomerQueryTests: XCTestCase {
             }
         }
         // The unknown group exists here: every tenth event customer is not in cust.csv.
-        let all = try Queries.breakdown(store, table: table, by: .level, filter: QueryFilter(), customers: CustomerFilter(), threads: 1)
+        let all = try Queries.breakdown(store, table: table, by: .level, filter: QueryFilter(), threads: 1)
         XCTAssertEqual(all.map(\.group), ["Free", "Silver", "Gold", "unknown"])
         XCTAssertEqual(all.last?.customers, 0)
         XCTAssertGreaterThan(all.last?.activeCustomers ?? 0, 0)
@@ -355,7 +355,7 @@ final class CustomerQueryTests: XCTestCase {
             let expected = referenceTopZips(events, f)
             for threads in [1, 2, 3] {
                 for limit in [10, 100_000] {
-                    let got = try Queries.topZips(s, filter: f, customers: CustomerFilter(), table: nil, limit: limit, threads: threads)
+                    let got = try Queries.topZips(s, filter: f, limit: limit, threads: threads)
                     XCTAssertEqual(got, Array(expected.prefix(limit)), "\(f) threads \(threads) limit \(limit)")
                 }
             }
@@ -363,7 +363,7 @@ final class CustomerQueryTests: XCTestCase {
             // through row groups and parts): the same answer.
             for sliceRows in [2_000, 7_000] {
                 XCTAssertGreaterThan(RowGroupData.customerSlices(store: s, filter: f, sliceRows: sliceRows).count, f.customers == nil ? 1 : 0)
-                let got = try Queries.topZips(s, filter: f, customers: CustomerFilter(), table: nil, limit: 100_000, threads: 2, sliceRows: sliceRows)
+                let got = try Queries.topZips(s, filter: f, limit: 100_000, threads: 2, sliceRows: sliceRows)
                 XCTAssertEqual(got, expected, "\(f) slices of \(sliceRows) rows")
             }
         }
@@ -373,7 +373,7 @@ final class CustomerQueryTests: XCTestCase {
         for f in [QueryFilter(), QueryFilter(from: seconds("2014-12-05 06:00:00"), to: seconds("2014-12-31")),
                   QueryFilter(customers: [3, 10, 17, 4])] {
             for cf in [CustomerFilter(), CustomerFilter(campaigns: [0, 4])] {
-                let got = try Queries.topZips(store, filter: f, customers: cf, table: table, limit: 25, threads: 2)
+                let got = try Queries.topZips(store, filter: cf.apply(to: f, table: table), limit: 25, threads: 2)
                 let expected = referenceTopZips(rows, f) { r in
                     guard let cs = cf.campaigns else { return true }
                     guard let c = self.customer(r.customerID) else { return false }
@@ -382,7 +382,7 @@ final class CustomerQueryTests: XCTestCase {
                 XCTAssertEqual(got, Array(expected.prefix(25)), "\(f) \(cf)")
             }
         }
-        let top = try Queries.topZips(store, filter: QueryFilter(), customers: CustomerFilter(), table: nil, limit: 1, threads: 1)
+        let top = try Queries.topZips(store, filter: QueryFilter(), limit: 1, threads: 1)
         // The heavy zips all have leading zeros; the report keeps them.
         XCTAssertTrue([501, 4042, 4043, 4044, 4045, 4046].contains(top[0].zip), "\(top)")
         guard case .string(let text)? = ZipReport.table(top).rows.first?.first else { return XCTFail("zip cell") }
@@ -392,10 +392,10 @@ final class CustomerQueryTests: XCTestCase {
     func testHoursMatchReference() throws {
         for key in [nil, BreakdownKey.level, .signMonth] as [BreakdownKey?] {
             for f in [QueryFilter(), QueryFilter(from: seconds("2014-10-03 13:30:00"), to: seconds("2014-11-02 02:00:00"))] {
-                let got = try Queries.hours(store, by: key, filter: f, customers: CustomerFilter(), table: table, threads: 2)
+                let got = try Queries.hours(store, by: key, filter: f, table: table, threads: 2)
                 // A customer range at a time: the same answer.
                 XCTAssertGreaterThan(RowGroupData.customerSlices(store: store, filter: f, sliceRows: 700).count, 3)
-                XCTAssertEqual(try Queries.hours(store, by: key, filter: f, customers: CustomerFilter(), table: table, threads: 2, sliceRows: 700), got)
+                XCTAssertEqual(try Queries.hours(store, by: key, filter: f, table: table, threads: 2, sliceRows: 700), got)
                 var events: [String: [Int64]] = [:], mobile: [String: [Int64]] = [:]
                 for r in rows where inRange(r, f) {
                     let g = key.map { k in customer(r.customerID).map { label($0, k) } ?? "unknown" } ?? "all"
@@ -410,7 +410,7 @@ final class CustomerQueryTests: XCTestCase {
             }
         }
         // Per part of the day: the profile's rule.
-        let h = try Queries.hours(store, by: BreakdownKey?.none, filter: QueryFilter(), customers: CustomerFilter(), table: nil, threads: 1)
+        let h = try Queries.hours(store, by: BreakdownKey?.none, filter: QueryFilter(), table: nil, threads: 1)
         let parts = HoursReport.table(h, by: BreakdownKey?.none, perPart: true)
         let p = referenceProfile(rows)
         let sums = [p.morning, p.afternoon, p.evening, p.night].map { $0.reduce(0, +) }
@@ -420,7 +420,7 @@ final class CustomerQueryTests: XCTestCase {
 
     func testProfileWithCustomersAndFilters() throws {
         let cf = CustomerFilter(levels: [0], genders: [1])
-        let p = try Queries.profile(store, filter: QueryFilter(), customers: cf, table: table, threads: 2)
+        let p = try Queries.profile(store, filter: cf.apply(to: QueryFilter(), table: table), threads: 2)
         let expected = referenceProfile(rows.filter { r in customer(r.customerID).map { $0.level == 0 && $0.gender == 1 } ?? false })
         XCTAssertEqual(p, expected)
         XCTAssertGreaterThan(p.count, 10)
@@ -441,7 +441,7 @@ final class CustomerQueryTests: XCTestCase {
         }
         XCTAssertGreaterThan(missing, 0)
         // A filter no customer matches: an empty profile, not everything.
-        let none = try Queries.profile(store, filter: QueryFilter(customers: [4]), customers: CustomerFilter(levels: [0, 1, 2]), table: table, threads: 1)
+        let none = try Queries.profile(store, filter: CustomerFilter(levels: [0, 1, 2]).apply(to: QueryFilter(customers: [4]), table: table), threads: 1)
         XCTAssertEqual(none.count, 0)
     }
 

@@ -80,8 +80,8 @@ final class HostileCorpusTests: XCTestCase {
     static func readEverything(_ path: String) throws {
         let s = try Store.open(path)
         _ = try Queries.profile(s, filter: QueryFilter(), threads: 2)
-        _ = try Queries.topZips(s, filter: QueryFilter(), customers: CustomerFilter(), table: nil, limit: 5, threads: 2)
-        _ = try Queries.topZips(s, filter: QueryFilter(customers: [3, 10, 17]), customers: CustomerFilter(), table: nil, limit: 5, threads: 1)
+        _ = try Queries.topZips(s, filter: QueryFilter(), limit: 5, threads: 2)
+        _ = try Queries.topZips(s, filter: QueryFilter(customers: [3, 10, 17]), limit: 5, threads: 1)
         try RowReader.forEachRowGroup(s) { _ in }
         if let t = try CustomerTable.load(s) {
             for r in 0..<t.count { _ = try t.name(r); _ = try t.address(r) }
@@ -152,7 +152,7 @@ final class HostileCorpusTests: XCTestCase {
         let zips = try copy("zip-decodes-outside-its-statistics")
         XCTAssertNoThrow(try Queries.profile(zips, filter: QueryFilter(), threads: 2), "the profile reads no zips")
         for f in [QueryFilter(), QueryFilter(customers: [3, 10, 17])] {
-            XCTAssertThrowsError(try Queries.topZips(zips, filter: f, customers: CustomerFilter(), table: nil, limit: 5, threads: 2)) {
+            XCTAssertThrowsError(try Queries.topZips(zips, filter: f, limit: 5, threads: 2)) {
                 XCTAssertTrue("\($0)".contains("outside its statistics"), "\($0)")
             }
         }

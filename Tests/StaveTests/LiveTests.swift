@@ -22,10 +22,10 @@ final class LiveTests: XCTestCase {
             let p = try Queries.profile(s, filter: f, threads: 2)
             out.append("\(p)")
             out.append("\(StatsKernel.compute(p))")
-            out.append("\(try Queries.topZips(s, filter: f, customers: CustomerFilter(), table: nil, limit: 20, threads: 2))")
-            out.append("\(try Queries.hours(s, by: nil, filter: f, customers: CustomerFilter(), table: nil, threads: 2))")
+            out.append("\(try Queries.topZips(s, filter: f, limit: 20, threads: 2))")
+            out.append("\(try Queries.hours(s, by: nil, filter: f, table: nil, threads: 2))")
             if let t {
-                out.append("\(try Queries.breakdown(s, table: t, by: .level, filter: f, customers: CustomerFilter(), threads: 2))")
+                out.append("\(try Queries.breakdown(s, table: t, by: .level, filter: f, threads: 2))")
             }
         }
         return out

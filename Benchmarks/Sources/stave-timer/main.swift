@@ -105,27 +105,27 @@ try measure("customer") { _ = try Queries.profile(store, filter: QueryFilter(cus
 // profile over the same range: the target is at most 2x.
 if let table = try CustomerTable.load(store) {
     try measure("breakdown_level") {
-        _ = try Queries.breakdown(store, table: table, by: .level, filter: QueryFilter(), customers: CustomerFilter(), threads: threads)
+        _ = try Queries.breakdown(store, table: table, by: .level, filter: QueryFilter(), threads: threads)
     }
     try measure("breakdown_level_month") {
-        _ = try Queries.breakdown(store, table: table, by: .level, filter: month, customers: CustomerFilter(), threads: threads)
+        _ = try Queries.breakdown(store, table: table, by: .level, filter: month, threads: threads)
     }
     try measure("hours_by_level") {
-        _ = try Queries.hours(store, by: .level, filter: QueryFilter(), customers: CustomerFilter(), table: table, threads: threads)
+        _ = try Queries.hours(store, by: .level, filter: QueryFilter(), table: table, threads: threads)
     }
     try measure("profile_gold") {
-        _ = try Queries.profile(store, filter: QueryFilter(), customers: CustomerFilter(levels: [2]), table: table, threads: threads)
+        _ = try Queries.profile(store, filter: CustomerFilter(levels: [2]).apply(to: QueryFilter(), table: table), threads: threads)
     }
     try measure("customer_table_load") { _ = try CustomerTable.load(store) }
 }
 try measure("top_zips") {
-    _ = try Queries.topZips(store, filter: QueryFilter(), customers: CustomerFilter(), table: nil, limit: 10, threads: threads)
+    _ = try Queries.topZips(store, filter: QueryFilter(), limit: 10, threads: threads)
 }
 try measure("top_zips_month") {
-    _ = try Queries.topZips(store, filter: month, customers: CustomerFilter(), table: nil, limit: 10, threads: threads)
+    _ = try Queries.topZips(store, filter: month, limit: 10, threads: threads)
 }
 try measure("hours") {
-    _ = try Queries.hours(store, by: nil, filter: QueryFilter(), customers: CustomerFilter(), table: nil, threads: threads)
+    _ = try Queries.hours(store, by: nil, filter: QueryFilter(), table: nil, threads: threads)
 }
 try measure("decode") { _ = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: threads) }
 let groups = try RowGroupData.loadAll(store: store, filter: QueryFilter(), threads: threads)
