@@ -53,13 +53,8 @@ struct ParquetEvents {
         case .int96: kind = .int96
         case .byteArray: kind = .text
         case .int64:
-            let unit = dt.timestampUnit ?? (dt.convertedType == 9 ? 1 : dt.convertedType == 10 ? 2 : nil)
-            switch unit {
-            case 1?: kind = .seconds(divisor: 1_000)
-            case 2?: kind = .seconds(divisor: 1_000_000)
-            case 3?: kind = .seconds(divisor: 1_000_000_000)
-            default: throw unsupported(EventsSchema.datetime, "INT64 TIMESTAMP, INT96 or a string")
-            }
+            guard let unit = dt.timestampUnit else { throw unsupported(EventsSchema.datetime, "INT64 TIMESTAMP, INT96 or a string") }
+            kind = .seconds(divisor: unit.perSecond)
         default: throw unsupported(EventsSchema.datetime, "INT64 TIMESTAMP, INT96 or a string")
         }
         time = kind

@@ -30,11 +30,26 @@ public struct ParquetColumnInfo: Sendable, Equatable {
     public var optional: Bool
     /// LogicalType union member id (1 STRING, 6 DATE, 8 TIMESTAMP, 10 INTEGER, ...).
     public var logicalKind: Int16?
-    /// TIMESTAMP unit: 1 millis, 2 micros, 3 nanos.
-    public var timestampUnit: Int16?
+    /// The unit of a timestamp column: from its TIMESTAMP logical type, or
+    /// from the deprecated converted type (TIMESTAMP_MILLIS, TIMESTAMP_MICROS)
+    /// of older writers. Nil for any other column.
+    public var timestampUnit: ParquetTimeUnit?
     public var timestampUTC: Bool?
     /// The deprecated ConvertedType (0 UTF8, 9 TIMESTAMP_MILLIS, 10 TIMESTAMP_MICROS, ...).
     public var convertedType: Int32?
+}
+
+public enum ParquetTimeUnit: Sendable, Equatable {
+    case millis, micros, nanos
+
+    /// Ticks of this unit in a second.
+    public var perSecond: Int64 {
+        switch self {
+        case .millis: return 1_000
+        case .micros: return 1_000_000
+        case .nanos: return 1_000_000_000
+        }
+    }
 }
 
 /// Decoded values of one column chunk.
@@ -114,32 +129,41 @@ public final class ParquetFile: @unchecked Sendable {
         } catch let e as ThriftError {
             throw fail("unreadable footer: \(e.message)")
         }
-        guard meta.int(1) != nil, let schema = meta.structs(2), let rows = meta.int(3), let rowGroups = meta.structs(4) else {
+        typealias F = PQ.FileMetaData
+        typealias S = PQ.SchemaElement
+        guard meta.int(F.version) != nil, let schema = meta.structs(F.schema), let rows = meta.int(F.numRows), let rowGroups = meta.structs(F.rowGroups) else {
             throw fail("footer lacks version, schema, num_rows or row_groups")
         }
-        guard meta[8] == nil else { throw fail("encrypted Parquet files are not supported") }
-        guard let root = schema.first, let children = root.int(5), children == Int64(schema.count - 1) else {
+        guard meta[F.encryptionAlgorithm] == nil else { throw fail("encrypted Parquet files are not supported") }
+        guard let root = schema.first, let children = root.int(S.numChildren), children == Int64(schema.count - 1) else {
             throw fail("nested schemas are not supported (the schema must be one flat list of columns)")
         }
         var columns: [ParquetColumnInfo] = []
         for e in schema.dropFirst() {
-            let name = e.string(4) ?? "?"
-            guard e.int(5) == nil || e.int(5) == 0, let t = e.int(1), let type = ParquetPhysicalType(rawValue: Int32(clamping: t)) else {
+            let name = e.string(S.name) ?? "?"
+            guard e.int(S.numChildren) == nil || e.int(S.numChildren) == 0, let t = e.int(S.type), let type = ParquetPhysicalType(rawValue: Int32(clamping: t)) else {
                 throw fail("column '\(name)': nested or untyped columns are not supported")
             }
-            let repetition = e.int(3) ?? Int64(ParquetCode.required)
+            let repetition = e.int(S.repetitionType) ?? Int64(ParquetCode.required)
             guard repetition == Int64(ParquetCode.required) || repetition == Int64(ParquetCode.optional) else {
                 throw fail("column '\(name)': repeated columns are not supported")
             }
             var info = ParquetColumnInfo(name: name, type: type, optional: repetition == Int64(ParquetCode.optional))
-            info.convertedType = e.int(6).map { Int32(clamping: $0) }
-            if let logical = e.structure(10), let kind = logical.fields.keys.first {
+            info.convertedType = e.int(S.convertedType).map { Int32(clamping: $0) }
+            if let logical = e.structure(S.logicalType), let kind = logical.fields.keys.first {
                 info.logicalKind = kind
-                if kind == 8, let ts = logical.structure(8) {
-                    info.timestampUTC = ts.bool(1)
-                    info.timestampUnit = ts.structure(2)?.fields.keys.first
+                if kind == PQ.LogicalType.timestamp, let ts = logical.structure(PQ.LogicalType.timestamp) {
+                    info.timestampUTC = ts.bool(PQ.TimestampType.isAdjustedToUTC)
+                    switch ts.structure(PQ.TimestampType.unit)?.fields.keys.first {
+                    case PQ.TimeUnit.millis?: info.timestampUnit = .millis
+                    case PQ.TimeUnit.micros?: info.timestampUnit = .micros
+                    case PQ.TimeUnit.nanos?: info.timestampUnit = .nanos
+                    default: break
+                    }
                 }
             }
+            if info.timestampUnit == nil, info.convertedType == ParquetCode.timestampMillis { info.timestampUnit = .millis }
+            if info.timestampUnit == nil, info.convertedType == ParquetCode.timestampMicros { info.timestampUnit = .micros }
             columns.append(info)
         }
         self.columns = columns
@@ -147,13 +171,13 @@ public final class ParquetFile: @unchecked Sendable {
         var groups: [(Int, [ThriftStruct])] = []
         var total = 0
         for (g, rg) in rowGroups.enumerated() {
-            guard let chunks = rg.structs(1), chunks.count == columns.count, let n = rg.int(3), n >= 0, n <= Int64(Self.maxGroupRows) else {
+            guard let chunks = rg.structs(PQ.RowGroup.columns), chunks.count == columns.count, let n = rg.int(PQ.RowGroup.numRows), n >= 0, n <= Int64(Self.maxGroupRows) else {
                 throw fail("row group \(g): missing columns or a row count outside 0...\(Self.maxGroupRows)")
             }
             for (c, chunk) in chunks.enumerated() {
-                guard chunk.string(1) == nil else { throw fail("row group \(g) column '\(columns[c].name)': data in another file is not supported") }
-                guard chunk[8] == nil, chunk[9] == nil else { throw fail("encrypted columns are not supported") }
-                guard chunk.structure(3) != nil else { throw fail("row group \(g) column '\(columns[c].name)': no column metadata") }
+                guard chunk.string(PQ.ColumnChunk.filePath) == nil else { throw fail("row group \(g) column '\(columns[c].name)': data in another file is not supported") }
+                guard chunk[PQ.ColumnChunk.cryptoMetadata] == nil, chunk[PQ.ColumnChunk.encryptedColumnMetadata] == nil else { throw fail("encrypted columns are not supported") }
+                guard chunk.structure(PQ.ColumnChunk.metaData) != nil else { throw fail("row group \(g) column '\(columns[c].name)': no column metadata") }
             }
             groups.append((Int(n), chunks))
             total += Int(n)
@@ -173,12 +197,14 @@ public final class ParquetFile: @unchecked Sendable {
         let info = columns[c]
         let rows = groups[g].rows
         let what = "row group \(g) column '\(info.name)'"
-        guard let md = groups[g].chunks[c].structure(3), let codec = md.int(4), let dataOffset = md.int(9),
-              let compressedSize = md.int(7), let valueCount = md.int(5) else { throw fail("\(what): incomplete column metadata") }
-        guard md.int(1) == Int64(info.type.rawValue) else { throw fail("\(what): metadata type differs from the schema") }
+        typealias M = PQ.ColumnMetaData
+        typealias H = PQ.PageHeader
+        guard let md = groups[g].chunks[c].structure(PQ.ColumnChunk.metaData), let codec = md.int(M.codec), let dataOffset = md.int(M.dataPageOffset),
+              let compressedSize = md.int(M.totalCompressedSize), let valueCount = md.int(M.numValues) else { throw fail("\(what): incomplete column metadata") }
+        guard md.int(M.type) == Int64(info.type.rawValue) else { throw fail("\(what): metadata type differs from the schema") }
         guard valueCount == Int64(rows) else { throw fail("\(what): \(valueCount) values in a row group of \(rows) rows") }
         var start = dataOffset
-        if let d = md.int(11), d > 0, d < start { start = d }
+        if let d = md.int(M.dictionaryPageOffset), d > 0, d < start { start = d }
         guard start >= 4, compressedSize >= 0, start <= Int64(dataEnd), compressedSize <= Int64(dataEnd) - start else {
             throw fail("\(what): chunk at \(start) of \(compressedSize) bytes lies outside the data (\(dataEnd) bytes)")
         }
@@ -192,31 +218,32 @@ public final class ParquetFile: @unchecked Sendable {
             let header: ThriftStruct
             do { header = try reader.readStruct() } catch let e as ThriftError { throw fail("\(what): unreadable page header: \(e.message)") }
             p += reader.position
-            guard let type = header.int(1), let rawSize = header.int(2), let storedSize = header.int(3),
+            guard let type = header.int(H.type), let rawSize = header.int(H.uncompressedPageSize), let storedSize = header.int(H.compressedPageSize),
                   rawSize >= 0, storedSize >= 0, storedSize <= Int64(chunk.count - p), rawSize <= Int64(Self.maxPageBytes) else {
                 throw fail("\(what): page header with missing or impossible sizes")
             }
             let stored = UnsafeRawBufferPointer(rebasing: chunk[p..<(p + Int(storedSize))])
             p += Int(storedSize)
-            if let crc = header.int(4), UInt32(truncatingIfNeeded: crc) != CRC32.checksum(stored) {
+            if let crc = header.int(H.crc), UInt32(truncatingIfNeeded: crc) != CRC32.checksum(stored) {
                 throw fail("\(what): page checksum mismatch (the page is damaged)")
             }
             switch Int32(clamping: type) {
             case ParquetCode.dictionaryPage:
-                guard let d = header.structure(7), let n = d.int(1), n >= 0, n <= rawSize else { throw fail("\(what): bad dictionary page header") }
+                guard let d = header.structure(H.dictionaryPageHeader), let n = d.int(PQ.DictionaryPageHeader.numValues), n >= 0, n <= rawSize else { throw fail("\(what): bad dictionary page header") }
                 let body = try decompress(stored, codec: codec, size: Int(rawSize), what: what)
                 try decoder.dictionary(body, count: Int(n))
             case ParquetCode.dataPage:
-                guard let d = header.structure(5), let n = d.int(1), let enc = d.int(2) else { throw fail("\(what): bad data page header") }
+                guard let d = header.structure(H.dataPageHeader), let n = d.int(PQ.DataPageHeader.numValues), let enc = d.int(PQ.DataPageHeader.encoding) else { throw fail("\(what): bad data page header") }
                 let body = try decompress(stored, codec: codec, size: Int(rawSize), what: what)
                 try decoder.page(levels: nil, values: body, count: n, encoding: enc, v1: true)
             case ParquetCode.dataPageV2:
-                guard let d = header.structure(8), let n = d.int(1), let enc = d.int(4), let nulls = d.int(2),
-                      let defLength = d.int(5), let repLength = d.int(6), defLength >= 0, repLength == 0,
+                typealias V2 = PQ.DataPageHeaderV2
+                guard let d = header.structure(H.dataPageHeaderV2), let n = d.int(V2.numValues), let enc = d.int(V2.encoding), let nulls = d.int(V2.numNulls),
+                      let defLength = d.int(V2.definitionLevelsByteLength), let repLength = d.int(V2.repetitionLevelsByteLength), defLength >= 0, repLength == 0,
                       defLength <= storedSize, nulls >= 0 else { throw fail("\(what): bad data page v2 header") }
                 let levels = UnsafeRawBufferPointer(rebasing: stored[0..<Int(defLength)])
                 let rest = UnsafeRawBufferPointer(rebasing: stored[Int(defLength)...])
-                let compressed = d.bool(7) ?? true
+                let compressed = d.bool(V2.isCompressed) ?? true
                 let valueBytes = Int(rawSize) - Int(defLength)
                 guard valueBytes >= 0 else { throw fail("\(what): data page v2 levels larger than the page") }
                 let body = compressed ? try decompress(rest, codec: codec, size: valueBytes, what: what) : Array(rest)

@@ -21,10 +21,14 @@ public struct ParquetSurgery {
     /// Per row group, per column chunk, its pages in file order.
     public var pages: [[[Page]]]
 
-    // Field ids of parquet.thrift used here.
-    static let fileRowGroups: Int16 = 4, rowGroupColumns: Int16 = 1, chunkFileOffset: Int16 = 2, chunkMeta: Int16 = 3
-    static let metaCodec: Int16 = 4, metaUncompressed: Int16 = 6, metaCompressed: Int16 = 7, metaDataOffset: Int16 = 9, metaDictionaryOffset: Int16 = 11
-    static let pageType: Int16 = 1, pageRawSize: Int16 = 2, pageStoredSize: Int16 = 3, pageCRC: Int16 = 4
+    // Field ids of parquet.thrift used here (ParquetThrift.swift).
+    static let fileRowGroups = PQ.FileMetaData.rowGroups, rowGroupColumns = PQ.RowGroup.columns
+    static let chunkFileOffset = PQ.ColumnChunk.fileOffset, chunkMeta = PQ.ColumnChunk.metaData
+    static let metaCodec = PQ.ColumnMetaData.codec, metaUncompressed = PQ.ColumnMetaData.totalUncompressedSize
+    static let metaCompressed = PQ.ColumnMetaData.totalCompressedSize, metaDataOffset = PQ.ColumnMetaData.dataPageOffset
+    static let metaDictionaryOffset = PQ.ColumnMetaData.dictionaryPageOffset
+    static let pageType = PQ.PageHeader.type, pageRawSize = PQ.PageHeader.uncompressedPageSize
+    static let pageStoredSize = PQ.PageHeader.compressedPageSize, pageCRC = PQ.PageHeader.crc
 
     /// Takes `bytes` apart. Throws (a ThriftError) on a file it cannot
     /// walk: this is for well-formed seed files.
@@ -92,20 +96,21 @@ public struct ParquetSurgery {
                     var page = pages[g][c][k]
                     guard let raw = page.header.int(Self.pageRawSize), raw >= 0, raw <= 1 << 28 else { throw ThriftError(message: "page size") }
                     var levels = 0
-                    if page.header.int(Self.pageType) == 3, var v2 = page.header.structure(8) {
-                        levels = Int(v2.int(5) ?? 0) + Int(v2.int(6) ?? 0)
+                    typealias V2 = PQ.DataPageHeaderV2
+                    if page.header.int(Self.pageType) == Int64(ParquetCode.dataPageV2), var v2 = page.header.structure(PQ.PageHeader.dataPageHeaderV2) {
+                        levels = Int(v2.int(V2.definitionLevelsByteLength) ?? 0) + Int(v2.int(V2.repetitionLevelsByteLength) ?? 0)
                         guard levels >= 0, levels <= page.body.count else { throw ThriftError(message: "v2 levels") }
-                        if v2.bool(7) == false { continue }
-                        v2.fields[7] = .bool(false)
-                        page.header.fields[8] = .structure(v2)
+                        if v2.bool(V2.isCompressed) == false { continue }
+                        v2.fields[V2.isCompressed] = .bool(false)
+                        page.header.fields[PQ.PageHeader.dataPageHeaderV2] = .structure(v2)
                     }
                     let packed = Array(page.body[levels...])
                     var out = [UInt8](repeating: 0, count: Int(raw) - levels)
-                    if codec == 6 {
+                    if codec == Int64(ParquetCode.zstd) {
                         try packed.withUnsafeBytes { src in
                             try out.withUnsafeMutableBytes { try Zstd.decompressExact(src, into: $0, file: "surgery", what: "page") }
                         }
-                    } else if codec == 1 {
+                    } else if codec == Int64(ParquetCode.snappy) {
                         var n = out.count
                         let status = packed.withUnsafeBytes { src in
                             out.withUnsafeMutableBytes { dst in
@@ -121,7 +126,7 @@ public struct ParquetSurgery {
                     page.header.fields[Self.pageStoredSize] = .int(Int64(page.body.count))
                     pages[g][c][k] = page
                 }
-                md.fields[Self.metaCodec] = .int(0)
+                md.fields[Self.metaCodec] = .int(Int64(ParquetCode.uncompressed))
                 chunks[c].fields[Self.chunkMeta] = .structure(md)
             }
             groups[g].fields[Self.rowGroupColumns] = .list(chunks.map { .structure($0) })
@@ -160,7 +165,7 @@ public struct ParquetSurgery {
                 for page in pages[g][c] {
                     var w = ThriftWriter()
                     w.write(page.header)
-                    if page.header.int(Self.pageType) == 2 { dictionaryOffset = dictionaryOffset ?? out.count } else { dataOffset = dataOffset ?? out.count }
+                    if page.header.int(Self.pageType) == Int64(ParquetCode.dictionaryPage) { dictionaryOffset = dictionaryOffset ?? out.count } else { dataOffset = dataOffset ?? out.count }
                     // Wrapping: the header's sizes may be anything (a test or the fuzzer set them).
                     raw = raw &+ w.bytes.count &+ Int(truncatingIfNeeded: page.header.int(Self.pageRawSize) ?? 0)
                     out += w.bytes

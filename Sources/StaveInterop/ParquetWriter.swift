@@ -79,14 +79,6 @@ public struct ParquetColumnData: Sendable {
 }
 
 /// Parquet's numeric codes (parquet.thrift).
-enum ParquetCode {
-    static let plain: Int32 = 0, rle: Int32 = 3, rleDictionary: Int32 = 8, plainDictionary: Int32 = 2
-    static let deltaBinaryPacked: Int32 = 5, deltaLengthByteArray: Int32 = 6, deltaByteArray: Int32 = 7, byteStreamSplit: Int32 = 9
-    static let dataPage: Int32 = 0, dictionaryPage: Int32 = 2, dataPageV2: Int32 = 3
-    static let uncompressed: Int32 = 0, snappy: Int32 = 1, gzip: Int32 = 2, zstd: Int32 = 6
-    static let required: Int32 = 0, optional: Int32 = 1, repeated: Int32 = 2
-}
-
 public final class ParquetFileWriter {
     public let schema: [ParquetColumnSpec]
     let out: OutputFile
@@ -167,92 +159,97 @@ public final class ParquetFileWriter {
     /// Writes the footer. The OutputFile is the caller's to commit.
     public func finish() throws {
         var w = ThriftWriter()
+        typealias F = PQ.FileMetaData
+        typealias S = PQ.SchemaElement
+        typealias L = PQ.LogicalType
         w.element { m in
-            m.i32(1, 1)
-            m.listHeader(2, .structure, count: schema.count + 1)
+            m.i32(F.version, 1)
+            m.listHeader(F.schema, .structure, count: schema.count + 1)
             m.element { root in
-                root.string(4, "schema")
-                root.i32(5, Int32(schema.count))
+                root.string(S.name, "schema")
+                root.i32(S.numChildren, Int32(schema.count))
             }
             for c in schema {
                 m.element { e in
-                    e.i32(1, c.type.rawValue)
-                    e.i32(3, c.optional ? ParquetCode.optional : ParquetCode.required)
-                    e.string(4, c.name)
+                    e.i32(S.type, c.type.rawValue)
+                    e.i32(S.repetitionType, c.optional ? ParquetCode.optional : ParquetCode.required)
+                    e.string(S.name, c.name)
                     switch c.logical {
                     case .string?:
-                        e.i32(6, 0) // UTF8
-                        e.structure(10) { l in l.structure(1) { _ in } }
+                        e.i32(S.convertedType, ParquetCode.utf8)
+                        e.structure(S.logicalType) { l in l.structure(L.string) { _ in } }
                     case .date?:
-                        e.i32(6, 6) // DATE
-                        e.structure(10) { l in l.structure(6) { _ in } }
+                        e.i32(S.convertedType, ParquetCode.date)
+                        e.structure(S.logicalType) { l in l.structure(L.date) { _ in } }
                     case .timestampMicros?:
                         // No converted type: TIMESTAMP_MICROS would mean UTC-adjusted.
-                        e.structure(10) { l in
-                            l.structure(8) { t in
-                                t.bool(1, false)
-                                t.structure(2) { u in u.structure(2) { _ in } }
+                        e.structure(S.logicalType) { l in
+                            l.structure(L.timestamp) { t in
+                                t.bool(PQ.TimestampType.isAdjustedToUTC, false)
+                                t.structure(PQ.TimestampType.unit) { u in u.structure(PQ.TimeUnit.micros) { _ in } }
                             }
                         }
                     case .integer(let bits, let signed)?:
-                        let converted: Int32 = signed ? [8: 15, 16: 16, 32: 17, 64: 18][Int(bits)]! : [8: 11, 16: 12, 32: 13, 64: 14][Int(bits)]!
-                        e.i32(6, converted)
-                        e.structure(10) { l in
-                            l.structure(10) { t in
-                                t.field(1, .byte); t.bytesAppend(UInt8(bitPattern: bits))
-                                t.bool(2, signed)
+                        e.i32(S.convertedType, ParquetCode.convertedInteger(bits: bits, signed: signed))
+                        e.structure(S.logicalType) { l in
+                            l.structure(L.integer) { t in
+                                t.field(PQ.IntType.bitWidth, .byte); t.bytesAppend(UInt8(bitPattern: bits))
+                                t.bool(PQ.IntType.isSigned, signed)
                             }
                         }
                     case nil: break
                     }
                 }
             }
-            m.i64(3, Int64(rows))
-            m.listHeader(4, .structure, count: rowGroups.count)
+            m.i64(F.numRows, Int64(rows))
+            m.listHeader(F.rowGroups, .structure, count: rowGroups.count)
             for (ordinal, g) in rowGroups.enumerated() {
                 m.element { rg in
-                    rg.listHeader(1, .structure, count: g.columns.count)
+                    typealias R = PQ.RowGroup
+                    typealias M = PQ.ColumnMetaData
+                    typealias T = PQ.Statistics
+                    rg.listHeader(R.columns, .structure, count: g.columns.count)
                     for (k, c) in g.columns.enumerated() {
                         rg.element { cc in
-                            cc.i64(2, Int64(c.dictionaryPageOffset ?? c.dataPageOffset))
-                            cc.structure(3) { md in
-                                md.i32(1, schema[k].type.rawValue)
-                                md.listHeader(2, .i32, count: c.encodings.count)
+                            cc.i64(PQ.ColumnChunk.fileOffset, Int64(c.dictionaryPageOffset ?? c.dataPageOffset))
+                            cc.structure(PQ.ColumnChunk.metaData) { md in
+                                md.i32(M.type, schema[k].type.rawValue)
+                                md.listHeader(M.encodings, .i32, count: c.encodings.count)
                                 for e in c.encodings { md.element(Int64(e)) }
-                                md.listHeader(3, .binary, count: 1)
+                                md.listHeader(M.pathInSchema, .binary, count: 1)
                                 md.rawBinary(Array(schema[k].name.utf8))
-                                md.i32(4, ParquetCode.zstd)
-                                md.i64(5, Int64(c.valueCount))
-                                md.i64(6, Int64(c.uncompressed))
-                                md.i64(7, Int64(c.compressed))
-                                md.i64(9, Int64(c.dataPageOffset))
-                                if let d = c.dictionaryPageOffset { md.i64(11, Int64(d)) }
-                                md.structure(12) { st in
+                                md.i32(M.codec, ParquetCode.zstd)
+                                md.i64(M.numValues, Int64(c.valueCount))
+                                md.i64(M.totalUncompressedSize, Int64(c.uncompressed))
+                                md.i64(M.totalCompressedSize, Int64(c.compressed))
+                                md.i64(M.dataPageOffset, Int64(c.dataPageOffset))
+                                if let d = c.dictionaryPageOffset { md.i64(M.dictionaryPageOffset, Int64(d)) }
+                                md.structure(M.statistics) { st in
                                     if let s = c.statistics, schema[k].type != .byteArray {
                                         // The deprecated signed min/max, for older readers.
-                                        st.binary(1, s.max)
-                                        st.binary(2, s.min)
+                                        st.binary(T.max, s.max)
+                                        st.binary(T.min, s.min)
                                     }
-                                    st.i64(3, Int64(c.nulls))
+                                    st.i64(T.nullCount, Int64(c.nulls))
                                     if let s = c.statistics {
-                                        st.binary(5, s.max)
-                                        st.binary(6, s.min)
+                                        st.binary(T.maxValue, s.max)
+                                        st.binary(T.minValue, s.min)
                                     }
                                 }
                             }
                         }
                     }
                     let total = g.columns.reduce(0) { $0 + $1.uncompressed }
-                    rg.i64(2, Int64(total))
-                    rg.i64(3, Int64(g.rows))
-                    rg.i64(5, Int64(g.offset))
-                    rg.i64(6, Int64(g.columns.reduce(0) { $0 + $1.compressed }))
-                    rg.field(7, .i16); rg.element(Int64(ordinal))
+                    rg.i64(R.totalByteSize, Int64(total))
+                    rg.i64(R.numRows, Int64(g.rows))
+                    rg.i64(R.fileOffset, Int64(g.offset))
+                    rg.i64(R.totalCompressedSize, Int64(g.columns.reduce(0) { $0 + $1.compressed }))
+                    rg.field(R.ordinal, .i16); rg.element(Int64(ordinal))
                 }
             }
-            m.string(6, Self.createdBy)
-            m.listHeader(7, .structure, count: schema.count)
-            for _ in schema { m.element { o in o.structure(1) { _ in } } }
+            m.string(F.createdBy, Self.createdBy)
+            m.listHeader(F.columnOrders, .structure, count: schema.count)
+            for _ in schema { m.element { o in o.structure(PQ.ColumnOrder.typeOrder) { _ in } } }
         }
         let footer = w.bytes
         try write(footer)
@@ -283,11 +280,11 @@ struct ParquetChunk {
             let packed = Zstd.compress(body, level: level)
             var w = ThriftWriter()
             w.element { h in
-                h.i32(1, type)
-                h.i32(2, Int32(body.count))
-                h.i32(3, Int32(packed.count))
+                h.i32(PQ.PageHeader.type, type)
+                h.i32(PQ.PageHeader.uncompressedPageSize, Int32(body.count))
+                h.i32(PQ.PageHeader.compressedPageSize, Int32(packed.count))
                 // The page checksum: CRC-32 of the bytes as stored.
-                h.i32(4, Int32(bitPattern: CRC32.checksum(packed)))
+                h.i32(PQ.PageHeader.crc, Int32(bitPattern: CRC32.checksum(packed)))
                 header(&h)
             }
             uncompressed += w.bytes.count + body.count
@@ -299,9 +296,9 @@ struct ParquetChunk {
         if let dictionary {
             encodings += [ParquetCode.plain, ParquetCode.rleDictionary]
             page(type: ParquetCode.dictionaryPage, body: dictionary.plain) { h in
-                h.structure(7) { d in
-                    d.i32(1, Int32(dictionary.count))
-                    d.i32(2, ParquetCode.plain)
+                h.structure(PQ.PageHeader.dictionaryPageHeader) { d in
+                    d.i32(PQ.DictionaryPageHeader.numValues, Int32(dictionary.count))
+                    d.i32(PQ.DictionaryPageHeader.encoding, ParquetCode.plain)
                 }
             }
             dataStart = bytes.count
@@ -331,11 +328,12 @@ struct ParquetChunk {
                 Plain.append(column.values, range, to: &body)
             }
             page(type: ParquetCode.dataPage, body: body) { h in
-                h.structure(5) { d in
-                    d.i32(1, Int32(end - row))
-                    d.i32(2, dictionary == nil ? ParquetCode.plain : ParquetCode.rleDictionary)
-                    d.i32(3, ParquetCode.rle)
-                    d.i32(4, ParquetCode.rle)
+                typealias D = PQ.DataPageHeader
+                h.structure(PQ.PageHeader.dataPageHeader) { d in
+                    d.i32(D.numValues, Int32(end - row))
+                    d.i32(D.encoding, dictionary == nil ? ParquetCode.plain : ParquetCode.rleDictionary)
+                    d.i32(D.definitionLevelEncoding, ParquetCode.rle)
+                    d.i32(D.repetitionLevelEncoding, ParquetCode.rle)
                 }
             }
             row = end

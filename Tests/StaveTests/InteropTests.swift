@@ -152,7 +152,7 @@ final class InteropTests: XCTestCase {
         let bytes = try write(schema, groups: groups, pageRows: 3_000)
         let f = try ParquetFile(bytes: bytes, name: "mem.parquet")
         XCTAssertEqual(f.columns.map(\.name), schema.map(\.name))
-        XCTAssertEqual(f.columns[6].timestampUnit, 2)
+        XCTAssertEqual(f.columns[6].timestampUnit, .micros)
         XCTAssertEqual(f.columns[6].timestampUTC, false)
         XCTAssertEqual(f.columns[5].optional, true)
         XCTAssertEqual(f.rowCount, 41_001)
