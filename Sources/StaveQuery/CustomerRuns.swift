@@ -352,6 +352,22 @@ extension ProfileKernel {
         }
     }
 
+    /// Customer bounds for `workers` shares of about equal rows, from the
+    /// rows before each customer (`rowsBefore[c]`, with the total last):
+    /// share w is customers bounds[w]..<bounds[w + 1].
+    static func shares(rowsBefore: [Int], workers: Int) -> [Int] {
+        let customers = rowsBefore.count - 1
+        var bounds = [0]
+        var c = 0
+        for w in 1..<max(1, workers) {
+            let target = rowsBefore[customers] * w / workers
+            while c < customers && rowsBefore[c] < target { c += 1 }
+            bounds.append(c)
+        }
+        bounds.append(customers)
+        return bounds
+    }
+
     /// Sorts runs by customer, keeping the order of runs of one customer.
     static func sortByCustomer(_ runs: [CustomerRun]) -> [CustomerRun] {
         guard !runs.isEmpty else { return [] }

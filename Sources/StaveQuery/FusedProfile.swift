@@ -99,19 +99,8 @@ public enum FusedProfile {
         guard !jobs.isEmpty, total <= Int(Int32.max) else { return nil }
         // Chains: each group after the one whose largest customer is the
         // largest <= its smallest (the fewest chains).
-        var chains: [[Int]] = []
-        for (j, job) in jobs.enumerated() {
-            var best = -1
-            for s in chains.indices where jobs[chains[s].last!].hi <= job.lo {
-                if best < 0 || jobs[chains[s].last!].hi > jobs[chains[best].last!].hi { best = s }
-            }
-            if best < 0 {
-                guard chains.count < RunStreams.maxStreams else { return nil }
-                chains.append([])
-                best = chains.count - 1
-            }
-            chains[best].append(j)
-        }
+        guard let chains = RunStreams.chains(Array(jobs.indices), first: { jobs[$0].lo }, last: { jobs[$0].hi },
+                                             limit: RunStreams.maxStreams) else { return nil }
         return Plan(jobs: jobs, chains: chains, lo: jobs.map(\.lo).min()!, hi: jobs.map(\.hi).max()!, total: total, maxTrack: maxTrack)
     }
 

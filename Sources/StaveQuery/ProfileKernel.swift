@@ -23,19 +23,11 @@ public enum ProfileKernel {
         // Otherwise all runs, grouped by customer (stable: group order is kept).
         let (runs, starts, rowsBefore) = runsByCustomer(groups, threads: threads)
         guard !runs.isEmpty else { return Profile() }
-        let rowCount = rowsBefore.last!
         let customers = starts.count - 1
 
         // 2. Split customers into contiguous slices of about equal rows.
         let workers = max(1, min(threads, customers / 64 + 1))
-        var bounds = [0]
-        var c = 0
-        for w in 1..<workers {
-            let target = rowCount * w / workers
-            while c < customers && rowsBefore[c] < target { c += 1 }
-            bounds.append(c)
-        }
-        bounds.append(customers)
+        let bounds = shares(rowsBefore: rowsBefore, workers: workers)
 
         // 3. Kernels. Each worker writes only output slots bounds[w]..<bounds[w+1].
         let out = ProfileBuffers(count: customers)

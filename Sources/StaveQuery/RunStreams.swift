@@ -26,47 +26,58 @@ struct RunStreams {
     /// chains would be needed, when there are no runs, or when the customer
     /// ids span too far for one output slot per id (`maxSpan`).
     init?(_ groups: [RowGroupData], maxSpan: (Int) -> Int) {
-        var chains: [[Int]] = [], last: [[UInt32]] = [], rows: [[Int]] = []
         var lo = UInt32.max, hi = UInt32.min, runCount = 0, total = 0
+        var used: [Int] = [], groupRows = [Int](repeating: 0, count: groups.count)
         for (k, g) in groups.enumerated() where !g.runs.isEmpty {
-            var groupRows = 0
             var ascending = true
             g.runs.withUnsafeBufferPointer { runs in
                 var previous = runs[0].customer
                 for r in runs {
                     ascending = ascending && r.customer >= previous
                     previous = r.customer
-                    groupRows &+= Int(r.end) &- Int(r.start)
+                    groupRows[k] &+= Int(r.end) &- Int(r.start)
                 }
             }
             guard ascending else { return nil }
-            let first = g.runs[0].customer, end = g.runs[g.runs.count - 1].customer
-            lo = min(lo, first)
-            hi = max(hi, end)
+            lo = min(lo, g.runs[0].customer)
+            hi = max(hi, g.runs[g.runs.count - 1].customer)
             runCount += g.runs.count
-            total += groupRows
-            // The chain whose last customer is the largest one <= first (the
-            // fewest chains, as in patience sorting).
-            var best = -1
-            for s in chains.indices where last[s][last[s].count - 1] <= first {
-                if best < 0 || last[s][last[s].count - 1] > last[best][last[best].count - 1] { best = s }
-            }
-            if best < 0 {
-                guard chains.count < Self.maxStreams else { return nil }
-                chains.append([]); last.append([]); rows.append([0])
-                best = chains.count - 1
-            }
-            chains[best].append(k)
-            last[best].append(end)
-            rows[best].append(rows[best][rows[best].count - 1] + groupRows)
+            total += groupRows[k]
+            used.append(k)
         }
-        guard !chains.isEmpty, Int(hi - lo) + 1 <= maxSpan(runCount) else { return nil }
+        guard let chains = RunStreams.chains(used, first: { groups[$0].runs[0].customer },
+                                              last: { groups[$0].runs[groups[$0].runs.count - 1].customer }, limit: Self.maxStreams),
+              !chains.isEmpty, Int(hi - lo) + 1 <= maxSpan(runCount) else { return nil }
         self.chains = chains
-        self.lastCustomer = last
-        self.rowsBefore = rows
+        self.lastCustomer = chains.map { $0.map { groups[$0].runs[groups[$0].runs.count - 1].customer } }
+        self.rowsBefore = chains.map { chain in chain.reduce(into: [0]) { $0.append($0[$0.count - 1] + groupRows[$1]) } }
         self.lo = lo
         self.hi = hi
         self.totalRows = total
+    }
+
+    /// `items` (in their order) laid into the fewest chains in which each
+    /// item's `first` customer is >= the previous item's `last`: each item
+    /// goes after the chain end that is the largest one <= its first, as in
+    /// patience sorting. Nil when more than `limit` chains would be needed.
+    static func chains(_ items: [Int], first: (Int) -> UInt32, last: (Int) -> UInt32, limit: Int) -> [[Int]]? {
+        var chains: [[Int]] = [], ends: [UInt32] = []
+        for item in items {
+            let start = first(item)
+            var best = -1
+            for s in chains.indices where ends[s] <= start {
+                if best < 0 || ends[s] > ends[best] { best = s }
+            }
+            if best < 0 {
+                guard chains.count < limit else { return nil }
+                chains.append([])
+                ends.append(0)
+                best = chains.count - 1
+            }
+            chains[best].append(item)
+            ends[best] = last(item)
+        }
+        return chains
     }
 
     /// A place in one stream: the position in its chain and the run in

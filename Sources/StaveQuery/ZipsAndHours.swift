@@ -77,16 +77,8 @@ extension Queries {
         // number of the last customer counted for a zip) makes the distinct
         // count exact.
         let (runs, starts, rowsBefore) = ProfileKernel.runsByCustomer(groups, threads: threads)
-        let customerCount = starts.count - 1
         let workers = max(1, min(threads, runs.count / 64 + 1))
-        var bounds = [0]
-        var c = 0
-        for w in 1..<workers {
-            let target = rowsBefore[customerCount] * w / workers
-            while c < customerCount && rowsBefore[c] < target { c += 1 }
-            bounds.append(starts[c])
-        }
-        bounds.append(runs.count)
+        let bounds = ProfileKernel.shares(rowsBefore: rowsBefore, workers: workers).map { starts[$0] }
         let parts = bounds.count - 1
         // Each worker counts its own slice; inputs are read-only.
         return withExtendedLifetime(groups) {
