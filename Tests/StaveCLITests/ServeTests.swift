@@ -9,15 +9,8 @@ import Glibc
 /// naming them, commits reach open pages, concurrent requests during
 /// appends each match a committed snapshot, slow clients hold up nobody,
 /// and the store is never written.
-final class ServeTests: XCTestCase {
-    var dir = ""
+final class ServeTests: CLITestCase {
     var servers: [Process] = []
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "stave-serve-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { [dir] in try? FileManager.default.removeItem(atPath: dir) }
-    }
 
     override func tearDown() {
         for p in servers where p.isRunning {
@@ -28,23 +21,6 @@ final class ServeTests: XCTestCase {
     }
 
     // MARK: Helpers
-
-    @discardableResult
-    func stave(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let errData = ErrDrain(err.fileHandleForReading)   // see CLITests.stave
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = errData.wait()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
 
     /// A generated store with its customer table (a few customers missing
     /// from it), at dir/name.
