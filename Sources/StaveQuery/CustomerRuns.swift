@@ -368,31 +368,10 @@ extension ProfileKernel {
         return bounds
     }
 
-    /// Sorts runs by customer, keeping the order of runs of one customer.
+    /// Sorts runs by customer, keeping the order of runs of one customer:
+    /// a comparison sort, for ids that span too far for the counting sort
+    /// of `runsByCustomer` (its only caller).
     static func sortByCustomer(_ runs: [CustomerRun]) -> [CustomerRun] {
-        guard !runs.isEmpty else { return [] }
-        var lo = UInt32.max, hi = UInt32.min
-        for r in runs { lo = min(lo, r.customer); hi = max(hi, r.customer) }
-        let span = Int(hi - lo) + 1
-        if span <= max(4 * runs.count, 1 << 16) {
-            // Counting sort: stable, one pass to count, one to place.
-            var counts = [Int](repeating: 0, count: span + 1)
-            return [CustomerRun](unsafeUninitializedCapacity: runs.count) { out, n in
-                runs.withUnsafeBufferPointer { src in
-                    counts.withUnsafeMutableBufferPointer { c in
-                        // Every index below is customer - lo in 0..<span, plus one.
-                        for r in src { c[Int(r.customer &- lo) &+ 1] &+= 1 }
-                        for k in 1...span { c[k] &+= c[k &- 1] }
-                        for r in src {
-                            let k = Int(r.customer &- lo)
-                            (out.baseAddress! + c[k]).initialize(to: r)
-                            c[k] &+= 1
-                        }
-                    }
-                }
-                n = runs.count
-            }
-        }
         return runs.enumerated().sorted { ($0.element.customer, $0.offset) < ($1.element.customer, $1.offset) }.map(\.element)
     }
 
