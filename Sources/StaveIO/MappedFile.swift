@@ -26,9 +26,9 @@ public final class MappedFile: @unchecked Sendable {
             base = nil
             return
         }
-        // No MAP_POPULATE: measured, it saves nothing on full scans and makes
-        // a one-customer query on a 10M-row store 24 ms instead of 15 ms, by
-        // faulting in every page of columns and row groups it never reads.
+        // No MAP_POPULATE: it saves nothing on full scans and slows down a
+        // one-customer query by faulting in every page of columns and row
+        // groups it never reads (figures in the commit that removed it).
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else { throw StaveError.io(path: path, operation: "mmap", errno: errno) }
         base = p

@@ -10,9 +10,9 @@ import Glibc
 
 /// The program behind `stave serve` (which runs it, found next to itself,
 /// with the same arguments): the HTTP server lives in its own executable so
-/// that every other stave command starts without it (measured: 0.8 ms of
-/// each process, from Hummingbird's and SwiftNIO's protocol conformances,
-/// relocations and pages).
+/// that every other stave command starts without the cost of loading it
+/// (Hummingbird's and SwiftNIO's protocol conformances, relocations and
+/// pages, paid by each process).
 @main
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
