@@ -27,7 +27,7 @@ struct ParseState {
     /// goes on into a fresh one (at most one write in flight, so parts keep
     /// their order and memory holds at most two buffers).
     var overlapFlushes = false
-    var inFlight: FlushJob?
+    var flushes = FlushPipeline()
     /// An input larger than one buffer: each full buffer is spilled here,
     /// and `finish` lays all of them out as one run (RunMerge).
     var spills: SpillSet?
@@ -272,13 +272,7 @@ struct ParseState {
             buffer.removeAll()
             return
         }
-        // The previous write must be done (and its error reported) before
-        // this one starts: parts are added to the sink one at a time, in order.
-        let spare = try finishFlushes()
-        var full = spare ?? EventBuffer()
-        swap(&full, &buffer)
-        if spare == nil { buffer.reserve(min(options.bufferRows, 1 << 22)) }
-        inFlight = FlushJob.start(full, sink: sink, groupRows: groupRows)
+        try flushes.submit(&buffer, to: sink, groupRows: groupRows, reserve: min(options.bufferRows, 1 << 22))
     }
 
     /// The buffer's rows whose event id was seen before (earlier in the
@@ -334,19 +328,54 @@ struct ParseState {
     }
 
     /// Waits for the write in flight, if any, and rethrows its error.
-    @discardableResult
-    mutating func finishFlushes() throws -> EventBuffer? {
-        guard let job = inFlight else { return nil }
-        inFlight = nil
-        return try job.wait()
-    }
+    mutating func finishFlushes() throws { try flushes.finish() }
 
     /// Waits for the write in flight without reporting it (the caller is
     /// already failing): nothing may still write into a store being abandoned.
     mutating func drainFlushes() {
-        _ = try? finishFlushes()
+        flushes.drain()
         spills?.removeAll()
     }
+}
+
+/// Buffers written into a sink as parts on another thread while the
+/// caller fills the next one (convert's overlapped flushes, RunMerge's
+/// parts). At most one write is in flight, so parts reach the sink one at a
+/// time, in order, and memory holds at most two buffers; the buffer a write
+/// hands back, emptied, is the next one filled (a fresh 4M-row buffer costs
+/// 32,000 page faults).
+struct FlushPipeline {
+    private var inFlight: FlushJob?
+    private var spare: EventBuffer?
+
+    /// Waits for the write in flight (rethrowing its error), then starts
+    /// writing `buffer` and leaves in its place the buffer that write handed
+    /// back, or a new one with room for `reserve` rows.
+    mutating func submit(_ buffer: inout EventBuffer, to sink: PartSink, groupRows: Int, reserve: Int = 0) throws {
+        try waitForWrite()
+        var next = spare ?? EventBuffer()
+        if spare == nil && reserve > 0 { next.reserve(reserve) }
+        spare = nil
+        swap(&next, &buffer)
+        inFlight = FlushJob.start(next, sink: sink, groupRows: groupRows)
+    }
+
+    /// Waits for the write in flight, if any, and rethrows its error; keeps
+    /// its buffer for the next `submit`.
+    mutating func waitForWrite() throws {
+        guard let job = inFlight else { return }
+        inFlight = nil
+        spare = try job.wait()
+    }
+
+    /// Waits for the last write and lets its buffer go.
+    mutating func finish() throws {
+        defer { spare = nil }
+        try waitForWrite()
+    }
+
+    /// `finish` without reporting an error (the caller is already failing).
+    mutating func drain() { try? finish() }
 }
 
 /// One part being written on a global-queue thread.

@@ -96,18 +96,15 @@ public enum RunMerge {
         let refs = try groups(inputs)
         let plan = ranges(refs, targetRows: partRows)
         var written = 0, parts = 0
-        var inFlight: FlushJob?
-        var spare: EventBuffer?
-        defer { _ = try? inFlight?.wait() }
+        var flushes = FlushPipeline()
+        defer { flushes.drain() }
         func flush(_ buffer: inout EventBuffer) throws {
-            if let job = inFlight { inFlight = nil; spare = try job.wait() }
+            try flushes.waitForWrite()
             guard buffer.count > 0 else { return }
-            var full = spare ?? EventBuffer()
-            spare = nil
-            swap(&full, &buffer)
-            inFlight = FlushJob.start(full, sink: sink)
+            let rows = buffer.count
+            try flushes.submit(&buffer, to: sink, groupRows: FormatConstants.maxRowGroupRows)
             parts += 1
-            written += full.count
+            written += rows
             progress?(written)
         }
         // Reserved once (ranges are planned at about partRows; a little
@@ -142,7 +139,7 @@ public enum RunMerge {
                 inputs[ref.part].file.release(lo..<hi)
             }
         }
-        if let job = inFlight { inFlight = nil; try job.wait() }
+        try flushes.finish()
         return parts
     }
 
