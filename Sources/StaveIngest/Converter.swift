@@ -8,6 +8,16 @@ import StaveInterop
 
 public enum HeaderMode: String, Sendable {
     case auto, present, absent
+
+    /// Whether `line`, the first with data, is a header: as the mode says,
+    /// or (auto) when its first field is not a number.
+    func isHeader(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch self {
+        case .present: return true
+        case .absent: return false
+        case .auto: return EventLineParser.looksLikeHeader(line)
+        }
+    }
 }
 
 public struct ConvertOptions: Sendable {

@@ -94,9 +94,6 @@ public struct CustomerLineParser {
         }
     }
 
-    /// True when the line is a header: its first field is not a number.
-    static func looksLikeHeader(_ line: UnsafeBufferPointer<UInt8>) -> Bool { EventLineParser.looksLikeHeader(line) }
-
     /// Accepted headers (compared case-insensitively): the original export's
     /// and stave's column names.
     static func headerMatches(_ names: [String]) -> Bool {
@@ -154,13 +151,7 @@ public enum CustomerLoader {
                 if let last = text.last, last == 0x0D { text = UnsafeBufferPointer(rebasing: text.dropLast()) }
                 defer { start = end + 1; line += 1; first = false }
                 if first {
-                    let isHeader: Bool
-                    switch options.header {
-                    case .present: isHeader = true
-                    case .absent: isHeader = false
-                    case .auto: isHeader = CustomerLineParser.looksLikeHeader(text)
-                    }
-                    if isHeader {
+                    if options.header.isHeader(text) {
                         guard CustomerLineParser.headerMatches(CSVLine.headerNames(text) ?? []) else {
                             throw StaveError.csv(file: path, line: line, column: 1,
                                                  message: "header does not match \(CustomersSchema.exportHeader.joined(separator: ",")) (or \(CustomersSchema.columnNames.joined(separator: ",")))",

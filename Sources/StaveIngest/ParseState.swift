@@ -215,19 +215,13 @@ struct ParseState {
             if text.count >= 3, text[0] == 0xEF, text[1] == 0xBB, text[2] == 0xBF {
                 text = UnsafeBufferPointer(rebasing: text[3...])
             }
-            let isHeader: Bool
-            switch options.header {
-            case .present: isHeader = true
-            case .absent: isHeader = false
-            case .auto: isHeader = EventLineParser.looksLikeHeader(text)
-            }
-            if isHeader {
+            if options.header.isHeader(text) {
                 let names = CSVLine.headerNames(text)
                 if names != EventsSchema.columnNames {
                     // A header is checked, never guessed past: always an error.
                     throw StaveError.csv(file: file, line: line, column: 1,
                                          message: "header does not match the expected columns \(EventsSchema.columnNames.joined(separator: ","))",
-                                         field: EventLineParser.text(text.baseAddress ?? UnsafePointer(bitPattern: 1)!, text.count))
+                                         field: CSVLine.echo(text))
                 }
                 return
             }
