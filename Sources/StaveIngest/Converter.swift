@@ -28,9 +28,9 @@ public struct ConvertOptions: Sendable {
     /// Keep rows whose event id is already in the store or earlier in the
     /// input (by default they are an error, or rejects with skipBadRows).
     public var allowDuplicateIDs = false
-    /// Rows buffered before a part is written: bounds memory (about 30 bytes
-    /// a row plus sort space) independently of the input size.
-    public var bufferRows = 4_000_000
+    /// Rows buffered before a part is written: bounds memory independently
+    /// of the input size (the README's "Bounded memory" gives the bytes a row).
+    public var bufferRows = 3_500_000
     /// Write each full buffer on another thread while the next one is
     /// parsed (CSV input): up to two buffers in memory.
     public var overlapFlushes = true

@@ -336,8 +336,8 @@ struct ParseState {
 /// caller fills the next one (convert's overlapped flushes, RunMerge's
 /// parts). At most one write is in flight, so parts reach the sink one at a
 /// time, in order, and memory holds at most two buffers; the buffer a write
-/// hands back, emptied, is the next one filled (a fresh 4M-row buffer costs
-/// 32,000 page faults).
+/// hands back, emptied, is the next one filled (a fresh buffer of millions
+/// of rows costs a page fault every 4 KiB).
 struct FlushPipeline {
     private var inFlight: FlushJob?
     private var spare: EventBuffer?
@@ -396,7 +396,7 @@ final class FlushJob: @unchecked Sendable {
     }
 
     /// Waits for the write; returns the buffer emptied (its memory kept, for
-    /// the next fill: a fresh 4M-row buffer costs 32,000 page faults).
+    /// the next fill: a fresh one costs a page fault every 4 KiB).
     @discardableResult
     func wait() throws -> EventBuffer {
         done.wait()

@@ -342,8 +342,8 @@ struct CSVInputOptions: ParsableArguments {
     @Option(help: "With --skip-bad-rows: stop (exit 65, nothing written) after this many bad rows.")
     var maxErrors: Int?
 
-    @Option(help: "Rows held in memory before they are sorted and set aside in scratch parts (bounds memory: 24 bytes a row in a buffer, about 135 bytes a row at the peak, while one buffer fills and the previous one is sorted and written).")
-    var bufferRows = 4_000_000
+    @Option(help: "Rows held in memory before they are sorted and set aside in scratch parts (bounds memory: 24 bytes a row in a buffer, about 140 bytes a row at the peak, while one buffer fills and the previous one is sorted and written: under 512 MiB with the default).")
+    var bufferRows = 3_500_000
 
     func validate() throws {
         if maxErrors != nil && !skipBadRows { throw ValidationError("--max-errors needs --skip-bad-rows") }
