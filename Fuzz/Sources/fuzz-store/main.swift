@@ -86,8 +86,8 @@ func check(_ input: [UInt8], asCustomers: Bool) {
         _ = try Queries.profile(store, filter: QueryFilter(from: 1_414_800_000, to: 1_417_400_000, customers: [48, 7]), threads: 1)
         // Zips: whole groups as runs (RLE, PATCHED_RLE), and as rows with a
         // customer filter.
-        _ = try Queries.topZips(store, filter: QueryFilter(), customers: CustomerFilter(), table: nil, limit: 5, threads: 2)
-        _ = try Queries.topZips(store, filter: QueryFilter(customers: [3, 7]), customers: CustomerFilter(), table: nil, limit: 5, threads: 1)
+        _ = try Queries.topZips(store, filter: QueryFilter(), limit: 5, threads: 2)
+        _ = try Queries.topZips(store, filter: QueryFilter(customers: [3, 7]), limit: 5, threads: 1)
         try RowReader.forEachRowGroup(store) { _ in }
         if let t = try CustomerTable.load(store) {
             for r in 0..<t.count { _ = try t.name(r); _ = try t.address(r) }
