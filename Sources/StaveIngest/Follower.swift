@@ -66,8 +66,9 @@ public final class Follower {
         self.options = options
     }
 
-    /// Follows the file until `stop` is set, --idle-exit says so, or an
-    /// error: the last lines read are committed in each case but an error.
+    /// Follows the file until `stop` is set or --idle-exit says so, then
+    /// commits what was parsed. A replaced or truncated file (without
+    /// --reopen) is committed up to what was parsed and then an error.
     public func run(stop: StopFlag) throws -> FollowSummary {
         let session = try FollowSession(self)
         defer { Sys.close(session.fd) }
@@ -78,7 +79,7 @@ public final class Follower {
                 try session.take(chunk, stop: stop)
             } else {
                 // Nothing new: has the file been replaced or truncated?
-                if try session.followReplacedOrTruncated(stop: stop) { continue }
+                if try session.followReplacedOrTruncated() { continue }
                 if let idle = options.idleExitMS, (Sys.monotonicSeconds() - session.lastData) * 1000 >= Double(idle) {
                     try session.commit()
                     return session.summary
@@ -300,7 +301,7 @@ private final class FollowSession {
     /// Looks at the path when no new bytes came: a rotated (replaced) or
     /// truncated file stops the run (after a commit), or with --reopen is
     /// committed and followed anew. True when it moved on to new content.
-    func followReplacedOrTruncated(stop: StopFlag) throws -> Bool {
+    func followReplacedOrTruncated() throws -> Bool {
         guard let now = Sys.identity(path: filePath) else { return false }
         if now.device != state.device || now.inode != state.inode {
             guard options.reopen else {
