@@ -85,9 +85,7 @@ extension Queries {
             BreakdownRow(group: k == g ? "unknown" : grouping.labels[k], customers: 0, activeCustomers: 0, events: 0,
                          sums: [Int64](repeating: 0, count: Profile.columnNames.count))
         }
-        for r in 0..<table.count where filter.wants(customer: table.ids[r]) {
-            rows[Int(grouping.groupOfRow[r])].customers += 1
-        }
+        filter.forEachWanted(inSorted: table.ids) { r in rows[Int(grouping.groupOfRow[r])].customers += 1 }
         let p = try profile(store, filter: filter, threads: threads)
         for i in 0..<p.count {
             let k = table.row(of: p.customer[i]).map { Int(grouping.groupOfRow[$0]) } ?? g

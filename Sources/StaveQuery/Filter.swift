@@ -38,6 +38,23 @@ public struct QueryFilter: Sendable, Hashable {
         return a < customers.count && customers[a] == customer
     }
 
+    /// Calls `body` with the position in `ids` (ascending without repeats,
+    /// as a customer table's) of each customer the filter wants, in order:
+    /// every position without a list, else one merge pass over the two
+    /// sorted lists (no search per id).
+    public func forEachWanted(inSorted ids: [UInt32], _ body: (Int) -> Void) {
+        guard let customers else {
+            for r in ids.indices { body(r) }
+            return
+        }
+        var j = 0
+        for (r, id) in ids.enumerated() {
+            while j < customers.count && customers[j] < id { j += 1 }
+            if j == customers.count { return }
+            if customers[j] == id { body(r) }
+        }
+    }
+
     /// Parses "ID[,ID...]"; `option` names the parameter in the error.
     public static func parseCustomers(_ text: String, option: String = "--customer") -> Result<[UInt32], StaveError> {
         var out: [UInt32] = []

@@ -144,7 +144,9 @@ public enum QueryRunner {
             let p = try Queries.profile(store, filter: filter, threads: threads, phase: phase)
             var inTable: Int? = nil
             if let t = try context.customerTableIfAny() {
-                inTable = (0..<t.count).reduce(0) { n, r in n + (filter.wants(customer: t.ids[r]) ? 1 : 0) }
+                var n = 0
+                filter.forEachWanted(inSorted: t.ids) { _ in n += 1 }
+                inTable = n
             }
             return .object(SummaryReport.table(try Queries.summary(store, filter: filter, profile: p, customersInTable: inTable)))
         case .profile(let page):

@@ -111,6 +111,21 @@ final class QueryRequestTests: XCTestCase {
         XCTAssertThrowsError(try QueryRequest.parse(endpoint: "top-zips", query: [("limit", "5000")]).get())
     }
 
+    /// The merge pass over a sorted table's ids keeps exactly the positions
+    /// `wants` keeps: lists that start before, end after, miss every id,
+    /// hold ids absent from the table, and no list at all.
+    func testForEachWantedIsWantsPerId() {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<200 {
+            let ids = Array(Set((0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt32.random(in: 0...1_000, using: &rng) })).sorted()
+            let list: [UInt32]? = trial % 10 == 0 ? nil
+                : (0..<Int.random(in: 0...120, using: &rng)).map { _ in UInt32.random(in: 0...1_100, using: &rng) } + (trial % 3 == 0 ? [0, UInt32.max] : [])
+            let filter = QueryFilter(customers: list)
+            var got: [Int] = []
+            filter.forEachWanted(inSorted: ids) { got.append($0) }
+            XCTAssertEqual(got, ids.indices.filter { filter.wants(customer: ids[$0]) }, "trial \(trial)")
+        }
+    }
     func testProfilePagesAreSlicesOfAPlainSort() throws {
         let dir = temporaryDirectory(self)
         let rows = randomEvents(count: 5_000, customers: 150, seed: 9)
