@@ -45,8 +45,8 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Tells the kernel the pages inside `range` (bytes of the file) will
     /// not be read again soon: they leave this process's resident set (the
-    /// page cache keeps them). For a file read once from front to back (a
-    /// spill being merged), so that its mapping does not grow the RSS.
+    /// page cache keeps them). For the inputs of a merge, read with pread
+    /// once opened, so that the pages their opening mapped do not add up.
     public func release(_ range: Range<Int>) {
         guard let base, !range.isEmpty else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))

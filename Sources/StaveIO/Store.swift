@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StaveFormat
 
 /// An opened, validated store: its manifest and every part's footer checked
@@ -119,19 +122,53 @@ public final class Part: @unchecked Sendable {
         try footer.columns.indices.map { try chunk(rowGroup: g, column: $0).decodeAllChecked() }
     }
 
+    /// Every column of row group `g`, as `decodeRowGroup`, but the group's
+    /// bytes are read from the file (pread) into one heap buffer instead of
+    /// through the mapping. For a merge that reads a little of each of
+    /// hundreds of files (RunMerge's spills): the kernel maps a freshly
+    /// written file's page cache in folios of up to 2 MiB, so reading a
+    /// 100 KB group through the mapping can make megabytes resident, which
+    /// release hints do not keep down (a later fault maps a released folio
+    /// back whole). Read this way, only the group's own bytes are held, and
+    /// only while it is decoded. Every chunk's checksum is checked as usual.
+    public func readRowGroup(_ g: Int) throws -> [[Int64]] {
+        let chunks = footer.rowGroups[g].chunks
+        guard let lo = chunks.map({ Int($0.offset) }).min(),
+              let hi = chunks.map({ Int($0.offset) + Int($0.storedLength) }).max() else { return [] }
+        // Safe: PartFooter.parse checked offset + storedLength <= footer
+        // start <= file size for every chunk, so [lo, hi) is in the file.
+        let buffer = OwnedBuffer(count: hi - lo)
+        let fd = try Sys.open(path, flags: O_RDONLY | O_CLOEXEC)
+        defer { Sys.close(fd) }
+        try Sys.preadFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer.mutableBytes[0..<(hi - lo)]), offset: lo, path: path)
+        return try footer.columns.indices.map { c in
+            let d = chunks[c]
+            let at = Int(d.offset) - lo
+            let stored = UnsafeRawBufferPointer(rebasing: buffer.mutableBytes[at..<(at + Int(d.storedLength))])
+            return try chunk(stored: stored, owner: buffer, rowGroup: g, column: c).decodeAllChecked()
+        }
+    }
+
     /// Reads one chunk: checksum, decompression (capped at the declared size),
     /// payload parse. The result keeps what it points into alive.
     public func chunk(rowGroup g: Int, column c: Int) throws -> DecodedChunk {
+        let d = footer.rowGroups[g].chunks[c]
+        // Safe: PartFooter.parse checked offset + storedLength <= footer start <= file size.
+        let stored = UnsafeRawBufferPointer(rebasing: file.bytes[Int(d.offset)..<(Int(d.offset) + Int(d.storedLength))])
+        return try chunk(stored: stored, owner: file, rowGroup: g, column: c)
+    }
+
+    /// Chunk `c` of row group `g` from its stored bytes, which `owner` keeps
+    /// alive (the mapping, or a buffer they were read into).
+    private func chunk(stored: UnsafeRawBufferPointer, owner: AnyObject, rowGroup g: Int, column c: Int) throws -> DecodedChunk {
         let group = footer.rowGroups[g]
         let d = group.chunks[c]
         let what = "column \(footer.columns[c].name) row group \(g)"
-        // Safe: PartFooter.parse checked offset + storedLength <= footer start <= file size.
-        let stored = UnsafeRawBufferPointer(rebasing: file.bytes[Int(d.offset)..<(Int(d.offset) + Int(d.storedLength))])
         guard XXH64.hash(stored) == d.checksum else { throw StaveError.checksumMismatch(file: path, what: what) }
         switch d.compression {
         case .none:
             let layout = try ChunkLayout.parse(stored, encoding: d.encoding, count: group.rowCount, file: path, what: what)
-            return DecodedChunk(owner: file, layout: layout, descriptor: d, rowCount: group.rowCount, file: path, what: what)
+            return DecodedChunk(owner: owner, layout: layout, descriptor: d, rowCount: group.rowCount, file: path, what: what)
         case .zstd:
             let buffer = OwnedBuffer(count: Int(d.encodedLength))
             try Zstd.decompress(stored, into: buffer.mutableBytes, file: path, what: what)

@@ -328,6 +328,21 @@ extension Sys {
         return Array(out[0..<done])
     }
 
+    /// Reads exactly `buffer.count` bytes at `offset` into `buffer`; a file
+    /// that ends before them is `truncated`.
+    public static func preadFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int, path: String) throws {
+        var done = 0
+        while done < buffer.count {
+            // buffer.baseAddress is non-nil here: count > done >= 0.
+            let n = retrying { Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done)) }
+            guard n >= 0 else { throw StaveError.io(path: path, operation: "read", errno: errno) }
+            guard n > 0 else {
+                throw StaveError.truncated(file: path, detail: "ends before byte \(offset + buffer.count)")
+            }
+            done += n
+        }
+    }
+
     /// The absolute, symlink-free path of an existing file.
     public static func realPath(_ path: String) throws -> String {
         guard let p = realpath(path, nil) else { throw StaveError.io(path: path, operation: "open", errno: errno) }

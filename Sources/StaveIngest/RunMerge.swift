@@ -13,7 +13,8 @@ import StaveIO
 /// Memory is bounded by the part size, not the input: the customer ranges
 /// are planned from the inputs' row-group statistics alone, then each range
 /// is gathered (only the row groups whose customer statistics overlap it
-/// are decoded), sorted and written while the next one is gathered.
+/// are read and decoded, a few at a time), sorted and written while the
+/// next one is gathered.
 public enum RunMerge {
     /// Rows of a part of the run (the converter's buffer size by default).
     public static let defaultPartRows = 4_000_000
@@ -95,6 +96,11 @@ public enum RunMerge {
                              progress: ((Int) -> Void)? = nil) throws -> Int {
         let refs = try groups(inputs)
         let plan = ranges(refs, targetRows: partRows)
+        // The inputs are read with pread (Part.readRowGroup), not through
+        // their mappings; the pages opening them mapped (header, footer,
+        // tail) are not needed again, and with hundreds of spills they
+        // would add up.
+        for part in inputs { part.file.release(0..<part.file.size) }
         var written = 0, parts = 0
         var flushes = FlushPipeline()
         defer { flushes.drain() }
@@ -111,7 +117,7 @@ public enum RunMerge {
         // over): growing it would double its memory. The buffer a written
         // part hands back is reused with its capacity.
         var buffer = EventBuffer(capacity: min(partRows + partRows / 8, refs.reduce(0) { $0 + $1.rows }))
-        for (r, range) in plan.enumerated() {
+        for range in plan {
             let overlapping = refs.filter { UInt64($0.hi) >= range.lowerBound && UInt64($0.lo) <= range.upperBound }
             // One customer larger than a part: its rows are in input order
             // already sorted (one customer), so they are written a part at a
@@ -126,18 +132,6 @@ public enum RunMerge {
                 if single && buffer.count >= partRows { try flush(&buffer) }
             }
             try flush(&buffer)
-            // Groups entirely below the next range are done with: their
-            // mapped pages leave the resident set. (Not each group as soon
-            // as it is decoded: the kernel maps the pages around each fault
-            // that are in the page cache, so the next group's faults mapped
-            // most of a released group back, and the resident set grew.)
-            let next = r + 1 < plan.count ? plan[r + 1].lowerBound : UInt64.max
-            for ref in overlapping where UInt64(ref.hi) < next {
-                let chunks = inputs[ref.part].footer.rowGroups[ref.group].chunks
-                let lo = Int(chunks.map(\.offset).min() ?? 0)
-                let hi = Int(chunks.map { $0.offset + UInt64($0.storedLength) }.max() ?? 0)
-                inputs[ref.part].file.release(lo..<hi)
-            }
         }
         try flushes.finish()
         return parts
@@ -149,7 +143,7 @@ public enum RunMerge {
         try Parallel.map(batch.count, threads: threads) { j in
             let ref = batch[j]
             var out = EventBuffer()
-            out.append(columns: try inputs[ref.part].decodeRowGroup(ref.group), customers: range)
+            out.append(columns: try inputs[ref.part].readRowGroup(ref.group), customers: range)
             return out
         }
     }

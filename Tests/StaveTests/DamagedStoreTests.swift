@@ -142,6 +142,32 @@ final class DamagedStoreTests: XCTestCase {
         expect { $0 == .checksumMismatch(file: self.partPath, what: "column track_id row group 1") }
     }
 
+    /// RunMerge reads its inputs with pread (Part.readRowGroup): the same
+    /// columns as through the mapping, and the same checks on bytes that
+    /// changed on disk after the part was opened.
+    func testReadRowGroupIsDecodeRowGroupWithTheSameChecks() throws {
+        let part = try Store.open(store).parts[0]
+        XCTAssertGreaterThan(part.footer.rowGroups.count, 1)
+        for g in part.footer.rowGroups.indices {
+            XCTAssertEqual(try part.readRowGroup(g), try part.decodeRowGroup(g), "row group \(g)")
+        }
+        let d = part.footer.rowGroups[1].chunks[EventsSchema.trackID]
+        var p = bytes(partPath)
+        p[Int(d.offset) + 20] ^= 0x10
+        put(partPath, p)
+        XCTAssertEqual(try part.readRowGroup(0), try part.decodeRowGroup(0))
+        XCTAssertThrowsError(try part.readRowGroup(1)) {
+            XCTAssertEqual($0 as? StaveError, .checksumMismatch(file: self.partPath, what: "column track_id row group 1"))
+        }
+        let last = part.footer.rowGroups.count - 1
+        let end = part.footer.rowGroups[last].chunks.map { Int($0.offset) + Int($0.storedLength) }.max()!
+        put(partPath, Array(p[0..<(end - 1)]))
+        XCTAssertThrowsError(try part.readRowGroup(last)) {
+            guard case .truncated(let file, _) = $0 as? StaveError else { return XCTFail("\($0)") }
+            XCTAssertEqual(file, self.partPath)
+        }
+    }
+
     func testTruncatedPart() {
         var p = bytes(partPath)
         p.removeLast(100)
