@@ -131,8 +131,11 @@ public struct PartFooter: Equatable, Sendable {
             }
             total += UInt64(rows)
             var chunks: [ChunkDescriptor] = []
+            chunks.reserveCapacity(columnCount)
             for c in 0..<columnCount {
-                let what = "column \(columns[c].name) row group \(g)"
+                // Named only for an error: formatting it for every chunk of
+                // every part was most of the cost of opening a large store.
+                var what: String { "column \(columns[c].name) row group \(g)" }
                 let offset: UInt64 = try r.read()
                 let stored: UInt32 = try r.read()
                 let encodedLength: UInt32 = try r.read()
