@@ -104,13 +104,25 @@ public enum FusedProfile {
         return Plan(jobs: jobs, chains: chains, lo: jobs.map(\.lo).min()!, hi: jobs.map(\.hi).max()!, total: total, maxTrack: maxTrack)
     }
 
-    /// Whether the walk is the way for this store: no customer filter, and
-    /// at least `minRows` rows, or customers of a few rows each (high
-    /// cardinality), where regrouping every row (the general path) costs
-    /// more than the walk. Every profile query asks: small stores leave
-    /// before any planning.
+    /// Whether the walk is the way for this store: at least `minRows` rows
+    /// to read, or (with no customer filter) customers of a few rows each
+    /// (high cardinality), where regrouping every row (the general path)
+    /// costs more than the walk. Every profile query asks: small stores
+    /// leave before any planning.
     static func applies(store: Store, filter: QueryFilter, minRows: Int) throws -> Bool {
-        guard filter.customers == nil else { return false }
+        if filter.customers != nil {
+            // A customer list (given, or from an attribute filter such as
+            // --level): the general path decodes every group the list
+            // needs at once, which grows with the store. Walk once that is
+            // at least minRows rows; a few customers read a few groups,
+            // which the general path decodes as fast.
+            guard minRows != .max else { return false }
+            var rows = 0
+            for part in store.parts {
+                for d in part.footer.rowGroups where ScanPlanner.use(d, filter: filter) != .skip { rows += d.rowCount }
+            }
+            return rows > 0 && rows >= minRows
+        }
         let rows = store.parts.reduce(0, { $0 + $1.footer.rowCount })
         if rows >= max(minRows, 1) { return true }
         guard rows > 0, minRows != .max else { return false }
@@ -136,10 +148,9 @@ public enum FusedProfile {
     }
 
     /// The profile of `store` under `filter` for the customers in `range`
-    /// (all when nil), or nil when this path does not apply (a customer
-    /// filter, a store below `minRows` rows that is not of high
-    /// cardinality, more chains than `RunStreams.maxStreams`, or a group
-    /// not sorted by customer). Memory: the decoded groups in use (a few
+    /// (all when nil), or nil when this path does not apply (fewer than
+    /// `minRows` rows to read and not of high cardinality, more chains
+    /// than `RunStreams.maxStreams`, or a group not sorted by customer). Memory: the decoded groups in use (a few
     /// per chain and worker) and the profiles of the range's customers;
     /// customer ids may be anywhere in 0...2^32-1.
     static func compute(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows,

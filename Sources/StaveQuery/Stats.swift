@@ -95,8 +95,9 @@ public struct StatsAccumulator: Sendable {
 public enum Queries {
     /// The profile. `phase`, if given, is called after the decode and after
     /// the kernel with a description of what was done (for --verbose).
-    /// Stores of at least `fusedFrom` rows (and no customer filter) take
-    /// the fused path (FusedProfile) when it applies; tests and the fuzzer
+    /// Stores of at least `fusedFrom` rows (with a customer filter: rows
+    /// of the groups it reads) take the fused path (FusedProfile) when it
+    /// applies; tests and the fuzzer
     /// pass 0 to run it on small stores, Int.max to keep it out.
     public static func profile(_ store: Store, filter: QueryFilter, threads: Int, fusedFrom: Int = FusedProfile.minRows,
                                phase: ((String) -> Void)? = nil) throws -> Profile {

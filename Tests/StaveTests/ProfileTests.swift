@@ -287,8 +287,9 @@ final class ProfileTests: XCTestCase {
     /// The fused path (decode as the walk reaches each group) gives the
     /// reference profile for every time window and worker count, on one
     /// part with several groups per month and a customer spanning groups,
-    /// and on parts whose months overlap (several chains); it declines a
-    /// customer filter, too many chains and stores below its threshold.
+    /// and on parts whose months overlap (several chains), with and
+    /// without a customer list; it declines too many chains and stores
+    /// (or a customer list's rows) below its threshold.
     func testFusedProfileMatchesTheReference() throws {
         var events = randomEvents(count: 150_000, customers: 900, seed: 21)
         let november = seconds("2014-11-01")
@@ -301,7 +302,8 @@ final class ProfileTests: XCTestCase {
         XCTAssertGreaterThan(one.parts[0].footer.rowGroups.count, 3, "more than one group per month")
         let three = try storeFor(events, bufferRows: 50_000)
         XCTAssertEqual(three.parts.count, 3)
-        let windows = filters().filter { $0.customers == nil }
+        let windows = filters() + [QueryFilter(customers: Array(0..<900).filter { $0 % 3 != 1 }.map(UInt32.init)),
+                                   QueryFilter(from: seconds("2014-11-03 10:00:00"), customers: Array(400..<700))]
         var taken = 0
         for store in [one, three] {
             for f in windows {
@@ -317,7 +319,11 @@ final class ProfileTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(taken, 2 * 3 * (windows.count - 2))
-        XCTAssertNil(try FusedProfile.compute(store: one, filter: QueryFilter(customers: [3, 444]), threads: 2, minRows: 0))
+        // A customer list is walked once the groups it reads hold minRows.
+        let few = QueryFilter(customers: [3, 444])
+        let fewRows = one.parts[0].footer.rowGroups.filter { ScanPlanner.use($0, filter: few) != .skip }.reduce(0) { $0 + $1.rowCount }
+        XCTAssertEqual(try FusedProfile.compute(store: one, filter: few, threads: 2, minRows: fewRows), referenceProfile(events, filter: few))
+        XCTAssertNil(try FusedProfile.compute(store: one, filter: few, threads: 2, minRows: fewRows + 1))
         XCTAssertNil(try FusedProfile.compute(store: one, filter: QueryFilter(), threads: 2, minRows: events.count + 1))
         // High cardinality (a few rows a customer): the fused walk below
         // its row threshold too, and the same profile.
