@@ -86,19 +86,22 @@ extension Queries {
                          sums: [Int64](repeating: 0, count: Profile.columnNames.count))
         }
         filter.forEachWanted(inSorted: table.ids) { r in rows[Int(grouping.groupOfRow[r])].customers += 1 }
-        let p = try profile(store, filter: filter, threads: threads)
-        for i in 0..<p.count {
-            let k = table.row(of: p.customer[i]).map { Int(grouping.groupOfRow[$0]) } ?? g
-            let total = p.total(i)
-            rows[k].activeCustomers += 1
-            rows[k].events += total
-            rows[k].sums[0] += p.uniqueTracks[i]
-            rows[k].sums[1] += p.morning[i]
-            rows[k].sums[2] += p.afternoon[i]
-            rows[k].sums[3] += p.evening[i]
-            rows[k].sums[4] += p.night[i]
-            rows[k].sums[5] += p.mobile[i]
-            rows[k].sums[6] += total
+        // A customer slice at a time: the profiles of every customer are
+        // never held at once.
+        try forEachProfileSlice(store, filter: filter, threads: threads) { p in
+            for i in 0..<p.count {
+                let k = table.row(of: p.customer[i]).map { Int(grouping.groupOfRow[$0]) } ?? g
+                let total = p.total(i)
+                rows[k].activeCustomers += 1
+                rows[k].events += total
+                rows[k].sums[0] += p.uniqueTracks[i]
+                rows[k].sums[1] += p.morning[i]
+                rows[k].sums[2] += p.afternoon[i]
+                rows[k].sums[3] += p.evening[i]
+                rows[k].sums[4] += p.night[i]
+                rows[k].sums[5] += p.mobile[i]
+                rows[k].sums[6] += total
+            }
         }
         return rows.filter { $0.customers > 0 || $0.activeCustomers > 0 }
     }
