@@ -155,14 +155,23 @@ public enum FusedProfile {
     /// customer ids may be anywhere in 0...2^32-1.
     static func compute(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows,
                         range: ClosedRange<UInt64>? = nil) throws -> Profile? {
+        try computeByWorker(store: store, filter: filter, threads: threads, minRows: minRows, range: range).map(ProfileAppender.join)
+    }
+
+    /// `compute`, as each worker's profile (consecutive customer ranges, in
+    /// order) rather than joined: a caller that goes through them in turn
+    /// (Queries.forEachProfileSlice) saves copying them into one, which in
+    /// a fresh process is mostly faulting in new pages.
+    static func computeByWorker(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows,
+                                range: ClosedRange<UInt64>? = nil) throws -> [Profile]? {
         guard try applies(store: store, filter: filter, minRows: minRows) else { return nil }
         guard let plan = plan(store: store, filter: filter, range: range) else {
             // No group meets the range: an empty slice, not a refusal.
-            return range != nil && store.parts.count > 0 && plan(store: store, filter: filter) != nil ? Profile() : nil
+            return range != nil && store.parts.count > 0 && plan(store: store, filter: filter) != nil ? [] : nil
         }
         let from = max(UInt64(plan.lo), range?.lowerBound ?? 0)
         let end = min(UInt64(plan.hi), range?.upperBound ?? UInt64.max) + 1
-        guard from < end else { return Profile() }
+        guard from < end else { return [] }
         let workers = max(1, min(threads, plan.total / 65_536))
         let bounds = plan.bounds(workers, from: from, to: end)
         // Each worker appends to its own output; everything else is read-only.
@@ -180,7 +189,7 @@ public enum FusedProfile {
             if e is Unsorted { return nil }
         }
         for case let e? in errors { throw e }
-        return ProfileAppender.join(outputs)
+        return outputs.map(\.profile)
     }
 
     /// True when a customer has fewer than `ProfileKernel.fragmentedRunRows`
@@ -325,17 +334,20 @@ final class ProfileAppender {
 
     /// The workers' profiles one after another (their customer ranges are
     /// consecutive and ascending).
-    static func join(_ parts: [ProfileAppender]) -> Profile {
-        guard parts.count > 1 else { return parts.first?.profile ?? Profile() }
+    static func join(_ parts: [Profile]) -> Profile {
+        guard parts.count > 1 else { return parts.first ?? Profile() }
         var p = Profile()
+        let n = parts.reduce(0) { $0 + $1.count }
+        p.customer.reserveCapacity(n); p.uniqueTracks.reserveCapacity(n); p.morning.reserveCapacity(n)
+        p.afternoon.reserveCapacity(n); p.evening.reserveCapacity(n); p.night.reserveCapacity(n); p.mobile.reserveCapacity(n)
         for a in parts {
-            p.customer += a.profile.customer
-            p.uniqueTracks += a.profile.uniqueTracks
-            p.morning += a.profile.morning
-            p.afternoon += a.profile.afternoon
-            p.evening += a.profile.evening
-            p.night += a.profile.night
-            p.mobile += a.profile.mobile
+            p.customer += a.customer
+            p.uniqueTracks += a.uniqueTracks
+            p.morning += a.morning
+            p.afternoon += a.afternoon
+            p.evening += a.evening
+            p.night += a.night
+            p.mobile += a.mobile
         }
         return p
     }

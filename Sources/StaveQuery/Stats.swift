@@ -127,15 +127,20 @@ public enum Queries {
         }
         var customers = 0
         for (k, range) in slices.enumerated() {
-            guard let p = try FusedProfile.compute(store: store, filter: filter, threads: threads, minRows: fusedFrom, range: range) else {
+            guard let parts = try FusedProfile.computeByWorker(store: store, filter: filter, threads: threads, minRows: fusedFrom,
+                                                               range: range) else {
                 // A group not sorted by customer (the walk gave up): the
                 // general path, for the customers not yet given.
                 var rest = try profile(store, filter: filter, threads: threads, fusedFrom: .max, phase: phase)
                 if k > 0 { rest = rest.customers(from: UInt32(truncatingIfNeeded: range.lowerBound)) }
                 return try body(rest)
             }
-            customers += p.count
-            try body(p)
+            // Each worker's customers as a slice of their own (they follow
+            // one another): nothing is copied to join them.
+            for p in parts where p.count > 0 {
+                customers += p.count
+                try body(p)
+            }
         }
         phase?("decode and profile kernel, fused, \(slices.count) slice\(slices.count == 1 ? "" : "s") (\(customers) customers)")
     }
