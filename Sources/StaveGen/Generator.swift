@@ -39,11 +39,21 @@ public struct GeneratorConfig: Sendable {
     public static let campaignShares = [0.12, 0.58, 0.05, 0.10, 0.15]
 }
 
+/// One generated customer. The name and the address are kept as indexes
+/// into `Names` (a few bytes, not two heap strings a customer: with 10M
+/// customers that was most of `stave generate`'s memory) and spelt out
+/// when asked for.
 public struct CustomerRecord: Sendable {
     public var id: Int
-    public var name: String
+    var firstName: UInt8, lastName: UInt8
+    var houseNumber: UInt16, adjective: UInt8, noun: UInt8, suffix: UInt8
     public var gender: Int
-    public var address: String
+    public var name: String {
+        (gender == 0 ? Names.female[Int(firstName)] : Names.male[Int(firstName)]) + " " + Names.last[Int(lastName)]
+    }
+    public var address: String {
+        "\(houseNumber) \(Names.adjectives[Int(adjective)]) \(Names.nouns[Int(noun)]) \(Names.suffixes[Int(suffix)])"
+    }
     public var zip: UInt32
     public var signYear: Int, signMonth: Int, signDay: Int
     public var status: Int
@@ -71,10 +81,15 @@ public final class Generator {
         }
         for i in stride(from: n - 1, to: 0, by: -1) { weights.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
         for id in 0..<config.customers {
+            // The draws in the order the strings used to be built: the
+            // same seed gives the same customers.
             let gender = rng.uniform() < 0.6 ? 0 : 1
-            let first = gender == 0 ? Names.female[Int(rng.below(UInt64(Names.female.count)))] : Names.male[Int(rng.below(UInt64(Names.male.count)))]
-            let last = Names.last[Int(rng.below(UInt64(Names.last.count)))]
-            let address = "\(1000 + rng.below(29_000)) \(Names.adjectives[Int(rng.below(UInt64(Names.adjectives.count)))]) \(Names.nouns[Int(rng.below(UInt64(Names.nouns.count)))]) \(Names.suffixes[Int(rng.below(UInt64(Names.suffixes.count)))])"
+            let first = UInt8(rng.below(UInt64(gender == 0 ? Names.female.count : Names.male.count)))
+            let last = UInt8(rng.below(UInt64(Names.last.count)))
+            let house = UInt16(1000 + rng.below(29_000))
+            let adjective = UInt8(rng.below(UInt64(Names.adjectives.count)))
+            let noun = UInt8(rng.below(UInt64(Names.nouns.count)))
+            let suffix = UInt8(rng.below(UInt64(Names.suffixes.count)))
             let zip: UInt32 = rng.uniform() < 0.07 ? UInt32(rng.below(10_000)) : UInt32(10_000 + rng.below(90_000))
             let signDay = CivilTime.daysFromCivil(year: 2011, month: 1, day: 1) + Int64(rng.below(3 * 365 + 1))
             let (y, m, d) = CivilTime.civilFromDays(signDay)
@@ -83,7 +98,8 @@ public final class Generator {
             let campaign = campaigns.sample(&rng)
             let linked = rng.uniform() < 0.5 ? 1 : 0
             let weight = weights[id]
-            customers.append(CustomerRecord(id: id, name: "\(first) \(last)", gender: gender, address: address, zip: zip,
+            customers.append(CustomerRecord(id: id, firstName: first, lastName: last, houseNumber: house, adjective: adjective, noun: noun,
+                                            suffix: suffix, gender: gender, zip: zip,
                                             signYear: Int(y), signMonth: Int(m), signDay: Int(d), status: status,
                                             level: level, campaign: campaign, linkedWithApps: linked, weight: weight))
         }
