@@ -136,16 +136,33 @@ public final class Part: @unchecked Sendable {
         guard let lo = chunks.map({ Int($0.offset) }).min(),
               let hi = chunks.map({ Int($0.offset) + Int($0.storedLength) }).max() else { return [] }
         // Safe: PartFooter.parse checked offset + storedLength <= footer
-        // start <= file size for every chunk, so [lo, hi) is in the file.
-        let buffer = OwnedBuffer(count: hi - lo)
+        // start <= file size for every chunk, so every range read is in
+        // the file. A writer lays a group's chunks out one after another
+        // (with alignment padding): one pread of the span. A footer that
+        // spreads them further apart (a damaged or hostile one) has each
+        // read on its own, so the buffer holds their bytes and no more.
+        let stored = chunks.reduce(0) { $0 + Int($1.storedLength) }
+        let contiguous = hi - lo <= stored + chunks.count * FormatConstants.chunkAlignment
+        let buffer = OwnedBuffer(count: contiguous ? hi - lo : stored)
+        var at: [Int] = []   // where each chunk's bytes start in the buffer
         let fd = try Sys.open(path, flags: O_RDONLY | O_CLOEXEC)
         defer { Sys.close(fd) }
-        try Sys.preadFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer.mutableBytes[0..<(hi - lo)]), offset: lo, path: path)
+        if contiguous {
+            try Sys.preadFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer.mutableBytes[0..<(hi - lo)]), offset: lo, path: path)
+            at = chunks.map { Int($0.offset) - lo }
+        } else {
+            var next = 0
+            for d in chunks {
+                let n = Int(d.storedLength)
+                try Sys.preadFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer.mutableBytes[next..<(next + n)]),
+                                   offset: Int(d.offset), path: path)
+                at.append(next)
+                next += n
+            }
+        }
         return try footer.columns.indices.map { c in
-            let d = chunks[c]
-            let at = Int(d.offset) - lo
-            let stored = UnsafeRawBufferPointer(rebasing: buffer.mutableBytes[at..<(at + Int(d.storedLength))])
-            return try chunk(stored: stored, owner: buffer, rowGroup: g, column: c).decodeAllChecked()
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer.mutableBytes[at[c]..<(at[c] + Int(chunks[c].storedLength))])
+            return try chunk(stored: bytes, owner: buffer, rowGroup: g, column: c).decodeAllChecked()
         }
     }
 

@@ -168,6 +168,41 @@ final class DamagedStoreTests: XCTestCase {
         }
     }
 
+    /// A footer whose group takes a chunk from another group (checksums
+    /// fixed, as a hostile writer would): readRowGroup reads the spread
+    /// chunks one by one and decodes what the mapping path decodes.
+    func testReadRowGroupOfSpreadChunks() throws {
+        // A store of one part with three row groups (one per month) of 800 rows each.
+        let months = [seconds("2014-10-01"), seconds("2014-11-01"), seconds("2014-12-01")]
+        events = randomEvents(count: 2400, customers: 30, seed: 78).enumerated().map { i, e in
+            var e = e
+            e.datetime = months[i % 3] + e.datetime % (28 * 86_400)
+            return e
+        }
+        try FileManager.default.removeItem(atPath: store)
+        store = try convert(csvLines(events), dir: dir)
+        let groups = try Store.open(store).parts[0].footer.rowGroups
+        let pairs = groups.indices.flatMap { a in groups.indices.filter { $0 > a + 1 && groups[$0].rowCount == groups[a].rowCount }.map { (a, $0) } }
+        let (a, b) = try XCTUnwrap(pairs.first, "two row groups of the same size, not adjacent")
+        let before = try groups.indices.map { try Store.open(store).parts[0].decodeRowGroup($0) }
+        let groupSize = FormatConstants.rowGroupHeaderSize + 6 * FormatConstants.chunkDescriptorSize
+        func at(_ g: Int) -> Int { Self.chunk0 + g * groupSize + EventsSchema.mobile * FormatConstants.chunkDescriptorSize }
+        rewriteFooter { f in
+            let x = Array(f[at(a)..<(at(a) + FormatConstants.chunkDescriptorSize)])
+            f.replaceSubrange(at(a)..<(at(a) + FormatConstants.chunkDescriptorSize), with: f[at(b)..<(at(b) + FormatConstants.chunkDescriptorSize)])
+            f.replaceSubrange(at(b)..<(at(b) + FormatConstants.chunkDescriptorSize), with: x)
+        }
+        let part = try Store.open(store).parts[0]
+        let chunks = part.footer.rowGroups[a].chunks
+        let span = chunks.map { Int($0.offset) + Int($0.storedLength) }.max()! - chunks.map { Int($0.offset) }.min()!
+        XCTAssertGreaterThan(span, chunks.reduce(0) { $0 + Int($1.storedLength) } + 6 * FormatConstants.chunkAlignment, "spread")
+        let read = try part.readRowGroup(a)
+        XCTAssertEqual(read, try part.decodeRowGroup(a))
+        XCTAssertEqual(read[EventsSchema.mobile], before[b][EventsSchema.mobile], "group b's mobile chunk")
+        XCTAssertEqual(read[EventsSchema.customerID], before[a][EventsSchema.customerID])
+        XCTAssertEqual(try part.readRowGroup(b), try part.decodeRowGroup(b))
+    }
+
     func testTruncatedPart() {
         var p = bytes(partPath)
         p.removeLast(100)
