@@ -150,9 +150,10 @@ public enum FusedProfile {
     /// The profile of `store` under `filter` for the customers in `range`
     /// (all when nil), or nil when this path does not apply (fewer than
     /// `minRows` rows to read and not of high cardinality, more chains
-    /// than `RunStreams.maxStreams`, or a group not sorted by customer). Memory: the decoded groups in use (a few
-    /// per chain and worker) and the profiles of the range's customers;
-    /// customer ids may be anywhere in 0...2^32-1.
+    /// than `RunStreams.maxStreams`, or a group not sorted by customer).
+    /// Memory: the decoded groups in use (a few per chain and worker) and
+    /// the profiles of the range's customers; customer ids may be anywhere
+    /// in 0...2^32-1.
     static func compute(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows,
                         range: ClosedRange<UInt64>? = nil) throws -> Profile? {
         try computeByWorker(store: store, filter: filter, threads: threads, minRows: minRows, range: range).map(ProfileAppender.join)

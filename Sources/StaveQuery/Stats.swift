@@ -97,8 +97,8 @@ public enum Queries {
     /// the kernel with a description of what was done (for --verbose).
     /// Stores of at least `fusedFrom` rows (with a customer filter: rows
     /// of the groups it reads) take the fused path (FusedProfile) when it
-    /// applies; tests and the fuzzer
-    /// pass 0 to run it on small stores, Int.max to keep it out.
+    /// applies; tests and the fuzzer pass 0 to run it on small stores,
+    /// Int.max to keep it out.
     public static func profile(_ store: Store, filter: QueryFilter, threads: Int, fusedFrom: Int = FusedProfile.minRows,
                                phase: ((String) -> Void)? = nil) throws -> Profile {
         if let p = try FusedProfile.compute(store: store, filter: filter, threads: threads, minRows: fusedFrom) {
