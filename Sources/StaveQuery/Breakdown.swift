@@ -77,8 +77,11 @@ extension Queries {
     /// neither customers nor events are left out. Filters on customer
     /// attributes come as `filter`'s customer list (`CustomerFilter.apply`):
     /// the table's customers counted are those the list holds.
+    /// `fusedFrom` and `sliceRows` as for `forEachProfileSlice` (tests pass
+    /// small values to sum many slices).
     public static func breakdown(_ store: Store, table: CustomerTable, by key: BreakdownKey, filter: QueryFilter,
-                                 threads: Int) throws -> [BreakdownRow] {
+                                 threads: Int, fusedFrom: Int = FusedProfile.minRows,
+                                 sliceRows: Int = FusedProfile.sliceRows) throws -> [BreakdownRow] {
         let grouping = CustomerGrouping(table, by: key)
         let g = grouping.labels.count
         var rows = (0...g).map { k in
@@ -88,7 +91,7 @@ extension Queries {
         filter.forEachWanted(inSorted: table.ids) { r in rows[Int(grouping.groupOfRow[r])].customers += 1 }
         // A customer slice at a time: the profiles of every customer are
         // never held at once.
-        try forEachProfileSlice(store, filter: filter, threads: threads) { p in
+        try forEachProfileSlice(store, filter: filter, threads: threads, fusedFrom: fusedFrom, sliceRows: sliceRows) { p in
             for i in 0..<p.count {
                 let k = table.row(of: p.customer[i]).map { Int(grouping.groupOfRow[$0]) } ?? g
                 let total = p.total(i)

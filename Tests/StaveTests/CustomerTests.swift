@@ -291,6 +291,11 @@ final class CustomerQueryTests: XCTestCase {
             for f in filters {
                 for cf in attribute {
                     let got = try Queries.breakdown(store, table: table, by: key, filter: cf.apply(to: f, table: table), threads: 2)
+                    // Summed over many small slices of the walk: the same rows.
+                    XCTAssertEqual(try Queries.breakdown(store, table: table, by: key, filter: cf.apply(to: f, table: table), threads: 2,
+                                                         fusedFrom: 0, sliceRows: 997), got, "slices: \(key) \(f) \(cf)")
+                    XCTAssertNotNil(try FusedProfile.slices(store: store, filter: cf.apply(to: f, table: table), minRows: 0, sliceRows: 997),
+                                    "the walk applies")
                     // Reference: dictionaries over the test's own customers and rows.
                     func passes(_ c: TestCustomer?) -> Bool {
                         guard !cf.isEmpty else { return true }

@@ -556,8 +556,11 @@ final class ScaleShapeTests: XCTestCase {
     }
 
     func check(_ rows: [EventRow], _ store: Store, file: StaticString = #filePath, line: UInt = #line) throws {
+        // Two thirds of the customers, as an attribute filter would give.
+        let list = Array(Set(rows.map(\.customerID))).sorted().enumerated().filter { $0.offset % 3 != 0 }.map(\.element)
         let windows = [QueryFilter(), QueryFilter(from: seconds("2014-11-01"), to: seconds("2014-12-01")),
-                       QueryFilter(from: seconds("2014-10-20 13:00:00"), to: seconds("2014-11-03 02:00:00"))]
+                       QueryFilter(from: seconds("2014-10-20 13:00:00"), to: seconds("2014-11-03 02:00:00")),
+                       QueryFilter(customers: list), QueryFilter(from: seconds("2014-11-01"), to: seconds("2014-12-01"), customers: list)]
         for f in windows {
             let expected = referenceProfile(rows, filter: f)
             for threads in [1, 2] {
