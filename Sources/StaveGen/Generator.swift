@@ -132,18 +132,20 @@ public final class Generator {
     /// zip. Streams in blocks; memory is O(customers + tracks + block).
     ///
     /// Each block's random draws are made in order on this thread (so the
-    /// output is the same whatever `threads`), then its lines are formatted
-    /// on `threads` threads straight into one byte buffer.
+    /// output is the same whatever `threads`); the table look-ups they
+    /// select and the formatting of the lines run on `threads` threads,
+    /// straight into one byte buffer.
     public func writeTracks(threads: Int = 2, progress: ((Int) -> Void)? = nil, _ sink: (inout [UInt8]) throws -> Void) throws {
         var rng = Xoshiro256(seed: config.seed ^ 0x7EAC_0000_0000_0002)
-        let byCustomer = AliasTable(weights: customers.map(\.weight))
         // Track popularity: Zipf(1) over ranks, ranks shuffled onto ids.
         let t = config.tracks
-        var ids = Array(0..<t)
+        var ids = [Int32](repeating: 0, count: t)
+        for i in 0..<t { ids[i] = Int32(i) }
         for i in stride(from: t - 1, to: 0, by: -1) { ids.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
-        let zipf = AliasTable(weights: (1...t).map { 1.0 / Double($0) })
-        let mobileShare = customers.map { GeneratorConfig.mobileShareByLevel[$0.level] }
-        let zips = customers.map(\.zip)
+        let tables = TrackTables(byCustomer: AliasTable(weights: customers.map(\.weight)),
+                                 zipf: AliasTable(weights: (1...t).map { 1.0 / Double($0) }),
+                                 trackOfRank: ids,
+                                 customers: customers.map { TrackTables.Customer(zip: $0.zip, level: UInt32($0.level)) })
         let blockRows = 1 << 16
         var block = Draws(capacity: blockRows)
         var out: [UInt8] = []
@@ -151,18 +153,11 @@ public final class Generator {
         while first < config.rows {
             let n = min(blockRows, config.rows - first)
             block.removeAll()
-            for _ in 0..<n {
-                let c = byCustomer.sample(&rng)
-                let track = rng.uniform() < GeneratorConfig.zipfShare ? ids[zipf.sample(&rng)] : Int(rng.below(UInt64(t)))
-                let when = config.start + Int64(rng.below(UInt64(config.span)))
-                let mobile = rng.uniform() < mobileShare[c] ? 1 : 0
-                let zip = rng.uniform() < GeneratorConfig.homeZipShare ? zips[c] : zips[Int(rng.below(UInt64(zips.count)))]
-                block.append(customer: c, track: track, when: when, mobile: mobile, zip: zip)
-            }
+            for _ in 0..<n { block.draw(&rng, tables: tables, start: config.start, span: config.span) }
             let pieces = max(1, min(threads, n / 4096))
             let base = first
             let texts = try Parallel.map(pieces, threads: threads) { k in
-                block.format(rows: (n * k / pieces)..<(n * (k + 1) / pieces), firstEventID: base)
+                block.format(rows: (n * k / pieces)..<(n * (k + 1) / pieces), firstEventID: base, tables: tables)
             }
             for text in texts { out += text }
             first += n
@@ -177,47 +172,101 @@ public final class Generator {
     }
 }
 
-/// One block of tracks.csv's random draws, column by column.
+/// What tracks.csv's draws are looked up in.
+struct TrackTables: Sendable {
+    /// A customer's home zip and level, side by side: one cache line a look-up.
+    struct Customer {
+        var zip: UInt32
+        var level: UInt32
+    }
+    let byCustomer: AliasTable
+    let zipf: AliasTable
+    /// Popularity rank -> track id.
+    let trackOfRank: [Int32]
+    let customers: [Customer]
+}
+
+/// One block of tracks.csv's random draws, before their look-ups.
+///
+/// A row's draws, in this order (the generator's data model; the same seed
+/// must give the same rows): the customer (alias slot, coin); a coin for
+/// Zipf or uniform, then the track (Zipf: alias slot and coin, uniform: the
+/// id); the time; the mobile coin; the home-zip coin, then (not home) the
+/// customer whose home zip is used.
 struct Draws: @unchecked Sendable {
     // @unchecked Sendable: read-only while its rows are formatted.
-    var customer: [Int32] = [], track: [Int32] = [], when: [Int64] = [], mobile: [UInt8] = [], zip: [UInt32] = []
-
-    init(capacity: Int) {
-        customer.reserveCapacity(capacity); track.reserveCapacity(capacity); when.reserveCapacity(capacity)
-        mobile.reserveCapacity(capacity); zip.reserveCapacity(capacity)
+    struct Row {
+        var customerSlot: Int32
+        /// A Zipf rank slot (then trackCoin >= 0), or a uniform track id (trackCoin -1).
+        var trackSlot: Int32
+        /// -1: the customer's home zip; else the customer whose home zip it is.
+        var zipOf: Int32
+        var customerCoin: Double, trackCoin: Double, mobileCoin: Double
+        var when: Int64
     }
+    /// One array of rows, not a column each: one append a row.
+    var rows: [Row] = []
 
-    mutating func removeAll() {
-        customer.removeAll(keepingCapacity: true); track.removeAll(keepingCapacity: true); when.removeAll(keepingCapacity: true)
-        mobile.removeAll(keepingCapacity: true); zip.removeAll(keepingCapacity: true)
-    }
+    init(capacity: Int) { rows.reserveCapacity(capacity) }
 
+    mutating func removeAll() { rows.removeAll(keepingCapacity: true) }
+
+    /// Draws one row. No look-up: nothing here waits on a cache miss.
     @inline(__always)
-    mutating func append(customer c: Int, track t: Int, when w: Int64, mobile m: Int, zip z: UInt32) {
-        customer.append(Int32(c)); track.append(Int32(t)); when.append(w); mobile.append(UInt8(m)); zip.append(z)
+    mutating func draw(_ rng: inout Xoshiro256, tables: TrackTables, start: Int64, span: Int64) {
+        let c = tables.byCustomer.draw(&rng)
+        var row = Row(customerSlot: Int32(c.slot), trackSlot: 0, zipOf: -1, customerCoin: c.coin, trackCoin: -1, mobileCoin: 0, when: 0)
+        if rng.uniform() < GeneratorConfig.zipfShare {
+            let z = tables.zipf.draw(&rng)
+            row.trackSlot = Int32(z.slot); row.trackCoin = z.coin
+        } else {
+            row.trackSlot = Int32(rng.below(UInt64(tables.trackOfRank.count)))
+        }
+        row.when = start + Int64(rng.below(UInt64(span)))
+        row.mobileCoin = rng.uniform()
+        if rng.uniform() >= GeneratorConfig.homeZipShare { row.zipOf = Int32(rng.below(UInt64(tables.customers.count))) }
+        rows.append(row)
     }
 
     /// The lines of `rows`: `event,customer,track,"datetime",mobile,"zip"`,
     /// event ids counting from `firstEventID` + the block row.
-    func format(rows: Range<Int>, firstEventID: Int) -> [UInt8] {
+    func format(rows: Range<Int>, firstEventID: Int, tables: TrackTables) -> [UInt8] {
+        // The look-ups first, in a loop of their own: short and without
+        // branches on looked-up values, so the misses of many rows overlap.
+        let n = rows.count
+        var customer = [Int32](repeating: 0, count: n), track = [Int32](repeating: 0, count: n)
+        var mobile = [UInt8](repeating: 0, count: n), zip = [UInt32](repeating: 0, count: n), when = [Int64](repeating: 0, count: n)
+        let share = GeneratorConfig.mobileShareByLevel
+        for k in 0..<n {
+            let d = self.rows[rows.lowerBound + k]
+            let c = tables.byCustomer.resolve(slot: Int(d.customerSlot), coin: d.customerCoin)
+            let home = tables.customers[c]
+            customer[k] = Int32(c)
+            track[k] = d.trackCoin < 0 ? d.trackSlot : tables.trackOfRank[tables.zipf.resolve(slot: Int(d.trackSlot), coin: d.trackCoin)]
+            mobile[k] = d.mobileCoin < share[Int(home.level)] ? 1 : 0
+            zip[k] = d.zipOf < 0 ? home.zip : tables.customers[Int(d.zipOf)].zip
+            when[k] = d.when
+        }
         // A line is at most 20 + 1 + 10 + 1 + 10 + 1 + 21 + 1 + 1 + 1 + 7 + 1 bytes.
         let lineBytes = 80
-        return [UInt8](unsafeUninitializedCapacity: rows.count * lineBytes) { buf, written in
+        return [UInt8](unsafeUninitializedCapacity: n * lineBytes) { buf, written in
             var q = buf.baseAddress!
             customer.withUnsafeBufferPointer { cu in
             track.withUnsafeBufferPointer { tr in
             when.withUnsafeBufferPointer { wh in
             mobile.withUnsafeBufferPointer { mo in
             zip.withUnsafeBufferPointer { zi in
-                // rows lies inside the block: every index is in bounds.
-                for r in rows {
+                // k < n = every resolved column's count, and rows lies inside
+                // the block: every index is in bounds.
+                for k in 0..<n {
+                    let r = rows.lowerBound + k
                     q += DecimalText.write(UInt64(firstEventID + r), to: q); q[0] = 44; q += 1
-                    q += DecimalText.write(UInt64(cu[r]), to: q); q[0] = 44; q += 1
-                    q += DecimalText.write(UInt64(tr[r]), to: q); q[0] = 44; q[1] = 34; q += 2
-                    CivilTime.format(wh[r], into: q); q += 19
-                    q[0] = 34; q[1] = 44; q[2] = 48 &+ mo[r]; q[3] = 44; q[4] = 34; q += 5
-                    var z = zi[r]
-                    for k in stride(from: 4, through: 0, by: -1) { q[k] = UInt8(truncatingIfNeeded: 48 &+ z % 10); z /= 10 }
+                    q += DecimalText.write(UInt64(cu[k]), to: q); q[0] = 44; q += 1
+                    q += DecimalText.write(UInt64(tr[k]), to: q); q[0] = 44; q[1] = 34; q += 2
+                    CivilTime.format(wh[k], into: q); q += 19
+                    q[0] = 34; q[1] = 44; q[2] = 48 &+ mo[k]; q[3] = 44; q[4] = 34; q += 5
+                    var z = zi[k]
+                    for j in stride(from: 4, through: 0, by: -1) { q[j] = UInt8(truncatingIfNeeded: 48 &+ z % 10); z /= 10 }
                     q[5] = 34; q[6] = 10; q += 7
                 }
             }

@@ -52,35 +52,58 @@ public struct Xoshiro256: Sendable {
 }
 
 /// Walker/Vose alias table: O(1) draws from a discrete distribution.
+///
+/// A draw is two random numbers (a slot and a coin) and one look-up, kept
+/// apart (`draw`, `resolve`) so that a caller can make many rows' draws
+/// first and their look-ups after: with millions of slots each look-up is a
+/// cache miss, and a loop that only looks up overlaps many of them.
 public struct AliasTable: Sendable {
-    let probability: [Double]
-    let alias: [Int32]
+    /// Slot i gives i when the coin is below `keep`, else `alias`. One
+    /// 16-byte entry: a look-up touches one cache line.
+    struct Slot {
+        var keep: Double
+        var alias: Int32
+    }
+    let slots: [Slot]
+
+    public var count: Int { slots.count }
 
     public init(weights: [Double]) {
         let n = weights.count
         precondition(n > 0)
         let total = weights.reduce(0, +)
         var scaled = weights.map { $0 * Double(n) / total }
-        var prob = [Double](repeating: 1, count: n)
-        var alias = [Int32](repeating: 0, count: n)
+        var slots = [Slot](repeating: Slot(keep: 1, alias: 0), count: n)
         var small: [Int] = [], large: [Int] = []
         for (i, p) in scaled.enumerated() { if p < 1 { small.append(i) } else { large.append(i) } }
         while let s = small.popLast() {
-            guard let l = large.popLast() else { prob[s] = 1; continue }
-            prob[s] = scaled[s]
-            alias[s] = Int32(l)
+            guard let l = large.popLast() else { slots[s].keep = 1; continue }
+            slots[s] = Slot(keep: scaled[s], alias: Int32(l))
             scaled[l] = scaled[l] + scaled[s] - 1
             if scaled[l] < 1 { small.append(l) } else { large.append(l) }
         }
-        for l in large { prob[l] = 1 }
-        probability = prob
-        self.alias = alias
+        for l in large { slots[l].keep = 1 }
+        self.slots = slots
+    }
+
+    /// The random part of a draw: a slot, then a coin.
+    @inline(__always)
+    public func draw(_ rng: inout Xoshiro256) -> (slot: Int, coin: Double) {
+        let i = Int(rng.below(UInt64(slots.count)))
+        return (i, rng.uniform())
+    }
+
+    /// The value a draw gives. - Precondition: `slot` came from `draw`.
+    @inline(__always)
+    public func resolve(slot: Int, coin: Double) -> Int {
+        let s = slots[slot]
+        return coin < s.keep ? slot : Int(s.alias)
     }
 
     @inline(__always)
     public func sample(_ rng: inout Xoshiro256) -> Int {
-        let i = Int(rng.below(UInt64(probability.count)))
-        return rng.uniform() < probability[i] ? i : Int(alias[i])
+        let d = draw(&rng)
+        return resolve(slot: d.slot, coin: d.coin)
     }
 }
 

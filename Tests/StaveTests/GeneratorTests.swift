@@ -25,6 +25,47 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(try generate(rows: 10, customers: 50, seed: 1).cust, a.cust)
     }
 
+    /// tracks.csv's data model written out row by row, the obvious way
+    /// (each draw looked up as it is made, one thread, String formatting).
+    func referenceTracks(_ g: Generator) -> [UInt8] {
+        let config = g.config
+        var rng = Xoshiro256(seed: config.seed ^ 0x7EAC_0000_0000_0002)
+        let t = config.tracks
+        var ids = Array(0..<t)
+        for i in stride(from: t - 1, to: 0, by: -1) { ids.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
+        let byCustomer = AliasTable(weights: g.customers.map(\.weight))
+        let zipf = AliasTable(weights: (1...t).map { 1.0 / Double($0) })
+        var text = ""
+        for row in 0..<config.rows {
+            let c = byCustomer.sample(&rng)
+            let track = rng.uniform() < GeneratorConfig.zipfShare ? ids[zipf.sample(&rng)] : Int(rng.below(UInt64(t)))
+            let when = config.start + Int64(rng.below(UInt64(config.span)))
+            let mobile = rng.uniform() < GeneratorConfig.mobileShareByLevel[g.customers[c].level] ? 1 : 0
+            let zip = rng.uniform() < GeneratorConfig.homeZipShare ? g.customers[c].zip : g.customers[Int(rng.below(UInt64(config.customers)))].zip
+            let zipText = String(zip)
+            text += "\(row),\(c),\(track),\"\(CivilTime.format(when))\",\(mobile),\"\(String(repeating: "0", count: 5 - zipText.count) + zipText)\"\n"
+        }
+        return Array(text.utf8)
+    }
+
+    /// writeTracks makes every block's draws first and looks them up later,
+    /// on threads: the same bytes as the obvious generator, whatever the
+    /// thread count, across block edges, with one customer or one track.
+    func testTracksAreTheReferenceModel() throws {
+        for (rows, customers, tracks, seed) in [(70_000, 300, 1701, UInt64(5)), (5000, 1, 1, 7), (9000, 2, 2_000_000, 8), (0, 3, 10, 1), (1, 40_000, 3, 2)] {
+            var config = GeneratorConfig(rows: rows, customers: customers, seed: seed)
+            config.tracks = tracks
+            let g = Generator(config: config)
+            let expected = referenceTracks(g)
+            for threads in [1, 2, 3] {
+                var got: [UInt8] = []
+                try g.writeTracks(threads: threads) { got += $0 }
+                XCTAssertEqual(got.count, expected.count, "rows \(rows) customers \(customers) tracks \(tracks) threads \(threads)")
+                XCTAssertTrue(got == expected, "rows \(rows) customers \(customers) tracks \(tracks) threads \(threads)")
+            }
+        }
+    }
+
     /// The exact shape of the original exports.
     func testExportShape() throws {
         let (tracks, cust) = try generate(rows: 3000, customers: 400, seed: 9)
