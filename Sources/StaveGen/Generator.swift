@@ -205,11 +205,11 @@ struct Draws: @unchecked Sendable {
         var when: Int64
     }
     /// One array of rows, not a column each: one append a row.
-    var rows: [Row] = []
+    var draws: [Row] = []
 
-    init(capacity: Int) { rows.reserveCapacity(capacity) }
+    init(capacity: Int) { draws.reserveCapacity(capacity) }
 
-    mutating func removeAll() { rows.removeAll(keepingCapacity: true) }
+    mutating func removeAll() { draws.removeAll(keepingCapacity: true) }
 
     /// Draws one row. No look-up: nothing here waits on a cache miss.
     @inline(__always)
@@ -225,7 +225,7 @@ struct Draws: @unchecked Sendable {
         row.when = start + Int64(rng.below(UInt64(span)))
         row.mobileCoin = rng.uniform()
         if rng.uniform() >= GeneratorConfig.homeZipShare { row.zipOf = Int32(rng.below(UInt64(tables.customers.count))) }
-        rows.append(row)
+        draws.append(row)
     }
 
     /// The lines of `rows`: `event,customer,track,"datetime",mobile,"zip"`,
@@ -238,7 +238,7 @@ struct Draws: @unchecked Sendable {
         var mobile = [UInt8](repeating: 0, count: n), zip = [UInt32](repeating: 0, count: n), when = [Int64](repeating: 0, count: n)
         let share = GeneratorConfig.mobileShareByLevel
         for k in 0..<n {
-            let d = self.rows[rows.lowerBound + k]
+            let d = draws[rows.lowerBound + k]
             let c = tables.byCustomer.resolve(slot: Int(d.customerSlot), coin: d.customerCoin)
             let home = tables.customers[c]
             customer[k] = Int32(c)
