@@ -66,8 +66,6 @@ public struct AliasTable: Sendable {
     }
     let slots: [Slot]
 
-    public var count: Int { slots.count }
-
     public init(weights: [Double]) {
         let n = weights.count
         precondition(n > 0)

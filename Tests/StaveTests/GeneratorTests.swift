@@ -1,6 +1,6 @@
 import XCTest
 @testable import StaveFormat
-import StaveGen
+@testable import StaveGen
 import StaveIO
 import StaveIngest
 import StaveQuery
@@ -62,6 +62,41 @@ final class GeneratorTests: XCTestCase {
                 try g.writeTracks(threads: threads) { got += $0 }
                 XCTAssertEqual(got.count, expected.count, "rows \(rows) customers \(customers) tracks \(tracks) threads \(threads)")
                 XCTAssertTrue(got == expected, "rows \(rows) customers \(customers) tracks \(tracks) threads \(threads)")
+            }
+        }
+    }
+
+    /// The same seed gives the same data across versions: data/'s samples
+    /// were written by the first release's generator (seed 1, 20
+    /// customers, 200 rows) and must still come out byte for byte.
+    func testSeedGivesTheFirstReleasesSamples() throws {
+        let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../data").standardized.path
+        let tracks = try XCTUnwrap(FileManager.default.contents(atPath: data + "/tracks-sample.csv"))
+        let cust = try XCTUnwrap(FileManager.default.contents(atPath: data + "/cust-sample.csv"))
+        let g = try generate(rows: 200, customers: 20, seed: 1)
+        XCTAssertTrue(g.tracks == [UInt8](tracks))
+        XCTAssertTrue(g.cust == [UInt8](cust))
+    }
+
+    /// An alias table gives each value exactly its share of the weights:
+    /// slot i (chosen with 1/n) keeps i with `keep`, else gives `alias`.
+    func testAliasTableIsExactlyTheWeights() {
+        var rng = Xoshiro256(seed: 11)
+        for weights in [[1.0], [3, 1], [0.57, 0.33, 0.10], (1...1701).map { 1.0 / Double($0) },
+                        (0..<500).map { _ in rng.uniform() * 10 + (rng.uniform() < 0.1 ? 1000 : 0) }] {
+            let table = AliasTable(weights: weights)
+            let n = weights.count, total = weights.reduce(0, +)
+            var share = [Double](repeating: 0, count: n)
+            for (i, s) in table.slots.enumerated() {
+                XCTAssertTrue(s.keep >= 0 && s.keep <= 1 + 1e-12 && (0..<n).contains(Int(s.alias)))
+                share[i] += s.keep / Double(n)
+                share[Int(s.alias)] += (1 - s.keep) / Double(n)
+            }
+            for i in 0..<n { XCTAssertEqual(share[i], weights[i] / total, accuracy: 1e-12, "value \(i) of \(n)") }
+            // resolve is that rule.
+            for i in 0..<n {
+                XCTAssertEqual(table.resolve(slot: i, coin: 0), table.slots[i].keep > 0 ? i : Int(table.slots[i].alias))
+                XCTAssertEqual(table.resolve(slot: i, coin: 0.999_999_999), table.slots[i].keep > 0.999_999_999 ? i : Int(table.slots[i].alias))
             }
         }
     }
