@@ -71,7 +71,52 @@ public enum CivilTime {
     /// Parses exactly "YYYY-MM-DD HH:MM:SS" (19 bytes). On failure returns a
     /// message saying what is wrong. No allocation on success.
     public static func parse(_ p: UnsafePointer<UInt8>, count n: Int) -> Result<Int64, DatetimeError> {
-        parse(p, count: n, allowDateOnly: false, allowT: false)
+        if n == 19, let v = parseCommon(p) { return .success(v) }
+        return parse(p, count: n, allowDateOnly: false, allowT: false)
+    }
+
+    /// Years whose months `monthTable` holds: every datetime of a listening
+    /// log falls in them, the rest take the general path.
+    static let tableYears: ClosedRange<Int> = 1900...2155
+
+    /// Per month of `tableYears` (index (year - 1900) * 12 + month - 1): the
+    /// day number of its first day times 32, plus its length in days. One
+    /// look-up replaces days_from_civil and the leap-year rules.
+    static let monthTable: [Int32] = {
+        var t: [Int32] = []
+        t.reserveCapacity(tableYears.count * 12)
+        for y in tableYears {
+            for m in 1...12 {
+                let first = daysFromCivil(year: Int64(y), month: Int64(m), day: 1)
+                t.append(Int32(first * 32 + daysIn(year: Int64(y), month: Int64(m))))
+            }
+        }
+        return t
+    }()
+
+    /// The common case of `parse`: a valid "YYYY-MM-DD HH:MM:SS" of years
+    /// 1900...2155, without divisions or branches per field; nil for
+    /// anything else, valid or not (the general path then decides, so
+    /// results and errors are always the general path's; tested).
+    /// - Precondition: p[0..<19] is readable.
+    @inline(__always)
+    static func parseCommon(_ p: UnsafePointer<UInt8>) -> Int64? {
+        @inline(__always) func digit(_ k: Int) -> Int { Int(p[k] &- 48) }
+        let y0 = digit(0), y1 = digit(1), y2 = digit(2), y3 = digit(3)
+        let mo0 = digit(5), mo1 = digit(6), d0 = digit(8), d1 = digit(9)
+        let h0 = digit(11), h1 = digit(12), mi0 = digit(14), mi1 = digit(15), s0 = digit(17), s1 = digit(18)
+        // Every byte minus "0" wraps above 9 unless it is a digit.
+        let allDigits = max(max(max(y0, y1), max(y2, y3)), max(max(mo0, mo1), max(d0, d1)),
+                            max(max(h0, h1), max(max(mi0, mi1), max(s0, s1)))) <= 9
+        let separators = p[4] == 45 && p[7] == 45 && p[10] == 32 && p[13] == 58 && p[16] == 58
+        guard allDigits && separators else { return nil }
+        let year = y0 * 1000 + y1 * 100 + y2 * 10 + y3
+        let month = mo0 * 10 + mo1, day = d0 * 10 + d1
+        let hour = h0 * 10 + h1, minute = mi0 * 10 + mi1, second = s0 * 10 + s1
+        guard tableYears.contains(year), month >= 1, month <= 12 else { return nil }
+        let entry = Int64(monthTable[(year - 1900) * 12 + month - 1])
+        guard day >= 1, Int64(day) <= entry & 31, hour <= 23, minute <= 59, second <= 59 else { return nil }
+        return ((entry >> 5) + Int64(day - 1)) * secondsPerDay + Int64(hour * 3600 + minute * 60 + second)
     }
 
     public struct DatetimeError: Error, Sendable { public let message: String }

@@ -31,6 +31,55 @@ final class CivilTimeTests: XCTestCase {
         XCTAssertEqual(try parse("2014-10-23 03:26:20").get(), 1_414_034_780)
     }
 
+    /// The table-driven common case agrees with the general parser on every
+    /// day of its years and the years around them, and on random one-byte
+    /// corruptions of valid datetimes (a result or the same error); it
+    /// answers every valid datetime of its years itself.
+    func testCommonShapeIsTheGeneralParser() {
+        func general(_ b: [UInt8]) -> Result<Int64, CivilTime.DatetimeError> {
+            b.withUnsafeBufferPointer { CivilTime.parse($0.baseAddress!, count: 19, allowDateOnly: false, allowT: false) }
+        }
+        func check(_ b: [UInt8], file: StaticString = #filePath, line: UInt = #line) {
+            let fast = b.withUnsafeBufferPointer { CivilTime.parse($0.baseAddress!, count: 19) }
+            switch (fast, general(b)) {
+            case (.success(let a), .success(let e)): XCTAssertEqual(a, e, String(decoding: b, as: UTF8.self), file: file, line: line)
+            case (.failure(let a), .failure(let e)): XCTAssertEqual(a.message, e.message, file: file, line: line)
+            default: XCTFail("\(String(decoding: b, as: UTF8.self)): \(fast) against \(general(b))", file: file, line: line)
+            }
+        }
+        var rng = SystemRandomNumberGenerator()
+        var valid: [[UInt8]] = []
+        var fastAnswered = 0, inTableYears = 0
+        for y in Int64(1898)...2157 {
+            for m in Int64(1)...12 {
+                for d in 1...CivilTime.daysIn(year: y, month: m) {
+                    let s = Int64.random(in: 0..<86_400, using: &rng)
+                    let text = Array(CivilTime.format(CivilTime.secondsFrom(year: y, month: m, day: d, hour: 0, minute: 0, second: s)).utf8)
+                    check(text)
+                    if CivilTime.tableYears.contains(Int(y)) {
+                        inTableYears += 1
+                        if text.withUnsafeBufferPointer({ CivilTime.parseCommon($0.baseAddress!) }) != nil { fastAnswered += 1 }
+                    }
+                    if d == 1 || d >= 28 { valid.append(text) }
+                }
+            }
+        }
+        XCTAssertEqual(fastAnswered, inTableYears)
+        for edge in ["1900-02-29 00:00:00", "2000-02-29 23:59:59", "2100-02-29 00:00:00", "2155-12-31 23:59:59",
+                     "2156-01-01 00:00:00", "1899-12-31 23:59:59", "2014-04-31 00:00:00", "2014-10-00 00:00:00",
+                     "2014-10-32 00:00:00", "2014-00-10 00:00:00", "2014-13-10 00:00:00", "2014-10-23 24:00:00",
+                     "2014-10-23 23:60:00", "2014-10-23 23:59:60", "2014-10-23T03:26:20", "2014/10/23 03:26:20"] {
+            check(Array(edge.utf8))
+        }
+        let bytes: [UInt8] = Array("0123456789-: T/".utf8) + [0x00, 0x2F, 0x3A, 0x7F, 0x80, 0xFF]
+        for _ in 0..<200_000 {
+            var b = valid.randomElement(using: &rng)!
+            b[Int.random(in: 0..<19, using: &rng)] = bytes.randomElement(using: &rng)!
+            if Bool.random(using: &rng) { b[Int.random(in: 0..<19, using: &rng)] = bytes.randomElement(using: &rng)! }
+            check(b)
+        }
+    }
+
     func testRejectsInvalidDatetimes() {
         for bad in ["2014-02-30 00:00:00", "2015-02-29 10:00:00", "2014-10-23 24:00:00", "2014-10-23 03:60:00",
                     "2014-10-23 03:26:60", "2014-10-23 03:26", "2014-13-01 00:00:00", "2014-00-10 00:00:00",
