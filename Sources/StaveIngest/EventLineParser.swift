@@ -84,24 +84,26 @@ public enum EventLineParser {
         guard let p = line.baseAddress, line.count >= 37 else { return nil }
         let n = line.count
         var i = 0
-        @inline(__always) func number(_ limit: UInt64) -> UInt64? {
+        // A number of at most `digits` digits (19 for event ids, 10 for
+        // UInt32 ids), in a UInt64 that so many digits cannot overflow: no
+        // overflow checks per digit, one range check at the end. More
+        // digits (leading zeros) take the general path.
+        @inline(__always) func number(_ digits: Int, _ limit: UInt64) -> UInt64? {
             var v: UInt64 = 0
             let start = i
-            while i < n {
+            let end = min(n, i + digits + 1)
+            while i < end {
                 let d = p[i] &- 48
                 if d > 9 { break }
-                let (m, o1) = v.multipliedReportingOverflow(by: 10)
-                let (s, o2) = m.addingReportingOverflow(UInt64(d))
-                if o1 || o2 || s > limit { return nil }
-                v = s
+                v = v &* 10 &+ UInt64(d)
                 i += 1
             }
-            guard i > start, i < n, p[i] == 44 else { return nil }
+            guard i > start, i - start <= digits, v <= limit, i < n, p[i] == 44 else { return nil }
             i += 1
             return v
         }
-        guard let event = number(UInt64(Int64.max)), let customer = number(UInt64(UInt32.max)),
-              let track = number(UInt64(UInt32.max)) else { return nil }
+        guard let event = number(19, UInt64(Int64.max)), let customer = number(10, UInt64(UInt32.max)),
+              let track = number(10, UInt64(UInt32.max)) else { return nil }
         // "datetime",m,"zip" is exactly 19 + 2 + 1 + 1 + 1 + 7 = 31 bytes.
         guard n - i == 31, p[i] == 34, p[i + 20] == 34, p[i + 21] == 44, p[i + 23] == 44,
               p[i + 24] == 34, p[i + 30] == 34 else { return nil }
