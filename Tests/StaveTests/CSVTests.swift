@@ -405,7 +405,8 @@ final class ConverterTests: XCTestCase {
 
 /// The export-shape fast path must agree with the general parser on every
 /// line: same row when it accepts, and it must accept every line of the
-/// exact shape the general parser accepts.
+/// exact shape the general parser accepts whose ids have at most 19 (event
+/// id) and 10 digits (longer ones, zero-padded, take the general path).
 final class FastPathTests: XCTestCase {
     func testFastPathAgreesWithGeneralParser() {
         var rng = TestRNG(77)
