@@ -132,13 +132,6 @@ public final class Part: @unchecked Sendable {
     /// back whole). Read this way, only the group's own bytes are held, and
     /// only while it is decoded. Every chunk's checksum is checked as usual.
     public func readRowGroup(_ g: Int) throws -> [[Int64]] {
-        try readRowGroupChunks(g).map { try $0.decodeAllChecked() }
-    }
-
-    /// The chunks of row group `g` as `readRowGroup` reads them (one pread,
-    /// checksums checked, payloads parsed), for a caller that decodes only
-    /// some of their rows.
-    public func readRowGroupChunks(_ g: Int) throws -> [DecodedChunk] {
         let chunks = footer.rowGroups[g].chunks
         guard let lo = chunks.map({ Int($0.offset) }).min(),
               let hi = chunks.map({ Int($0.offset) + Int($0.storedLength) }).max() else { return [] }
@@ -169,7 +162,7 @@ public final class Part: @unchecked Sendable {
         }
         return try footer.columns.indices.map { c in
             let bytes = UnsafeRawBufferPointer(rebasing: buffer.mutableBytes[at[c]..<(at[c] + Int(chunks[c].storedLength))])
-            return try chunk(stored: bytes, owner: buffer, rowGroup: g, column: c)
+            return try chunk(stored: bytes, owner: buffer, rowGroup: g, column: c).decodeAllChecked()
         }
     }
 
@@ -245,21 +238,6 @@ public struct DecodedChunk: @unchecked Sendable {
         }
         if exactStatistics, lo != descriptor.min || hi != descriptor.max {
             throw StaveError.corrupt(file: file, what: "\(what): statistics say \(descriptor.min)...\(descriptor.max), values are \(lo)...\(hi)")
-        }
-        return values
-    }
-
-    /// Decodes the rows in `range` and checks them against the chunk's
-    /// statistics, as `decodeAllChecked` does for all rows.
-    /// - Precondition: `range` lies in 0..<rowCount.
-    public func decodeChecked(_ range: Range<Int>) throws -> [Int64] {
-        precondition(range.lowerBound >= 0 && range.upperBound <= rowCount, "rows of the chunk")
-        var values = [Int64](repeating: 0, count: range.count)
-        if !range.isEmpty { try values.withUnsafeMutableBufferPointer { try decode(range, into: $0.baseAddress!) } }
-        var lo = Int64.max, hi = Int64.min
-        for v in values { lo = min(lo, v); hi = max(hi, v) }
-        guard values.isEmpty || (lo >= descriptor.min && hi <= descriptor.max) else {
-            throw StaveError.corrupt(file: file, what: "\(what): values \(lo)...\(hi) outside its statistics \(descriptor.min)...\(descriptor.max)")
         }
         return values
     }

@@ -143,35 +143,8 @@ public enum RunMerge {
         try Parallel.map(batch.count, threads: threads) { j in
             let ref = batch[j]
             var out = EventBuffer()
-            out.append(columns: try rows(of: ref, in: inputs[ref.part], range: range), customers: range)
+            out.append(columns: try inputs[ref.part].readRowGroup(ref.group), customers: range)
             return out
-        }
-    }
-
-    /// The columns of group `ref`, decoded for at least every row whose
-    /// customer lies in `range`. A spill's group is sorted by customer, so
-    /// those rows are one span of it: only that span of the other columns
-    /// is decoded. A group overlaps several ranges when it spans more
-    /// customers than a range holds (at 1B rows a spill group spans about
-    /// twice a range's customers), and was decoded whole for each of them.
-    /// A group whose customers do not ascend is decoded whole (the caller
-    /// filters by range either way).
-    static func rows(of ref: GroupRef, in part: Part, range: ClosedRange<UInt64>) throws -> [[Int64]] {
-        let chunks = try part.readRowGroupChunks(ref.group)
-        let customers = try chunks[EventsSchema.customerID].decodeAllChecked()
-        let lo = Int64(range.lowerBound), hi = Int64(min(range.upperBound, UInt64(UInt32.max)))
-        var ascending = true
-        var first = customers.count, end = 0   // the span of rows in range
-        for (i, c) in customers.enumerated() {
-            if i > 0 && c < customers[i - 1] { ascending = false; break }
-            if c >= lo && c <= hi { first = min(first, i); end = i + 1 }
-        }
-        guard ascending else {
-            return try chunks.indices.map { $0 == EventsSchema.customerID ? customers : try chunks[$0].decodeAllChecked() }
-        }
-        if first >= end { return [[Int64]](repeating: [], count: chunks.count) }
-        return try chunks.indices.map {
-            $0 == EventsSchema.customerID ? Array(customers[first..<end]) : try chunks[$0].decodeChecked(first..<end)
         }
     }
 }

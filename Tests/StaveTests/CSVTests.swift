@@ -448,39 +448,3 @@ final class FastPathTests: XCTestCase {
         }
     }
 }
-
-/// RunMerge decodes of a spill's group only the span of rows in the
-/// customer range being laid out: the rows it keeps are exactly those of
-/// the whole group in range, for ranges before, inside, across and after
-/// the group, and for a group whose customers do not ascend (decoded whole).
-final class RunMergeSpanTests: XCTestCase {
-    func testSpanDecodeKeepsExactlyTheRowsInRange() throws {
-        let dir = temporaryDirectory(self)
-        var rng = TestRNG(31)
-        func group(sorted: Bool) -> RowGroupColumns {
-            let n = 3_000
-            var customers = (0..<n).map { _ in Int64(100 + rng.below(400)) }
-            if sorted { customers.sort() }
-            let cols: [[Int64]] = [
-                (0..<n).map { Int64($0) }, customers, (0..<n).map { _ in Int64(rng.below(5_000)) },
-                (0..<n).map { _ in 1_412_121_600 + Int64(rng.below(86_400 * 28)) }, (0..<n).map { _ in Int64(rng.below(2)) },
-                (0..<n).map { _ in Int64(rng.below(100_000)) },
-            ]
-            return RowGroupColumns(columns: cols)
-        }
-        let groups = [group(sorted: true), group(sorted: false)]
-        let entry = try PartWriter.write(groupCount: 2, to: dir + "/spill", policy: .spill, threads: 1) { groups[$0] }
-        let part = try Part.open(directory: dir, entry: entry, kind: FormatConstants.tableKindEvents)
-        for g in 0..<2 {
-            let ref = RunMerge.GroupRef(part: 0, group: g, lo: 100, hi: 499, rows: 3_000)
-            for (lo, hi) in [(0, 99), (0, 100), (100, 499), (150, 150), (200, 260), (499, 700), (500, 900), (300, 4_000_000_000)] {
-                let range = UInt64(lo)...UInt64(hi)
-                var span = EventBuffer(), whole = EventBuffer()
-                span.append(columns: try RunMerge.rows(of: ref, in: part, range: range), customers: range)
-                whole.append(columns: try part.readRowGroup(g), customers: range)
-                XCTAssertTrue(span.rows == whole.rows, "group \(g), customers \(lo)...\(hi): \(span.count) rows, \(whole.count) expected")
-                XCTAssertEqual(whole.count, groups[g].columns[1].filter { $0 >= lo && $0 <= hi }.count)
-            }
-        }
-    }
-}
