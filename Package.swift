@@ -145,7 +145,8 @@ let package = Package(
         ),
         .testTarget(
             name: "StaveCLITests",
-            dependencies: ["StaveFormat", "StaveIO", "StaveGen", "StaveQuery", "StaveReports"]
+            dependencies: ["stave", "StaveFormat", "StaveIO", "StaveGen", "StaveQuery", "StaveReports",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
     ],
     swiftLanguageModes: [.v6]

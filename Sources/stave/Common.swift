@@ -66,7 +66,9 @@ struct OutputOptions: ParsableArguments {
     }
 
     /// --column-names, else $STAVE_COLUMN_NAMES, else current.
-    func naming() throws -> ColumnNaming {
+    func naming() throws -> ColumnNaming { try Self.naming(columnNames) }
+
+    static func naming(_ columnNames: ColumnNaming?) throws -> ColumnNaming {
         if let columnNames { return columnNames }
         guard let text = getenv("STAVE_COLUMN_NAMES").map({ String(cString: $0) }), !text.isEmpty else { return .current }
         guard let n = ColumnNaming(rawValue: text) else { throw ValidationError("STAVE_COLUMN_NAMES='\(text)' is not current or v1") }
@@ -140,7 +142,9 @@ struct FilterOptions: ParsableArguments {
         _ = try makeFilter()
     }
 
-    func makeFilter() throws -> QueryFilter {
+    func makeFilter() throws -> QueryFilter { try Self.makeFilter(from: from, to: to, customerValues: customerValues) }
+
+    static func makeFilter(from: String?, to: String?, customerValues: [String]) throws -> QueryFilter {
         let from = try cli(from.map { QueryParameters.bound("--from", $0) })
         let to = try cli(to.map { QueryParameters.bound("--to", $0) })
         if let e = QueryParameters.range(from: from, to: to, fromName: "--from", toName: "--to") { throw ValidationError("\(e.parameter) \(e.message)") }
@@ -167,21 +171,56 @@ func makeScope(_ filter: FilterOptions, _ attributes: CustomerFilterOptions) thr
     return QueryScope(from: f.from, to: f.to, customers: f.customers, attributes: try attributes.makeFilter())
 }
 
-/// Runs one query request against STORE and writes its result: the code
-/// path `stave serve` shares.
-func runQuery(store: String, _ kind: QueryKind, scope: QueryScope, output: OutputOptions, threads: ThreadOptions,
-              limit: Int? = nil, verbose: Bool = false) throws {
+/// One query command with its options resolved: the store, the request,
+/// and how to run and write it. The query commands build it from their
+/// parsed options; `FastQueryArguments` builds it straight from the
+/// command line for the common forms, so both reach `execute` alike.
+struct QueryInvocation: Equatable {
+    var store: String
+    var request: QueryRequest
+    var threads: Int
+    var format: OutputFormat
+    var output: String?
+    var limit: Int? = nil
+    var verbose = false
+
+    /// From a query command's parsed options (which `validate()` checked).
+    init(store: String, _ kind: QueryKind, scope: QueryScope, output: OutputOptions, threads: ThreadOptions,
+         limit: Int? = nil, verbose: Bool = false) throws {
+        self.init(store: store, request: QueryRequest(kind, scope: scope, naming: try output.naming()), threads: threads.count,
+                  format: output.resolvedFormat(), output: output.output, limit: limit, verbose: verbose)
+    }
+
+    init(store: String, request: QueryRequest, threads: Int, format: OutputFormat, output: String?, limit: Int? = nil, verbose: Bool = false) {
+        self.store = store
+        self.request = request
+        self.threads = threads
+        self.format = format
+        self.output = output
+        self.limit = limit
+        self.verbose = verbose
+    }
+}
+
+/// Runs one query request against its store and writes its result: the
+/// code path `stave serve` shares.
+func execute(_ q: QueryInvocation) throws {
     try guarded {
-        let phases = PhaseTimer(enabled: verbose)
-        let context = QueryContext(store: try Store.open(store), threads: threads.count)
+        let phases = PhaseTimer(enabled: q.verbose)
+        let context = QueryContext(store: try Store.open(q.store), threads: q.threads)
         phases.mark("open")
-        let out = try output.open()
-        try QueryRunner.write(QueryRequest(kind, scope: scope, naming: try output.naming()), in: context, format: output.resolvedFormat(), to: out,
-                              limit: limit, phase: phases.enabled ? phases.mark : nil)
+        let out = try OutputFile(path: q.output)
+        try QueryRunner.write(q.request, in: context, format: q.format, to: out, limit: q.limit, phase: phases.enabled ? phases.mark : nil)
         try out.commit(isCommitPoint: true)
         phases.mark("output")
         phases.report()
     }
+}
+
+/// Runs one query command (see `QueryInvocation`).
+func runQuery(store: String, _ kind: QueryKind, scope: QueryScope, output: OutputOptions, threads: ThreadOptions,
+              limit: Int? = nil, verbose: Bool = false) throws {
+    try execute(QueryInvocation(store: store, kind, scope: scope, output: output, threads: threads, limit: limit, verbose: verbose))
 }
 
 /// --limit for the query commands without paging of their own.
@@ -199,8 +238,10 @@ struct ThreadOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be 1...256") }
+        if let threads, !Self.allowed.contains(threads) { throw ValidationError("--threads must be 1...256") }
     }
+
+    static let allowed = 1...256
 
     var count: Int { threads ?? defaultThreads }
 }

@@ -57,11 +57,14 @@ extension Stave {
             if offset < 0 { throw ValidationError("--offset must be >= 0") }
         }
 
-        func run() throws {
+        func run() throws { try execute(invocation()) }
+
+        func invocation() throws -> QueryInvocation {
             // (The parser maps the v1 names, total_tracks and mobile_tracks.)
             let column = try cli(sort.map { QueryParameters.sortColumn("--sort", $0) })
             let page = ProfilePage(withCustomers: withCustomers, sort: column, order: order, limit: limit, offset: offset)
-            try runQuery(store: store, .profile(page), scope: try makeScope(filter, customerFilter), output: output, threads: threads, verbose: verbose)
+            return try QueryInvocation(store: store, .profile(page), scope: try makeScope(filter, customerFilter), output: output,
+                                       threads: threads, verbose: verbose)
         }
     }
 }
@@ -95,8 +98,11 @@ extension Stave {
         @Flag(help: "Print row groups read and the time of each phase on stderr.")
         var verbose = false
 
-        func run() throws {
-            try runQuery(store: store, .stats, scope: try makeScope(filter, customerFilter), output: output, threads: threads, limit: limit.limit, verbose: verbose)
+        func run() throws { try execute(invocation()) }
+
+        func invocation() throws -> QueryInvocation {
+            try QueryInvocation(store: store, .stats, scope: try makeScope(filter, customerFilter), output: output, threads: threads,
+                                limit: limit.limit, verbose: verbose)
         }
     }
 }
