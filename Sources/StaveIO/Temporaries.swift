@@ -9,8 +9,8 @@ import Synchronization
 ///
 /// - after an error, their owner removes them (OutputFile.abandon,
 ///   StoreBuilder.abort, the spills of a conversion);
-/// - on SIGINT or SIGTERM, `installSignalCleanup` removes every one still
-///   registered, then exits 130 or 143;
+/// - on SIGINT or SIGTERM, once `enableSignalCleanup` was called, every
+///   one still registered is removed, then the process exits 130 or 143;
 /// - after SIGKILL (or a power cut), the next writer of the same path
 ///   removes those whose PID is no longer running (`cleanStale`); inside a
 ///   store, the next writer under its lock does (StoreFiles.collectGarbage).
@@ -22,6 +22,7 @@ public enum Temporaries {
     /// Registers `path` for removal on SIGINT/SIGTERM; returns the token
     /// that `unregister` takes once the path is committed or removed.
     public static func register(_ path: String, directory: Bool) -> Int {
+        if cleanupWanted.load(ordering: .acquiring) { installHandlers() }
         let token = nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
         registered.withLock { $0[token] = (path, directory) }
         return token
@@ -32,12 +33,25 @@ public enum Temporaries {
     }
 
     private static let sources = Locked<[DispatchSourceSignal]>([])
+    private static let cleanupWanted = Atomic<Bool>(false)
+    private static let handlersInstalled = Atomic<Bool>(false)
 
     /// On SIGINT or SIGTERM: remove every registered temporary, then exit
-    /// 130 (SIGINT) or 143 (SIGTERM). The handler runs on a queue, not in
-    /// signal context, so it may take locks and remove directories.
-    /// Idempotent; `follow` has its own handlers (it commits and exits 0).
-    public static func installSignalCleanup() {
+    /// 130 (SIGINT) or 143 (SIGTERM). The handlers are installed when the
+    /// first temporary is registered (at once if one already is): a
+    /// process that writes none, such as a query to standard output, does
+    /// not start libdispatch's signal machinery, about 0.2 ms of its run,
+    /// and a signal ends it as the default action does. The handler runs
+    /// on a queue, not in signal context, so it may take locks and remove
+    /// directories. Idempotent; `follow` has its own handlers (it commits
+    /// and exits 0) and does not call this.
+    public static func enableSignalCleanup() {
+        cleanupWanted.store(true, ordering: .releasing)
+        if !registered.withLock({ $0.isEmpty }) { installHandlers() }
+    }
+
+    private static func installHandlers() {
+        guard !handlersInstalled.load(ordering: .acquiring) else { return }
         sources.withLock { sources in
             guard sources.isEmpty else { return }
             for sig in [SIGINT, SIGTERM] {
@@ -50,6 +64,7 @@ public enum Temporaries {
                 source.resume()
                 sources.append(source)
             }
+            handlersInstalled.store(true, ordering: .releasing)
         }
     }
 

@@ -18,7 +18,7 @@ extension ColumnNaming: ExpressibleByArgument {}
 /// serve, which hands its signals to the server it runs), SIGINT and
 /// SIGTERM remove the command's temporary files before it exits.
 func guarded(cleanupOnSignal: Bool = true, _ body: () throws -> Void) throws {
-    if cleanupOnSignal { Temporaries.installSignalCleanup() }
+    if cleanupOnSignal { Temporaries.enableSignalCleanup() }
     do {
         try body()
     } catch let e as StaveError {
