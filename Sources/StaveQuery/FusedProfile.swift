@@ -165,6 +165,16 @@ public enum FusedProfile {
     /// a fresh process is mostly faulting in new pages.
     static func computeByWorker(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows,
                                 range: ClosedRange<UInt64>? = nil) throws -> [Profile]? {
+        try runByWorker(store: store, filter: filter, threads: threads, minRows: minRows, range: range,
+                        make: { ProfileAppender(reserve: $0) }).map { $0.map(\.profile) }
+    }
+
+    /// The walk over `range` (all customers when nil), each worker handing
+    /// its customers' counts, in customer order, to its own sink made by
+    /// `make` (given about how many customers it will see); nil when the
+    /// walk does not apply (see `compute`).
+    static func runByWorker<Sink: ProfileSink>(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows,
+                                               range: ClosedRange<UInt64>? = nil, make: (Int) -> Sink) throws -> [Sink]? {
         guard try applies(store: store, filter: filter, minRows: minRows) else { return nil }
         guard let plan = plan(store: store, filter: filter, range: range) else {
             // No group meets the range: an empty slice, not a refusal.
@@ -175,8 +185,8 @@ public enum FusedProfile {
         guard from < end else { return [] }
         let workers = max(1, min(threads, plan.total / 65_536))
         let bounds = plan.bounds(workers, from: from, to: end)
-        // Each worker appends to its own output; everything else is read-only.
-        let outputs = (0..<workers).map { _ in ProfileAppender(reserve: plan.total / max(1, workers) / 8) }
+        // Each worker appends to its own sink; everything else is read-only.
+        let outputs = (0..<workers).map { _ in make(plan.total / max(1, workers) / 8) }
         let errors = Parallel.slots(workers) { w -> Error? in
             do {
                 try walk(store: store, filter: filter, jobs: plan.jobs, chains: plan.chains, from: bounds[w], to: bounds[w + 1],
@@ -190,7 +200,7 @@ public enum FusedProfile {
             if e is Unsorted { return nil }
         }
         for case let e? in errors { throw e }
-        return outputs.map(\.profile)
+        return outputs
     }
 
     /// True when a customer has fewer than `ProfileKernel.fragmentedRunRows`
@@ -213,8 +223,8 @@ public enum FusedProfile {
     /// order, decoding the groups of each chain as the walk reaches them.
     /// - Precondition: decoded customers lie inside their group's
     ///   statistics (load checks them) and tracks are <= maxTrack.
-    static func walk(store: Store, filter: QueryFilter, jobs: [Job], chains: [[Int]], from: UInt64, to: UInt64,
-                     maxTrack: Int64, out: ProfileAppender) throws {
+    static func walk<Sink: ProfileSink>(store: Store, filter: QueryFilter, jobs: [Job], chains: [[Int]], from: UInt64, to: UInt64,
+                                        maxTrack: Int64, out: Sink) throws {
         let n = chains.count
         let scratch = RowGroupData.Scratch()
         let state = ProfileKernel.CustomerState(maxTrack: maxTrack)
@@ -304,10 +314,16 @@ public enum FusedProfile {
     }
 }
 
+/// What a worker of the walk hands each customer's counts to, in customer
+/// order (the walk is generic over it: no dynamic dispatch per customer).
+protocol ProfileSink: AnyObject {
+    func append(_ customer: UInt32, _ r: ProfileKernel.CustomerCounts)
+}
+
 /// One worker's profiles, appended in customer order (customers with no
 /// event in the window are left out). No slot per possible customer id: the
 /// memory is that of the customers found, wherever their ids lie.
-final class ProfileAppender {
+final class ProfileAppender: ProfileSink {
     var profile = Profile()
 
     init(reserve: Int) {
@@ -351,5 +367,32 @@ final class ProfileAppender {
             p.mobile += a.mobile
         }
         return p
+    }
+}
+
+/// One worker's share of the statistics of the profile columns: each
+/// customer's counts are added as they come (customers with no event in
+/// the window are left out, as from the profile), and nothing per customer
+/// is kept.
+final class StatsSink: ProfileSink {
+    var unique = StatsAccumulator.Column(), morning = StatsAccumulator.Column(), afternoon = StatsAccumulator.Column()
+    var evening = StatsAccumulator.Column(), night = StatsAccumulator.Column(), mobile = StatsAccumulator.Column()
+    var plays = StatsAccumulator.Column()
+
+    @inline(__always)
+    func append(_ customer: UInt32, _ r: ProfileKernel.CustomerCounts) {
+        guard r.total > 0 else { return }
+        unique.add(r.unique)
+        morning.add(r.morning)
+        afternoon.add(r.afternoon)
+        evening.add(r.evening)
+        night.add(r.total - r.morning - r.afternoon - r.evening)
+        mobile.add(r.mobile)
+        plays.add(r.total)
+    }
+
+    /// The sums in Profile.columnNames order.
+    var accumulator: StatsAccumulator {
+        StatsAccumulator(columns: [unique, morning, afternoon, evening, night, mobile, plays])
     }
 }

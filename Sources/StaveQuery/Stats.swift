@@ -51,15 +51,27 @@ public struct StatsAccumulator: Sendable {
         var nnz = 0
 
         mutating func add(_ xs: [Int64]) {
-            n += xs.count
-            for x in xs {
-                let v = Int128(x)
-                sum += v
-                squares += v * v
-                absSum += Int128(x.magnitude)
-                lo = Swift.min(lo, x); hi = Swift.max(hi, x)
-                nnz += x != 0 ? 1 : 0
-            }
+            for x in xs { add(x) }
+        }
+
+        @inline(__always)
+        mutating func add(_ x: Int64) {
+            n += 1
+            let v = Int128(x)
+            sum += v
+            squares += v * v
+            absSum += Int128(x.magnitude)
+            lo = Swift.min(lo, x); hi = Swift.max(hi, x)
+            nnz += x != 0 ? 1 : 0
+        }
+
+        /// Adds the values `other` accumulated (every sum is exact, so the
+        /// order does not matter).
+        mutating func merge(_ other: Column) {
+            n += other.n
+            sum += other.sum; squares += other.squares; absSum += other.absSum
+            lo = Swift.min(lo, other.lo); hi = Swift.max(hi, other.hi)
+            nnz += other.nnz
         }
 
         func stats(name: String) -> ColumnStats {
@@ -82,8 +94,19 @@ public struct StatsAccumulator: Sendable {
 
     public init() {}
 
+    /// From one accumulated column per profile column, in Profile.columnNames order.
+    init(columns: [Column]) {
+        precondition(columns.count == Profile.columnNames.count)
+        self.columns = columns
+    }
+
     public mutating func add(_ p: Profile) {
         for k in columns.indices { columns[k].add(p.column(k)) }
+    }
+
+    /// Adds what `other` accumulated (another worker's customers).
+    public mutating func merge(_ other: StatsAccumulator) {
+        for k in columns.indices { columns[k].merge(other.columns[k]) }
     }
 
     public func stats() -> [ColumnStats] {
@@ -145,9 +168,20 @@ public enum Queries {
         phase?("decode and profile kernel, fused, \(slices.count) slice\(slices.count == 1 ? "" : "s") (\(customers) customers)")
     }
 
-    public static func stats(_ store: Store, filter: QueryFilter, threads: Int) throws -> [ColumnStats] {
+    /// The statistics of the profile columns. On the fused path each
+    /// customer's counts go straight into the sums as the walk profiles
+    /// them (StatsSink): no profile is held, so no slices are needed either.
+    /// `fusedFrom` and `phase` as for `profile`.
+    public static func stats(_ store: Store, filter: QueryFilter, threads: Int, fusedFrom: Int = FusedProfile.minRows,
+                             phase: ((String) -> Void)? = nil) throws -> [ColumnStats] {
         var acc = StatsAccumulator()
-        try forEachProfileSlice(store, filter: filter, threads: threads) { acc.add($0) }
+        if let sinks = try FusedProfile.runByWorker(store: store, filter: filter, threads: threads, minRows: fusedFrom,
+                                                    make: { _ in StatsSink() }) {
+            for s in sinks { acc.merge(s.accumulator) }
+            phase?("decode, profile kernel and statistics, fused")
+        } else {
+            acc.add(try profile(store, filter: filter, threads: threads, fusedFrom: .max, phase: phase))
+        }
         return acc.stats()
     }
 }

@@ -155,9 +155,7 @@ public enum QueryRunner {
             let table = page.withCustomers ? try context.customerTable() : nil
             return .rows(try ProfileReport.table(p, page: page, customers: table), total: p.count)
         case .stats:
-            var acc = StatsAccumulator()
-            try Queries.forEachProfileSlice(store, filter: filter, threads: threads, phase: phase) { acc.add($0) }
-            return .stats(acc.stats())
+            return .stats(try Queries.stats(store, filter: filter, threads: threads, phase: phase))
         case .breakdown(let key):
             let rows = try Queries.breakdown(store, table: try context.customerTable(), by: key, filter: filter, threads: threads)
             let t = BreakdownReport.table(rows, by: key)

@@ -579,7 +579,12 @@ final class ScaleShapeTests: XCTestCase {
                     if sliceRows == 1_997 && expected.count > 100 { XCTAssertGreaterThan(slices, 3, file: file, line: line) }
                 }
             }
-            XCTAssertEqual(try Queries.stats(store, filter: f, threads: 2), StatsKernel.compute(expected), file: file, line: line)
+            for fusedFrom in [FusedProfile.minRows, 0, .max] {
+                for threads in [1, 2] {
+                    XCTAssertEqual(try Queries.stats(store, filter: f, threads: threads, fusedFrom: fusedFrom), StatsKernel.compute(expected),
+                                   "stats, fusedFrom \(fusedFrom), \(threads) threads, \(f)", file: file, line: line)
+                }
+            }
         }
     }
 
