@@ -22,7 +22,7 @@ public enum Temporaries {
     /// Registers `path` for removal on SIGINT/SIGTERM; returns the token
     /// that `unregister` takes once the path is committed or removed.
     public static func register(_ path: String, directory: Bool) -> Int {
-        if cleanupWanted.load(ordering: .acquiring) { installHandlers() }
+        if cleanupWanted.load(ordering: .sequentiallyConsistent) { installHandlers() }
         let token = nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
         registered.withLock { $0[token] = (path, directory) }
         return token
@@ -45,8 +45,11 @@ public enum Temporaries {
     /// on a queue, not in signal context, so it may take locks and remove
     /// directories. Idempotent; `follow` has its own handlers (it commits
     /// and exits 0) and does not call this.
+    /// (Commands call it before their work starts, so no temporary is
+    /// registered concurrently; the check of `registered` covers one
+    /// registered before.)
     public static func enableSignalCleanup() {
-        cleanupWanted.store(true, ordering: .releasing)
+        cleanupWanted.store(true, ordering: .sequentiallyConsistent)
         if !registered.withLock({ $0.isEmpty }) { installHandlers() }
     }
 
