@@ -185,21 +185,22 @@ public enum FusedProfile {
         guard from < end else { return [] }
         let workers = max(1, min(threads, plan.total / 65_536))
         let bounds = plan.bounds(workers, from: from, to: end)
-        // Each worker appends to its own sink; everything else is read-only.
-        let outputs = (0..<workers).map { _ in make(plan.total / max(1, workers) / 8) }
-        let errors = Parallel.slots(workers) { w -> Error? in
-            do {
+        // Each worker fills its own sink (a local value: no exclusivity
+        // check at run time per customer); everything else is read-only.
+        let reserve = plan.total / max(1, workers) / 8
+        let results = Parallel.slots(workers) { w -> Result<Sink, Error> in
+            Result {
+                var out = make(reserve)
                 try walk(store: store, filter: filter, jobs: plan.jobs, chains: plan.chains, from: bounds[w], to: bounds[w + 1],
-                         maxTrack: plan.maxTrack, out: outputs[w])
-                return nil
-            } catch {
-                return error
+                         maxTrack: plan.maxTrack, out: &out)
+                return out
             }
         }
-        for case let e? in errors {
-            if e is Unsorted { return nil }
+        var outputs: [Sink] = []
+        for r in results {
+            if case .failure(let e) = r, e is Unsorted { return nil }
         }
-        for case let e? in errors { throw e }
+        for r in results { outputs.append(try r.get()) }
         return outputs
     }
 
@@ -224,7 +225,7 @@ public enum FusedProfile {
     /// - Precondition: decoded customers lie inside their group's
     ///   statistics (load checks them) and tracks are <= maxTrack.
     static func walk<Sink: ProfileSink>(store: Store, filter: QueryFilter, jobs: [Job], chains: [[Int]], from: UInt64, to: UInt64,
-                                        maxTrack: Int64, out: Sink) throws {
+                                        maxTrack: Int64, out: inout Sink) throws {
         let n = chains.count
         let scratch = RowGroupData.Scratch()
         let state = ProfileKernel.CustomerState(maxTrack: maxTrack)
@@ -315,15 +316,16 @@ public enum FusedProfile {
 }
 
 /// What a worker of the walk hands each customer's counts to, in customer
-/// order (the walk is generic over it: no dynamic dispatch per customer).
-protocol ProfileSink: AnyObject {
-    func append(_ customer: UInt32, _ r: ProfileKernel.CustomerCounts)
+/// order (the walk is generic over it and takes it inout: no dynamic
+/// dispatch and no run-time exclusivity check per customer).
+protocol ProfileSink {
+    mutating func append(_ customer: UInt32, _ r: ProfileKernel.CustomerCounts)
 }
 
 /// One worker's profiles, appended in customer order (customers with no
 /// event in the window are left out). No slot per possible customer id: the
 /// memory is that of the customers found, wherever their ids lie.
-final class ProfileAppender: ProfileSink {
+struct ProfileAppender: ProfileSink {
     var profile = Profile()
 
     init(reserve: Int) {
@@ -338,7 +340,7 @@ final class ProfileAppender: ProfileSink {
     }
 
     @inline(__always)
-    func append(_ customer: UInt32, _ r: ProfileKernel.CustomerCounts) {
+    mutating func append(_ customer: UInt32, _ r: ProfileKernel.CustomerCounts) {
         guard r.total > 0 else { return }
         profile.customer.append(customer)
         profile.uniqueTracks.append(r.unique)
@@ -374,13 +376,13 @@ final class ProfileAppender: ProfileSink {
 /// customer's counts are added as they come (customers with no event in
 /// the window are left out, as from the profile), and nothing per customer
 /// is kept.
-final class StatsSink: ProfileSink {
+struct StatsSink: ProfileSink {
     var unique = StatsAccumulator.Column(), morning = StatsAccumulator.Column(), afternoon = StatsAccumulator.Column()
     var evening = StatsAccumulator.Column(), night = StatsAccumulator.Column(), mobile = StatsAccumulator.Column()
     var plays = StatsAccumulator.Column()
 
     @inline(__always)
-    func append(_ customer: UInt32, _ r: ProfileKernel.CustomerCounts) {
+    mutating func append(_ customer: UInt32, _ r: ProfileKernel.CustomerCounts) {
         guard r.total > 0 else { return }
         unique.add(r.unique)
         morning.add(r.morning)
