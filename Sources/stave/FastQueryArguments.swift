@@ -5,7 +5,7 @@ import StaveReports
 /// The common query command lines, read without ArgumentParser.
 ///
 /// ArgumentParser learns a command's options by reflection, and in a fresh
-/// process that first parse costs about 1.5 ms (Swift type metadata and
+/// process that first parse costs about 1.4 ms (Swift type metadata and
 /// protocol conformance lookups, see the commit that added this), more
 /// than a one-customer query takes on a 1M-row store. So `stave profile`
 /// and `stave stats` with nothing but these options are read here:
