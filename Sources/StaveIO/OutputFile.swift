@@ -71,13 +71,18 @@ public final class OutputFile {
                 Temporaries.cleanStale(target)
                 tempPath = temp
                 inPlace = false
+                // Registered before it exists, so that no signal finds it
+                // unregistered (registering may install the handlers).
+                let token = Temporaries.register(temp, directory: false)
                 do {
                     fd = try Sys.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
-                } catch StaveError.io(_, let operation, let code) {
+                } catch {
+                    Temporaries.unregister(token)
                     // Named as the user wrote it, not as the temporary file.
-                    throw StaveError.io(path: path, operation: operation, errno: code)
+                    if case StaveError.io(_, let operation, let code) = error { throw StaveError.io(path: path, operation: operation, errno: code) }
+                    throw error
                 }
-                cleanupToken = Temporaries.register(temp, directory: false)
+                cleanupToken = token
             }
         } else {
             finalPath = nil

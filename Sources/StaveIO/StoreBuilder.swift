@@ -31,8 +31,10 @@ public final class StoreBuilder {
             try StoreFiles.checkReplaceable(p)
         }
         if Sys.kind(tempPath) != .missing { Sys.removeFlatDirectory(tempPath) }
-        try Sys.mkdir(tempPath)
-        cleanupToken = Temporaries.register(tempPath, directory: true)
+        // Registered before it exists (see OutputFile).
+        let token = Temporaries.register(tempPath, directory: true)
+        do { try Sys.mkdir(tempPath) } catch { Temporaries.unregister(token); throw error }
+        cleanupToken = token
     }
 
     /// The temporary folder's registration for removal on a signal.

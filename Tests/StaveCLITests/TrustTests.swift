@@ -275,7 +275,44 @@ final class TemporaryFileTests: CLITestCase {
         XCTAssertEqual(a.terminationStatus, 130)
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/big.stave")).subtracting(["LOCK"]), before.subtracting(["LOCK"]))
         XCTAssertEqual(try stave(["verify", "big.stave"]).status, 0)
-        // A profile's -o FILE interrupted leaves no FILE.tmp-PID either.
         XCTAssertEqual(leftovers(), [])
+    }
+
+    /// A query writing -o FILE, interrupted while it runs: exit 130, and
+    /// neither FILE nor FILE.tmp-PID left. A query installs its signal
+    /// handlers only when it registers that temporary, before the file
+    /// exists, so no moment of its run escapes them. Each try is caught
+    /// as soon as the temporary appears; a query that ends first is
+    /// tried again.
+    func testInterruptedQueryLeavesNoTemporary() throws {
+        XCTAssertEqual(try stave(["generate", "--rows", "600000", "--customers", "3000", "-o", "gen", "--quiet"]).status, 0)
+        XCTAssertEqual(try stave(["convert", "gen/tracks.csv", "-o", "s.stave", "--quiet"]).status, 0)
+        let out = dir + "/out.csv"
+        var interrupted = 0
+        for attempt in 0..<40 where interrupted < 3 {
+            let command = attempt % 2 == 0 ? ["profile", "s.stave"] : ["stats", "s.stave"]
+            let p = try start(command + ["--threads", "1", "-o", "out.csv"])
+            var polls = 0
+            while leftovers().isEmpty && p.isRunning && polls < 20_000 { usleep(200); polls += 1 }
+            guard p.isRunning else {
+                p.waitUntilExit()
+                XCTAssertEqual(p.terminationStatus, 0)
+                try? FileManager.default.removeItem(atPath: out)
+                continue
+            }
+            kill(p.processIdentifier, SIGINT)
+            p.waitUntilExit()
+            if p.terminationReason == .exit && p.terminationStatus == 0 {
+                // It finished between the check and the signal.
+                try? FileManager.default.removeItem(atPath: out)
+                continue
+            }
+            XCTAssertEqual(p.terminationReason, .exit, "\(command): killed by the signal, not cleaned up")
+            XCTAssertEqual(p.terminationStatus, 130, "\(command)")
+            XCTAssertEqual(leftovers(), [], "\(command)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(command)")
+            interrupted += 1
+        }
+        XCTAssertGreaterThan(interrupted, 0, "no query was caught while writing")
     }
 }

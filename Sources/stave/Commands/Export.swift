@@ -163,9 +163,10 @@ extension Stave {
                 Temporaries.cleanStale(final)
                 guard Sys.kind(final) == .missing else { throw StaveError.outputExists(path: final) }
                 let temp = final + ".tmp-\(Sys.pid)"
+                // Registered before it exists (see OutputFile); the defer above unregisters it.
+                cleanupToken = Temporaries.register(temp, directory: true)
                 try Sys.mkdir(temp)
                 directory = temp
-                cleanupToken = Temporaries.register(temp, directory: true)
                 for k in 0..<partitions {
                     let name = "part-" + String(repeating: "0", count: max(0, 5 - String(k).count)) + String(k) + ".parquet"
                     files.append(try ParquetExport.EventFile(out: try OutputFile(path: temp + "/" + name),
