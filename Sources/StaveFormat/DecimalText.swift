@@ -30,13 +30,31 @@ public enum DecimalText {
         return n
     }
 
-    /// Writes `v` in decimal at `p` and returns the number of bytes written,
-    /// two digits at a time from the end (divisions by constants, which
-    /// compile to multiplications; no table, whose lazy global costs a
-    /// check on every call).
+    /// Writes `v` in decimal at `p` and returns the number of bytes written.
+    /// Inlinable, so that the output loops of other modules (CSV, JSON) take
+    /// the one- and two-digit values of a profile's counts without a call;
+    /// longer values go to `writeLong`.
     /// - Precondition: `p` has room for 20 bytes (UInt64.max has 20 digits).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func write(_ v: UInt64, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        if v < 10 {
+            p[0] = UInt8(truncatingIfNeeded: 48 &+ v)
+            return 1
+        }
+        if v < 100 {
+            let t = v / 10
+            p[0] = UInt8(truncatingIfNeeded: 48 &+ t)
+            p[1] = UInt8(truncatingIfNeeded: 48 &+ (v &- t &* 10))
+            return 2
+        }
+        return writeLong(v, to: p)
+    }
+
+    /// `write` for any value: two digits at a time from the end (divisions
+    /// by constants, which compile to multiplications; no table, whose lazy
+    /// global costs a check on every call).
+    /// - Precondition: `p` has room for 20 bytes.
+    public static func writeLong(_ v: UInt64, to p: UnsafeMutablePointer<UInt8>) -> Int {
         let n = digits(v)
         var x = v
         var k = n
@@ -54,7 +72,7 @@ public enum DecimalText {
 
     /// Writes a signed value in decimal at `p`; returns the bytes written.
     /// - Precondition: `p` has room for 21 bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func write(signed v: Int64, to p: UnsafeMutablePointer<UInt8>) -> Int {
         if v < 0 {
             p[0] = 45

@@ -39,6 +39,23 @@ final class DecimalTextTests: XCTestCase {
         }
     }
 
+    /// Every value up to 100,000 through the pointer writer: the one- and
+    /// two-digit fast paths, their boundaries, and `writeLong` past them.
+    func testPointerWriterSmallValuesExhaustively() {
+        var buf = [UInt8](repeating: 0xEE, count: 24)
+        buf.withUnsafeMutableBufferPointer { b in
+            for v in 0...100_000 {
+                b.update(repeating: 0xEE)
+                let n = DecimalText.write(UInt64(v), to: b.baseAddress!)
+                let m = DecimalText.write(signed: Int64(-v), to: b.baseAddress! + 8)
+                XCTAssertEqual(String(decoding: b[0..<n], as: UTF8.self), String(v))
+                XCTAssertEqual(String(decoding: b[8..<(8 + m)], as: UTF8.self), String(-v))
+                XCTAssertEqual(b[n], 0xEE, "\(v)")
+                XCTAssertEqual(b[8 + m], 0xEE, "\(-v)")
+            }
+        }
+    }
+
     func testZeroPaddingAndZip5() {
         XCTAssertEqual(text { DecimalText.append(42, to: &$0, width: 5) }, "00042")
         XCTAssertEqual(text { DecimalText.append(0, to: &$0, width: 5) }, "00000")
