@@ -76,9 +76,17 @@ public enum FusedProfile {
         }
     }
 
+    /// The most chains a walk takes. A chain costs the walk one decoded
+    /// group per worker (about 5 bytes a row of a group) and one comparison
+    /// per customer, and a store has about (runs) x (months) of them: the
+    /// six runs tiering allows over three months are 18 chains, over a year
+    /// 72. The general path's merge (`RunStreams.maxStreams`, 16) compares
+    /// every stream for each customer too, but holds every decoded group.
+    public static let maxChains = 128
+
     /// Plans the walk over the groups `filter` needs whose customers meet
     /// `range` (all when nil), or nil when the walk does not apply (more
-    /// chains than `RunStreams.maxStreams`: parts that overlap in many ways).
+    /// than `maxChains` chains: parts that overlap in many ways).
     static func plan(store: Store, filter: QueryFilter, range: ClosedRange<UInt64>? = nil) -> Plan? {
         var jobs: [Job] = []
         var total = 0
@@ -100,7 +108,7 @@ public enum FusedProfile {
         // Chains: each group after the one whose largest customer is the
         // largest <= its smallest (the fewest chains).
         guard let chains = RunStreams.chains(Array(jobs.indices), first: { jobs[$0].lo }, last: { jobs[$0].hi },
-                                             limit: RunStreams.maxStreams) else { return nil }
+                                             limit: maxChains) else { return nil }
         return Plan(jobs: jobs, chains: chains, lo: jobs.map(\.lo).min()!, hi: jobs.map(\.hi).max()!, total: total, maxTrack: maxTrack)
     }
 
@@ -149,8 +157,8 @@ public enum FusedProfile {
 
     /// The profile of `store` under `filter` for the customers in `range`
     /// (all when nil), or nil when this path does not apply (fewer than
-    /// `minRows` rows to read and not of high cardinality, more chains
-    /// than `RunStreams.maxStreams`, or a group not sorted by customer).
+    /// `minRows` rows to read and not of high cardinality, more than
+    /// `maxChains` chains, or a group not sorted by customer).
     /// Memory: the decoded groups in use (a few per chain and worker) and
     /// the profiles of the range's customers; customer ids may be anywhere
     /// in 0...2^32-1.

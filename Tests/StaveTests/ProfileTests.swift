@@ -287,9 +287,9 @@ final class ProfileTests: XCTestCase {
     /// The fused path (decode as the walk reaches each group) gives the
     /// reference profile for every time window and worker count, on one
     /// part with several groups per month and a customer spanning groups,
-    /// and on parts whose months overlap (several chains), with and
-    /// without a customer list; it declines too many chains and stores
-    /// (or a customer list's rows) below its threshold.
+    /// and on parts whose months overlap (several chains, up to 60), with
+    /// and without a customer list; it declines more than maxChains chains
+    /// and stores (or a customer list's rows) below its threshold.
     func testFusedProfileMatchesTheReference() throws {
         var events = randomEvents(count: 150_000, customers: 900, seed: 21)
         let november = seconds("2014-11-01")
@@ -332,16 +332,24 @@ final class ProfileTests: XCTestCase {
         XCTAssertTrue(try FusedProfile.isFragmented(fragmented))
         XCTAssertFalse(try FusedProfile.isFragmented(one))
         XCTAssertEqual(try FusedProfile.compute(store: fragmented, filter: QueryFilter(), threads: 2), referenceProfile(spread))
-        // Parts that each cover every customer: a chain per part and month.
-        let many = try appendedStore(Array(events.prefix(40_000)), partRows: 2_000)
+        // Parts that each cover every customer: a chain per part and month,
+        // more than the general path's merge takes, walked side by side.
+        let first40k = Array(events.prefix(40_000))
+        let many = try appendedStore(first40k, partRows: 2_000)
         XCTAssertEqual(many.parts.count, 20)
-        XCTAssertNil(try FusedProfile.compute(store: many, filter: QueryFilter(), threads: 2, minRows: 0), "more chains than streams")
+        XCTAssertGreaterThan(try XCTUnwrap(FusedProfile.plan(store: many, filter: QueryFilter())).chains.count, RunStreams.maxStreams)
+        XCTAssertEqual(try FusedProfile.compute(store: many, filter: QueryFilter(), threads: 2, minRows: 0), referenceProfile(first40k))
+        // More than maxChains chains: declined, and the general path gives
+        // the same profile.
+        let tooMany = try appendedStore(first40k, partRows: first40k.count / (FusedProfile.maxChains / 3 + 2))
+        XCTAssertNil(FusedProfile.plan(store: tooMany, filter: QueryFilter()))
+        XCTAssertNil(try FusedProfile.compute(store: tooMany, filter: QueryFilter(), threads: 2, minRows: 0), "more chains than maxChains")
+        XCTAssertEqual(try Queries.profile(tooMany, filter: QueryFilter(), threads: 2), referenceProfile(first40k))
         // The same rows converted with a small buffer are one run: a few
         // chains whatever the number of parts.
-        let run = try storeFor(Array(events.prefix(40_000)), bufferRows: 2_000)
+        let run = try storeFor(first40k, bufferRows: 2_000)
         XCTAssertGreaterThanOrEqual(run.parts.count, 18)
-        XCTAssertEqual(try FusedProfile.compute(store: run, filter: QueryFilter(), threads: 2, minRows: 0),
-                       referenceProfile(Array(events.prefix(40_000))))
+        XCTAssertEqual(try FusedProfile.compute(store: run, filter: QueryFilter(), threads: 2, minRows: 0), referenceProfile(first40k))
     }
 
     /// A part whose row group is not sorted by customer (the spec allows
