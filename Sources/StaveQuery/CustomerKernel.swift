@@ -63,6 +63,10 @@ extension ProfileKernel {
         let lanes: UnsafeMutablePointer<UInt64>
         /// Owned; empty without the bitmap.
         let bm: UnsafeMutableBufferPointer<UInt64>
+        /// Owned, `smallCustomerRows` slots: the bitmap words profileSmall
+        /// set for the current customer, so that it zeroes them without a
+        /// second pass over the customer's runs.
+        let touched: UnsafeMutablePointer<Int32>
         var scratch: [UInt32] = []
 
         init(maxTrack: Int64) {
@@ -71,11 +75,13 @@ extension ProfileKernel {
             lanes.initialize(from: ProfileKernel.laneTable, count: 16)
             bm = .allocate(capacity: useBitmap ? Int(maxTrack >> 6) + 1 : 0)
             bm.initialize(repeating: 0)
+            touched = .allocate(capacity: ProfileKernel.smallCustomerRows)
         }
 
         deinit {
             lanes.deallocate()
             bm.deallocate()
+            touched.deallocate()
         }
 
         /// The usual customer of a high-cardinality store (a few short runs,
@@ -94,9 +100,11 @@ extension ProfileKernel {
                 rows &+= Int(run.end) &- Int(run.start)
             }
             guard rows <= ProfileKernel.smallCustomerRows else { return nil }
-            let lanes = UnsafePointer(self.lanes), bm = self.bm
+            let lanes = UnsafePointer(self.lanes), bm = self.bm, touched = self.touched
             var acc: UInt64 = 0
             var fresh: Int64 = 0
+            // One slot per row: rows <= smallCustomerRows, touched's size.
+            var marked = 0
             @inline(__always) func add<T: FixedWidthInteger & UnsignedInteger>(_ codes: UnsafePointer<UInt8>, _ tr: UnsafePointer<T>, _ s: Int, _ e: Int) {
                 for k in s..<e {
                     acc &+= lanes[Int(codes[k] & 15)]
@@ -106,6 +114,8 @@ extension ProfileKernel {
                     let word = bm[w]
                     fresh &+= (word & bit) == 0 ? 1 : 0
                     bm[w] = word | bit
+                    touched[marked] = Int32(truncatingIfNeeded: w)
+                    marked &+= 1
                 }
             }
             for run in runs {
@@ -115,10 +125,8 @@ extension ProfileKernel {
             if bm.count <= ProfileKernel.smallBitmapWords {
                 bm.update(repeating: 0)
             } else {
-                for run in runs {
-                    let v = views[Int(run.group)]
-                    if let t = v.track16 { ProfileKernel.clear(t, Int(run.start), Int(run.end), bm) } else { ProfileKernel.clear(v.track32!, Int(run.start), Int(run.end), bm) }
-                }
+                // w < bm.count <= 2^22 (bitmapLimit / 64): Int32 holds it.
+                for i in 0..<marked { bm[Int(touched[i])] = 0 }
             }
             var r = CustomerCounts()
             r.morning = Int64(acc & 0xFFF)
