@@ -139,6 +139,19 @@ public final class OutputFile {
     }
 
     public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Appends `bytes`; a block of at least the flush threshold goes to
+    /// the file as it is, after what is buffered, without being copied into
+    /// the buffer (a profile's text comes in blocks of megabytes).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if bytes.count >= OutputFile.flushThreshold && collected == nil {
+            try flush()
+            try Sys.writeAll(fd, bytes, path: displayPath)
+            bytesWritten += bytes.count
+            return
+        }
         buffer.append(contentsOf: bytes)
         if buffer.count >= OutputFile.flushThreshold { try flush() }
     }

@@ -109,9 +109,9 @@ public enum QueryRunner {
 
     /// Runs `request` and writes its answer: what the CLI does. A whole
     /// profile as CSV is written a customer range at a time as it is
-    /// computed, so memory does not grow with the number of customers
-    /// (Queries.forEachProfileSlice); everything else is `run`, then
-    /// written.
+    /// computed, formatted by the walk itself where it applies, so memory
+    /// does not grow with the number of customers (Queries.forEachProfileCSV);
+    /// everything else is `run`, then written.
     /// `limit`: at most this many rows (the first), for the commands whose
     /// query has no paging of its own (--limit of stats, breakdown, hours).
     public static func write(_ request: QueryRequest, in context: QueryContext, format: OutputFormat, to out: OutputFile,
@@ -120,9 +120,9 @@ public enum QueryRunner {
         if case .profile(let page) = request.kind, page.isWhole, !page.withCustomers, format == .csv, limit == nil {
             let filter = try filter(request, in: context)
             try ProfileReport.writeCSVHeader(to: out, naming: request.naming)
-            try Queries.forEachProfileSlice(context.store, filter: filter, threads: context.threads, phase: phase) { p in
-                try ProfileReport.writeCSVRows(p, to: out, threads: context.threads)
-            }
+            try Queries.forEachProfileCSV(context.store, filter: filter, threads: context.threads, phase: phase,
+                                          rows: { try out.write($0) },
+                                          profile: { try ProfileReport.writeCSVRows($0, to: out, threads: context.threads) })
             return
         }
         try run(request, in: context, phase: phase).limited(limit).write(format, to: out)

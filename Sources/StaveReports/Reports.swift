@@ -64,11 +64,10 @@ public enum ProfileReport {
     }
 
     /// The rows of `p` (no header), so a profile given a slice at a time
-    /// writes the same bytes as at once.
+    /// writes the same bytes as at once (ProfileCSV.writeRow, as the walk's
+    /// CSV does).
     public static func writeCSVRows(_ p: Profile, to out: OutputFile, threads: Int = 2) throws {
-        // A row is at most 8 fields of 21 bytes (sign and 20 digits), with
-        // their commas and newline: 8 * 22 bytes.
-        let rowBytes = 8 * 22
+        let rowBytes = ProfileCSV.maxRowBytes
         let blockRows = 16_384
         let blocks = (p.count + blockRows - 1) / blockRows
         var k = 0
@@ -87,17 +86,11 @@ public enum ProfileReport {
                     p.evening.withUnsafeBufferPointer { ev in
                     p.night.withUnsafeBufferPointer { ni in
                     p.mobile.withUnsafeBufferPointer { mb in
-                        // Every column has p.count values (Profile), and r < p.count.
-                        @inline(__always) func field(_ v: Int64) {
-                            q[0] = 44
-                            q += 1 + DecimalText.write(signed: v, to: q + 1)
-                        }
+                        // Every column has p.count values (Profile), and
+                        // r < p.count; each row has rowBytes of room.
                         for r in i..<end {
-                            q += DecimalText.write(UInt64(cu[r]), to: q)
-                            field(un[r]); field(mo[r]); field(af[r]); field(ev[r]); field(ni[r]); field(mb[r])
-                            field(mo[r] &+ af[r] &+ ev[r] &+ ni[r])
-                            q[0] = 10
-                            q += 1
+                            q += ProfileCSV.writeRow(customer: cu[r], unique: un[r], morning: mo[r], afternoon: af[r], evening: ev[r],
+                                                     night: ni[r], mobile: mb[r], to: q)
                         }
                     }
                     }

@@ -587,6 +587,21 @@ final class ScaleShapeTests: XCTestCase {
                     if sliceRows == 1_997 && expected.count > 100 { XCTAssertGreaterThan(slices, 3, file: file, line: line) }
                 }
             }
+            // The profile as CSV text, formatted by the walk (or, where it
+            // does not apply, from the general path's profile), against
+            // the reference profile printed field by field.
+            let expectedText = referenceCSV(expected)
+            for (fusedFrom, sliceRows) in [(0, 1_997), (0, Int.max / 4), (Int.max, Int.max / 4)] {
+                for threads in [1, 2] {
+                    var text: [UInt8] = [], walked = 0
+                    try Queries.forEachProfileCSV(store, filter: f, threads: threads, fusedFrom: fusedFrom, sliceRows: sliceRows,
+                                                  rows: { text += $0; walked += 1 },
+                                                  profile: { text += Array(referenceCSV($0).utf8) })
+                    XCTAssertEqual(String(decoding: text, as: UTF8.self), expectedText,
+                                   "CSV, fusedFrom \(fusedFrom), slices of \(sliceRows), \(threads) threads, \(f)", file: file, line: line)
+                    if fusedFrom == .max { XCTAssertEqual(walked, 0, file: file, line: line) }
+                }
+            }
             for fusedFrom in [FusedProfile.minRows, 0, .max] {
                 for threads in [1, 2] {
                     XCTAssertEqual(try Queries.stats(store, filter: f, threads: threads, fusedFrom: fusedFrom), StatsKernel.compute(expected),
@@ -594,6 +609,34 @@ final class ScaleShapeTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The CSV rows of `p`, printed with String interpolation.
+    func referenceCSV(_ p: Profile) -> String {
+        (0..<p.count).map { i in
+            "\(p.customer[i]),\(p.uniqueTracks[i]),\(p.morning[i]),\(p.afternoon[i]),\(p.evening[i]),\(p.night[i]),\(p.mobile[i]),"
+                + "\(p.morning[i] + p.afternoon[i] + p.evening[i] + p.night[i])\n"
+        }.joined()
+    }
+
+    /// The walk's CSV sink from its smallest buffer: it grows as rows come,
+    /// keeps what it had, and leaves out customers with no row in the window.
+    func testCSVTextSinkGrows() {
+        var sink = CSVTextSink(customers: 0)
+        var expected = ""
+        var rng = TestRNG(5)
+        for c in 0..<5_000 {
+            var r = ProfileKernel.CustomerCounts()
+            r.morning = Int64(rng.below(3)); r.afternoon = Int64(rng.below(200)); r.evening = c == 7 ? Int64.max / 4 : 0
+            r.total = r.morning + r.afternoon + r.evening + Int64(rng.below(2))
+            r.mobile = Int64(rng.below(2)); r.unique = min(r.total, Int64(rng.below(50)))
+            sink.append(UInt32.max - UInt32(c), r)
+            guard r.total > 0 else { continue }
+            expected += "\(UInt32.max - UInt32(c)),\(r.unique),\(r.morning),\(r.afternoon),\(r.evening),"
+                + "\(r.total - r.morning - r.afternoon - r.evening),\(r.mobile),\(r.total)\n"
+        }
+        XCTAssertLessThan(sink.rowCount, 5_000)
+        XCTAssertEqual(sink.withText { String(decoding: $0, as: UTF8.self) }, expected)
     }
 
     func testCustomerIdsAcrossUInt32AndTrackIdsPast2To24() throws {
