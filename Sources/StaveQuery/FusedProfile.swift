@@ -193,12 +193,18 @@ public enum FusedProfile {
         guard from < end else { return [] }
         let workers = max(1, min(threads, plan.total / 65_536))
         let bounds = plan.bounds(workers, from: from, to: end)
+        // About how many customers a worker will see: at most one per id in
+        // its range, and (for sparse ids) one per 8 rows. Reserving more
+        // than is used is not free: the heap's top grows past glibc's trim
+        // threshold, is given back to the system after each query, and the
+        // next query in the same process faults its pages in again.
+        let rowsEach = plan.total / max(1, workers) / 8
+        func reserve(_ w: Int) -> Int { Int(min(UInt64(rowsEach), bounds[w + 1] - bounds[w])) }
         // Each worker fills its own sink (a local value: no exclusivity
         // check at run time per customer); everything else is read-only.
-        let reserve = plan.total / max(1, workers) / 8
         let results = Parallel.slots(workers) { w -> Result<Sink, Error> in
             Result {
-                var out = make(reserve)
+                var out = make(reserve(w))
                 try walk(store: store, filter: filter, jobs: plan.jobs, chains: plan.chains, from: bounds[w], to: bounds[w + 1],
                          maxTrack: plan.maxTrack, out: &out)
                 return out
