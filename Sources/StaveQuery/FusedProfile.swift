@@ -164,17 +164,8 @@ public enum FusedProfile {
     /// in 0...2^32-1.
     static func compute(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows,
                         range: ClosedRange<UInt64>? = nil) throws -> Profile? {
-        try computeByWorker(store: store, filter: filter, threads: threads, minRows: minRows, range: range).map(ProfileAppender.join)
-    }
-
-    /// `compute`, as each worker's profile (consecutive customer ranges, in
-    /// order) rather than joined: a caller that goes through them in turn
-    /// (Queries.forEachProfileSlice) saves copying them into one, which in
-    /// a fresh process is mostly faulting in new pages.
-    static func computeByWorker(store: Store, filter: QueryFilter, threads: Int, minRows: Int = FusedProfile.minRows,
-                                range: ClosedRange<UInt64>? = nil) throws -> [Profile]? {
         try runByWorker(store: store, filter: filter, threads: threads, minRows: minRows, range: range,
-                        make: { ProfileAppender(reserve: $0) }).map { $0.map(\.profile) }
+                        make: { ProfileAppender(reserve: $0) }).map { ProfileAppender.join($0.map(\.profile)) }
     }
 
     /// The walk over `range` (all customers when nil), each worker handing

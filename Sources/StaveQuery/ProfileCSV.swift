@@ -104,22 +104,16 @@ extension Queries {
                                          sliceRows: Int = FusedProfile.sliceRows, phase: ((String) -> Void)? = nil,
                                          rows: (UnsafeRawBufferPointer) throws -> Void,
                                          profile fallback: (Profile) throws -> Void) throws {
-        guard let slices = try FusedProfile.slices(store: store, filter: filter, minRows: fusedFrom, sliceRows: sliceRows) else {
-            return try fallback(try profile(store, filter: filter, threads: threads, fusedFrom: .max, phase: phase))
-        }
         var customers = 0
-        for (k, range) in slices.enumerated() {
-            guard let sinks = try FusedProfile.runByWorker(store: store, filter: filter, threads: threads, minRows: fusedFrom,
-                                                           range: range, make: { CSVTextSink(customers: $0) }) else {
-                var rest = try profile(store, filter: filter, threads: threads, fusedFrom: .max, phase: phase)
-                if k > 0 { rest = rest.customers(from: UInt32(truncatingIfNeeded: range.lowerBound)) }
-                return try fallback(rest)
-            }
-            for s in sinks where s.used > 0 {
-                customers += s.rowCount
-                try s.withText(rows)
-            }
+        let slices = try forEachWalkSlice(store, filter: filter, threads: threads, fusedFrom: fusedFrom, sliceRows: sliceRows, phase: phase,
+                                          make: { CSVTextSink(customers: $0) },
+                                          each: { (w: CSVTextSink) in
+                                              guard w.used > 0 else { return }
+                                              customers += w.rowCount
+                                              try w.withText(rows)
+                                          }, fallback: fallback)
+        if let slices {
+            phase?("decode, profile kernel and CSV, fused, \(slices) slice\(slices == 1 ? "" : "s") (\(customers) customers)")
         }
-        phase?("decode, profile kernel and CSV, fused, \(slices.count) slice\(slices.count == 1 ? "" : "s") (\(customers) customers)")
     }
 }

@@ -145,27 +145,45 @@ public enum Queries {
     public static func forEachProfileSlice(_ store: Store, filter: QueryFilter, threads: Int, fusedFrom: Int = FusedProfile.minRows,
                                            sliceRows: Int = FusedProfile.sliceRows, phase: ((String) -> Void)? = nil,
                                            _ body: (Profile) throws -> Void) throws {
-        guard let slices = try FusedProfile.slices(store: store, filter: filter, minRows: fusedFrom, sliceRows: sliceRows) else {
-            return try body(try profile(store, filter: filter, threads: threads, fusedFrom: .max, phase: phase))
-        }
         var customers = 0
+        // Each worker's customers as a slice of their own (they follow one
+        // another): nothing is copied to join them.
+        let slices = try forEachWalkSlice(store, filter: filter, threads: threads, fusedFrom: fusedFrom, sliceRows: sliceRows, phase: phase,
+                                          make: { ProfileAppender(reserve: $0) },
+                                          each: { (w: ProfileAppender) in
+                                              guard w.profile.count > 0 else { return }
+                                              customers += w.profile.count
+                                              try body(w.profile)
+                                          }, fallback: body)
+        if let slices {
+            phase?("decode and profile kernel, fused, \(slices) slice\(slices == 1 ? "" : "s") (\(customers) customers)")
+        }
+    }
+
+    /// The walk a customer slice at a time (FusedProfile.slices), each
+    /// worker's sink made by `make` and handed to `each`, in customer order.
+    /// Where the walk does not apply, `fallback` gets the general path's
+    /// profile and nil is returned; where it gives up part way (a group not
+    /// sorted by customer), `fallback` gets the general path's profile of
+    /// the customers not yet given. Otherwise returns the number of slices.
+    static func forEachWalkSlice<Sink: ProfileSink>(_ store: Store, filter: QueryFilter, threads: Int, fusedFrom: Int, sliceRows: Int,
+                                                    phase: ((String) -> Void)?, make: (Int) -> Sink, each: (Sink) throws -> Void,
+                                                    fallback: (Profile) throws -> Void) throws -> Int? {
+        guard let slices = try FusedProfile.slices(store: store, filter: filter, minRows: fusedFrom, sliceRows: sliceRows) else {
+            try fallback(try profile(store, filter: filter, threads: threads, fusedFrom: .max, phase: phase))
+            return nil
+        }
         for (k, range) in slices.enumerated() {
-            guard let parts = try FusedProfile.computeByWorker(store: store, filter: filter, threads: threads, minRows: fusedFrom,
-                                                               range: range) else {
-                // A group not sorted by customer (the walk gave up): the
-                // general path, for the customers not yet given.
+            guard let sinks = try FusedProfile.runByWorker(store: store, filter: filter, threads: threads, minRows: fusedFrom,
+                                                           range: range, make: make) else {
                 var rest = try profile(store, filter: filter, threads: threads, fusedFrom: .max, phase: phase)
                 if k > 0 { rest = rest.customers(from: UInt32(truncatingIfNeeded: range.lowerBound)) }
-                return try body(rest)
+                try fallback(rest)
+                return nil
             }
-            // Each worker's customers as a slice of their own (they follow
-            // one another): nothing is copied to join them.
-            for p in parts where p.count > 0 {
-                customers += p.count
-                try body(p)
-            }
+            for s in sinks { try each(s) }
         }
-        phase?("decode and profile kernel, fused, \(slices.count) slice\(slices.count == 1 ? "" : "s") (\(customers) customers)")
+        return slices.count
     }
 
     /// The statistics of the profile columns. On the fused path each
