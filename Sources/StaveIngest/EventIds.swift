@@ -30,21 +30,34 @@ final class DuplicateCheck {
         }
     }
     private(set) var runs: [Run] = []
-    /// Past this many runs (about 200 MB) the ids are too scattered to be
-    /// checked in bounded memory: an error that names --allow-duplicate-ids.
+    /// Past this many runs (about 200 MB), or once runs would take more
+    /// memory than it, the ids seen are kept in `seen` instead: a bitmap
+    /// over their span, one bit an id, without lines. An input in another
+    /// order than its ids (a Parquet export in store order: by month and
+    /// customer) has about one run a row.
     static let maxRuns = 8 << 20
+    /// The widest span of ids the bitmap covers (about 200 MB); ids more
+    /// scattered than that are an error that names --allow-duplicate-ids.
+    static let maxBitmapIDs: Int64 = 3 << 29
+    let maxRuns: Int
+    let maxBitmapIDs: Int64
+    private(set) var seen: IDBitmap? = nil
 
     let file: String
     let store: StoreEventIds?
 
-    init(file: String, store: StoreEventIds?) {
+    init(file: String, store: StoreEventIds?, maxRuns: Int = DuplicateCheck.maxRuns, maxBitmapIDs: Int64 = DuplicateCheck.maxBitmapIDs) {
         self.file = file
         self.store = store
+        self.maxRuns = maxRuns
+        self.maxBitmapIDs = maxBitmapIDs
     }
 
     /// Where an event id was seen before.
     enum Earlier {
         case line(Int)
+        /// Earlier in the input, once the ids seen are a bitmap (no line).
+        case input
         case store(part: String)
     }
 
@@ -57,6 +70,7 @@ final class DuplicateCheck {
         var error: RowError {
             switch earlier {
             case .line(let l): return RowError(column: 1, message: "duplicate event id \(id) (first on line \(l))", field: String(id))
+            case .input: return RowError(column: 1, message: "duplicate event id \(id) (seen earlier in the input)", field: String(id))
             case .store(let p): return RowError(column: 1, message: "event id \(id) is already in the store (\(p))", field: String(id))
             }
         }
@@ -111,19 +125,52 @@ final class DuplicateCheck {
             var end = k + 1
             while end < n && keys[end] == keys[k] { end += 1 }
             let id = keys[k]
-            while j < runs.count && runs[j].last < id { j += 1 }
-            let earlier: Int? = j < runs.count && runs[j].id <= id ? runs[j].line + Int(id - runs[j].id) : nil
-            var firstLine = earlier
+            var first: Earlier? = nil
+            if let seen {
+                if seen.contains(id) { first = .input }
+            } else {
+                while j < runs.count && runs[j].last < id { j += 1 }
+                if j < runs.count && runs[j].id <= id { first = .line(runs[j].line + Int(id - runs[j].id)) }
+            }
             for g in k..<end where !dropped[g] {
                 let r = row(g)
-                if let f = firstLine {
-                    duplicates.append(Duplicate(row: r, line: lines[r], id: id, earlier: .line(f)))
+                if let f = first {
+                    duplicates.append(Duplicate(row: r, line: lines[r], id: id, earlier: f))
                     dropped[g] = true
                 } else {
-                    firstLine = lines[r]
+                    first = .line(lines[r])
                 }
             }
             k = end
+        }
+        // Kept ids are ascending.
+        let kept = (0..<n).lazy.filter { !dropped[$0] }
+        guard let firstKept = kept.first.map({ keys[$0] }), let lastKept = kept.last.map({ keys[$0] }) else {
+            return duplicates.sorted { $0.line < $1.line }
+        }
+        if seen == nil {
+            // How many runs the kept ids make (at most; some may continue
+            // runs already seen): when runs would take more memory than a
+            // bitmap over the span, the ids seen become that bitmap now,
+            // before any run array is built.
+            var fresh = 0
+            var previous: (id: Int64, line: Int)? = nil
+            for k in kept {
+                let id = keys[k], line = lines[row(k)]
+                if let p = previous, id - p.id == 1, line == p.line + 1 {} else { fresh += 1 }
+                previous = (id, line)
+            }
+            let lo = min(firstKept, runs.first?.id ?? firstKept), hi = max(lastKept, runs.last?.last ?? lastKept)
+            if prefersBitmap(runs: runs.count + fresh, span: hi - lo) {
+                try cover(lo, hi)
+                for r in runs { seen!.insert(r.id, count: r.count) }
+                runs = []
+            }
+        }
+        if seen != nil {
+            try cover(firstKept, lastKept)
+            for k in kept { seen!.insert(keys[k]) }
+            return duplicates.sorted { $0.line < $1.line }
         }
         // The kept ids join the ids seen, as runs of consecutive ids on
         // consecutive lines.
@@ -158,10 +205,90 @@ final class DuplicateCheck {
         while a < runs.count || b < fresh.count {
             if b == fresh.count || (a < runs.count && runs[a].id < fresh[b].id) { push(runs[a]); a += 1 } else { push(fresh[b]); b += 1 }
         }
-        guard out.count <= Self.maxRuns else {
-            throw StaveError.unreadableInput(file: file, detail: "event ids too scattered to check for duplicates in bounded memory (more than \(Self.maxRuns) runs of consecutive ids); pass --allow-duplicate-ids to convert without the check")
-        }
+        // (check() turned to the bitmap where it could: these ids span more
+        // than it may cover.)
+        guard out.count <= maxRuns else { throw scattered() }
         runs = out
+    }
+
+    /// Whether `runs` runs over ids `span` apart take more memory than a
+    /// bitmap over that span would (a run is 24 bytes, an id one bit), or
+    /// are more than maxRuns; never when the bitmap could not cover the
+    /// span. A few thousand runs stay runs: they keep the lines of earlier
+    /// ids for the error messages.
+    private func prefersBitmap(runs: Int, span: Int64) -> Bool {
+        guard span < maxBitmapIDs else { return false }
+        return runs > maxRuns || (runs > 4_096 && span / 8 < Int64(runs) * Int64(MemoryLayout<Run>.stride))
+    }
+
+    private func scattered() -> StaveError {
+        .unreadableInput(file: file, detail: "event ids too scattered to check for duplicates in bounded memory (more than \(maxRuns) runs of consecutive ids over more than \(maxBitmapIDs) ids); pass --allow-duplicate-ids to convert without the check")
+    }
+
+    /// Makes the bitmap (created if need be) cover ids lo...hi, or throws
+    /// when that spans more than maxBitmapIDs ids.
+    private func cover(_ lo: Int64, _ hi: Int64) throws {
+        let from = min(lo, seen?.first ?? lo), to = max(hi, seen?.last ?? hi)
+        // Ids are >= 0, so to - from cannot overflow.
+        guard to - from < maxBitmapIDs else { throw scattered() }
+        if seen == nil { seen = IDBitmap(from: from, to: to) } else { seen!.extend(from: from, to: to) }
+    }
+}
+
+/// A set of event ids as a bitmap over first...last (one bit an id).
+struct IDBitmap {
+    /// The first id of word 0 (a multiple of 64).
+    private(set) var base: Int64
+    private(set) var words: [UInt64]
+    /// The span covered: base ... base + 64 * words.count - 1.
+    var first: Int64 { base }
+    var last: Int64 { base + Int64(words.count) * 64 - 1 }
+
+    /// - Precondition: 0 <= from <= to.
+    init(from: Int64, to: Int64) {
+        base = from & ~63
+        words = [UInt64](repeating: 0, count: Int((to - base) >> 6) + 1)
+    }
+
+    /// Covers from...to too (ids already in keep their bits).
+    /// - Precondition: 0 <= from <= to.
+    mutating func extend(from: Int64, to: Int64) {
+        let newBase = min(base, from & ~63)
+        let newCount = Int((max(to, last) - newBase) >> 6) + 1
+        guard newBase != base || newCount != words.count else { return }
+        var grown = [UInt64](repeating: 0, count: newCount)
+        let shift = Int((base - newBase) >> 6)
+        grown.withUnsafeMutableBufferPointer { g in
+            words.withUnsafeBufferPointer { w in
+                // shift + w.count <= newCount: the old span lies inside the new one.
+                (g.baseAddress! + shift).update(from: w.baseAddress!, count: w.count)
+            }
+        }
+        base = newBase
+        words = grown
+    }
+
+    /// False for ids outside first...last.
+    func contains(_ id: Int64) -> Bool {
+        guard id >= base && id <= last else { return false }
+        let x = id - base
+        return words[Int(x >> 6)] & (1 << UInt64(x & 63)) != 0
+    }
+
+    /// Adds id ..< id + count.
+    /// - Precondition: the ids lie in first...last.
+    mutating func insert(_ id: Int64, count: Int = 1) {
+        var x = id - base
+        let end = x + Int64(count)
+        while x < end {
+            if x & 63 == 0 && end - x >= 64 {
+                words[Int(x >> 6)] = ~0
+                x += 64
+            } else {
+                words[Int(x >> 6)] |= 1 << UInt64(x & 63)
+                x += 1
+            }
+        }
     }
 }
 

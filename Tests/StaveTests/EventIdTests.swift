@@ -52,7 +52,7 @@ final class EventIdTests: XCTestCase {
                     let range = (n * b / buffers)..<(n * (b + 1) / buffers)
                     for d in try check.check(rows(Array(ids[range])), lines: Array(lines[range])) {
                         let earlier: String
-                        switch d.earlier { case .line(let l): earlier = "line \(l)"; case .store: earlier = "store" }
+                        switch d.earlier { case .line(let l): earlier = "line \(l)"; case .input: earlier = "input"; case .store: earlier = "store" }
                         XCTAssertEqual(d.line, lines[range.lowerBound + d.row])
                         found.append((d.line, d.id, earlier))
                     }
@@ -62,6 +62,49 @@ final class EventIdTests: XCTestCase {
                                "shape \(k), \(buffers) buffers")
                 if k == 0 && stored.isEmpty { XCTAssertLessThanOrEqual(check.runs.count, buffers) }
             }
+        }
+    }
+    /// Past maxRuns runs the ids seen become a bitmap over their span (an
+    /// input in another order than its ids, as a Parquet export in store
+    /// order): the same rows are found; a duplicate of an id from an earlier
+    /// buffer then names the input instead of that line. Blocks of ids
+    /// below and above the span make the bitmap grow both ways. Ids spread
+    /// wider than maxBitmapIDs are an error that names --allow-duplicate-ids.
+    func testScatteredIdsFallBackToABitmap() throws {
+        var rng = TestRNG(23)
+        var ids: [Int64] = []
+        for b in 0..<6 { ids += (0..<1_000).map { Int64((5 - b) * 1_500 + $0) }.shuffled(using: &rng) }
+        for i in stride(from: 0, to: ids.count, by: 37) { ids[i] = ids[rng.below(ids.count)] }
+        ids += (0..<500).map { Int64(20_000 + 3 * $0) } + [0, 20_003, 7_499]
+        let lines = (0..<ids.count).map { 2 + $0 }
+        let expected = reference(ids, lines: lines, stored: [])
+        XCTAssertGreaterThan(expected.count, 150)
+        for buffers in [1, 4, 13] {
+            let check = DuplicateCheck(file: "x.csv", store: nil, maxRuns: 100)
+            var found: [(line: Int, id: Int64, earlier: DuplicateCheck.Earlier)] = []
+            var bufferOf: [Int: Int] = [:]
+            for b in 0..<buffers {
+                let range = (ids.count * b / buffers)..<(ids.count * (b + 1) / buffers)
+                for l in lines[range] { bufferOf[l] = b }
+                found += try check.check(rows(Array(ids[range])), lines: Array(lines[range])).map { ($0.line, $0.id, $0.earlier) }
+            }
+            XCTAssertNotNil(check.seen, "\(buffers) buffers")
+            XCTAssertTrue(check.runs.isEmpty)
+            XCTAssertEqual(found.map { "\($0.line) \($0.id)" }, expected.map { "\($0.line) \($0.id)" }, "\(buffers) buffers")
+            for (f, e) in zip(found, expected) {
+                switch f.earlier {
+                case .line(let l): XCTAssertEqual("line \(l)", e.earlier, "line \(f.line)")
+                case .input:
+                    // The first line, from the reference: in an earlier buffer.
+                    let first = Int(e.earlier.dropFirst(5))!
+                    XCTAssertLessThan(bufferOf[first]!, bufferOf[f.line]!, "line \(f.line)")
+                case .store: XCTFail("no store")
+                }
+            }
+        }
+        let wide = DuplicateCheck(file: "x.csv", store: nil, maxRuns: 2, maxBitmapIDs: 10_000)
+        XCTAssertThrowsError(try wide.check(rows([5, 0, 3, 20_000, 7]), lines: [1, 2, 3, 4, 5])) { error in
+            XCTAssertTrue("\(error)".contains("--allow-duplicate-ids"), "\(error)")
         }
     }
 }
