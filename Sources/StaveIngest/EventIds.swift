@@ -217,7 +217,8 @@ final class DuplicateCheck {
     /// span. A few thousand runs stay runs: they keep the lines of earlier
     /// ids for the error messages.
     private func prefersBitmap(runs: Int, span: Int64) -> Bool {
-        guard span < maxBitmapIDs else { return false }
+        // (cover() widens the span to whole words: up to 63 ids below it.)
+        guard span < maxBitmapIDs - 64 else { return false }
         return runs > maxRuns || (runs > 4_096 && span / 8 < Int64(runs) * Int64(MemoryLayout<Run>.stride))
     }
 
