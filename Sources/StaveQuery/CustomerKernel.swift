@@ -104,8 +104,11 @@ extension ProfileKernel {
             var acc: UInt64 = 0
             var fresh: Int64 = 0
             // One slot per row: rows <= smallCustomerRows, touched's size.
+            // (Not kept for a small bitmap, which is zeroed whole.)
             var marked = 0
-            @inline(__always) func add<T: FixedWidthInteger & UnsignedInteger>(_ codes: UnsafePointer<UInt8>, _ tr: UnsafePointer<T>, _ s: Int, _ e: Int) {
+            let small = bm.count <= ProfileKernel.smallBitmapWords
+            @inline(__always) func add<T: FixedWidthInteger & UnsignedInteger>(_ codes: UnsafePointer<UInt8>, _ tr: UnsafePointer<T>, _ s: Int, _ e: Int,
+                                                                               record: Bool) {
                 for k in s..<e {
                     acc &+= lanes[Int(codes[k] & 15)]
                     let x = Int(tr[k])
@@ -114,15 +117,23 @@ extension ProfileKernel {
                     let word = bm[w]
                     fresh &+= (word & bit) == 0 ? 1 : 0
                     bm[w] = word | bit
-                    touched[marked] = Int32(truncatingIfNeeded: w)
-                    marked &+= 1
+                    if record {
+                        touched[marked] = Int32(truncatingIfNeeded: w)
+                        marked &+= 1
+                    }
                 }
             }
+            // Each call site passes a constant: one loop without the list.
             for run in runs {
                 let v = views[Int(run.group)]
-                if let t = v.track16 { add(v.codes, t, Int(run.start), Int(run.end)) } else { add(v.codes, v.track32!, Int(run.start), Int(run.end)) }
+                let s = Int(run.start), e = Int(run.end)
+                if small {
+                    if let t = v.track16 { add(v.codes, t, s, e, record: false) } else { add(v.codes, v.track32!, s, e, record: false) }
+                } else {
+                    if let t = v.track16 { add(v.codes, t, s, e, record: true) } else { add(v.codes, v.track32!, s, e, record: true) }
+                }
             }
-            if bm.count <= ProfileKernel.smallBitmapWords {
+            if small {
                 bm.update(repeating: 0)
             } else {
                 // w < bm.count <= 2^22 (bitmapLimit / 64): Int32 holds it.
