@@ -343,6 +343,105 @@ extension Sys {
         }
     }
 
+    /// Direct I/O (O_DIRECT): transfers between the disk and the caller's
+    /// buffer without the page cache. Offsets, lengths and buffer addresses
+    /// are multiples of `directAlignment` (4 KiB, the largest logical block
+    /// size in use, so that any device accepts them).
+    public static let directAlignment = 4096
+
+    /// Opens `path` with `flags` plus O_DIRECT, or returns nil where the
+    /// file system refuses it (tmpfs: EINVAL) or the flag is unknown.
+    public static func openDirect(_ path: String, flags: Int32, mode: mode_t = 0o644) -> Int32? {
+        let d = stave_o_direct()
+        guard d != 0 else { return nil }
+        let fd = retrying { Glibc.open(path, flags | d, mode) }
+        return fd >= 0 ? fd : nil
+    }
+
+    /// Turns O_DIRECT off on an open descriptor (a device that refused a
+    /// direct transfer's alignment); later writes go through the page cache.
+    public static func clearDirect(_ fd: Int32) {
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~stave_o_direct()) }
+    }
+
+    /// `writeAll` on a descriptor opened with O_DIRECT, of whole aligned
+    /// blocks from an aligned buffer at an aligned offset. A device that
+    /// refuses the transfer (EINVAL) gets direct I/O turned off and the
+    /// rest written through the page cache; returns whether fd is still
+    /// direct.
+    public static func writeAllDirect(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws -> Bool {
+        var done = 0
+        var direct = true
+        while done < bytes.count {
+            let n = retrying(.write, path) { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
+            if n < 0 && errno == EINVAL && direct {
+                clearDirect(fd)
+                direct = false
+                continue
+            }
+            guard n > 0 else { throw StaveError.io(path: path, operation: "write", errno: n < 0 ? errno : EIO) }
+            done += n
+        }
+        return direct
+    }
+
+    public static func truncate(_ fd: Int32, size: Int, path: String) throws {
+        guard retrying({ ftruncate(fd, off_t(size)) }) == 0 else { throw StaveError.io(path: path, operation: "truncate", errno: errno) }
+    }
+
+    /// Reads `range` of the file at `path` with direct I/O into a buffer
+    /// of whole aligned blocks; returns the buffer and the file offset of
+    /// its first byte, or nil when direct I/O is refused (the caller then
+    /// reads through the page cache). Throws when the file ends before
+    /// `range` does.
+    public static func preadDirect(_ path: String, _ range: Range<Int>) throws -> (bytes: UnsafeMutableRawBufferPointer, base: Int)? {
+        let a = directAlignment
+        let base = range.lowerBound & ~(a - 1)
+        let end = (range.upperBound + a - 1) & ~(a - 1)
+        guard let fd = openDirect(path, flags: O_RDONLY | O_CLOEXEC) else { return nil }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(end - base, a), alignment: a)
+        var done = 0
+        // Every request starts at an aligned offset and asks for whole
+        // blocks; only the end of the file shortens one (to a count that is
+        // not a whole number of blocks), and that ends the loop.
+        while base + done < range.upperBound {
+            let n = retrying { Glibc.pread(fd, buffer.baseAddress! + done, end - base - done, off_t(base + done)) }
+            if n < 0 {
+                let e = errno
+                buffer.deallocate()
+                if e == EINVAL { return nil }
+                throw StaveError.io(path: path, operation: "read", errno: e)
+            }
+            done += n
+            if n == 0 || n % a != 0 { break }
+        }
+        guard base + done >= range.upperBound else {
+            buffer.deallocate()
+            throw StaveError.truncated(file: path, detail: "ends before byte \(range.upperBound)")
+        }
+        return (buffer, base)
+    }
+
+    /// Frees the given byte ranges of the file at `path` (its size stays;
+    /// they read as zeros): scratch data read for the last time gives its
+    /// page-cache pages back at once, for the writes that follow to reuse.
+    /// Advisory: a file system without holes, or any error, leaves the
+    /// file as it was. Returns whether every range was freed.
+    @discardableResult
+    public static func punchHoles(_ path: String, _ ranges: [Range<Int>]) -> Bool {
+        guard !ranges.isEmpty else { return true }
+        let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { Sys.close(fd) }
+        var all = true
+        for r in ranges where !r.isEmpty {
+            if retrying({ stave_punch_hole(fd, Int64(r.lowerBound), Int64(r.count)) }) != 0 { all = false }
+        }
+        return all
+    }
+
     /// The absolute, symlink-free path of an existing file.
     public static func realPath(_ path: String) throws -> String {
         guard let p = realpath(path, nil) else { throw StaveError.io(path: path, operation: "open", errno: errno) }
