@@ -43,37 +43,4 @@ static inline int stave_m_trim_threshold(void) {
 #endif
 }
 
-#include <unistd.h>
-#include <sys/syscall.h>
-
-/* Frees the bytes [offset, offset + length) of the regular file open for
-   writing as fd (fallocate with FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
-   the file keeps its size and reads zeros there; whole pages inside the range
-   leave the page cache and the disk). Returns 0, or -1 with errno set (for
-   instance EOPNOTSUPP on a file system without holes). Through syscall():
-   glibc declares fallocate only under _GNU_SOURCE, which the Swift importer
-   does not define. */
-static inline int stave_punch_hole(int fd, long long offset, long long length) {
-#if defined(__linux__) && defined(SYS_fallocate)
-    return (int)syscall(SYS_fallocate, fd, 0x01 /* KEEP_SIZE */ | 0x02 /* PUNCH_HOLE */, offset, length);
-#else
-    (void)fd; (void)offset; (void)length;
-    return -1;
-#endif
-}
-
-#include <fcntl.h>
-
-/* open()'s O_DIRECT flag (glibc spells it O_DIRECT only under _GNU_SOURCE;
-   __O_DIRECT is its value on every architecture), or 0 where unknown. */
-static inline int stave_o_direct(void) {
-#if defined(O_DIRECT)
-    return O_DIRECT;
-#elif defined(__O_DIRECT)
-    return __O_DIRECT;
-#else
-    return 0;
-#endif
-}
-
 #endif

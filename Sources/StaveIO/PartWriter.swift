@@ -93,55 +93,20 @@ public enum PartWriter {
                              makeGroup: @escaping @Sendable (Int) -> RowGroupColumns) throws -> ManifestPart {
         let schema = TableSchema.columns(kind: tableKind)!
         let columnCount = schema.count
-        var fd = try Sys.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o644)
+        let fd = try Sys.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o644)
         var ok = false
-        // Scratch data is read back once (with direct I/O, RunMerge) and
-        // deleted: written with direct I/O where the file system allows it,
-        // it never enters the page cache. There it would take new pages,
-        // gigabytes of them in a large conversion, and push out the pages
-        // of the input and of the store being written. A second descriptor
-        // of the file just created, so that a refusal leaves the first.
-        var direct = false
-        if policy.scratch, let d = Sys.openDirect(path, flags: O_WRONLY | O_CLOEXEC) {
-            Sys.close(fd)
-            fd = d
-            direct = true
-        }
-        var staging = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         defer {
             Sys.close(fd)
             if !ok { Sys.unlink(path) }
-            staging.deallocate()
         }
         var out = ByteWriter(capacity: 1 << 20)
         var written: UInt64 = 0
         func drain(force: Bool) throws {
-            guard force || out.count >= 1 << 20 else { return }
-            guard direct else {
+            if force || out.count >= 1 << 20 {
                 try out.bytes.withUnsafeBytes { try Sys.writeAll(fd, $0, path: path) }
                 written += UInt64(out.count)
                 out.bytes.removeAll(keepingCapacity: true)
-                return
             }
-            // Whole blocks, through an aligned buffer; the bytes past the
-            // last whole block wait for the next drain, except at the end,
-            // where the last block is padded with zeros and the file cut
-            // back to its length. `written` stays a multiple of the block
-            // size until then, so every write starts at an aligned offset.
-            let a = Sys.directAlignment
-            let take = force ? out.count : out.count & ~(a - 1)
-            let blocks = (take + a - 1) & ~(a - 1)
-            guard blocks > 0 else { return }
-            if staging.count < blocks {
-                staging.deallocate()
-                staging = .allocate(byteCount: max(blocks, 2 << 20), alignment: a)
-            }
-            out.bytes.withUnsafeBytes { staging.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: take) }
-            (staging.baseAddress! + take).initializeMemory(as: UInt8.self, repeating: 0, count: blocks - take)
-            direct = try Sys.writeAllDirect(fd, UnsafeRawBufferPointer(rebasing: staging[0..<blocks]), path: path)
-            written += UInt64(take)
-            if blocks > take { try Sys.truncate(fd, size: Int(written), path: path) }
-            out.bytes.removeFirst(take)
         }
         out.append(bytes: PartHeader.serialize())
         var rowGroups: [RowGroupDescriptor] = []
@@ -193,9 +158,7 @@ public enum PartWriter {
         out.append(bytes: footer)
         out.append(bytes: PartTail(footerChecksum: footerSum, footerLength: UInt32(footer.count)).serialize())
         try drain(force: true)
-        // Scratch data dies with the process (a dead writer's is removed by
-        // the next): nothing to make durable.
-        if !policy.scratch { try Sys.fsync(fd, path: path) }
+        try Sys.fsync(fd, path: path)
         ok = true
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return ManifestPart(name: name, rows: rows, bytes: written, footerChecksum: footerSum)

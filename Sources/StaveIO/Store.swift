@@ -131,23 +131,10 @@ public final class Part: @unchecked Sendable {
     /// release hints do not keep down (a later fault maps a released folio
     /// back whole). Read this way, only the group's own bytes are held, and
     /// only while it is decoded. Every chunk's checksum is checked as usual.
-    /// The bytes from row group `g`'s first chunk to the end of its last
-    /// (inside the file: PartFooter.parse checked every chunk's range).
-    public func byteSpan(ofRowGroup g: Int) -> Range<Int>? {
+    public func readRowGroup(_ g: Int) throws -> [[Int64]] {
         let chunks = footer.rowGroups[g].chunks
         guard let lo = chunks.map({ Int($0.offset) }).min(),
-              let hi = chunks.map({ Int($0.offset) + Int($0.storedLength) }).max() else { return nil }
-        return lo..<hi
-    }
-
-    /// Row group `g`'s columns, decoded and checked, read with pread (not
-    /// through the mapping). `direct`: with direct I/O where the file
-    /// system allows it, for data read once (a conversion's spills, written
-    /// the same way), so that it never passes through the page cache.
-    public func readRowGroup(_ g: Int, direct: Bool = false) throws -> [[Int64]] {
-        let chunks = footer.rowGroups[g].chunks
-        guard let span = byteSpan(ofRowGroup: g) else { return [] }
-        let lo = span.lowerBound, hi = span.upperBound
+              let hi = chunks.map({ Int($0.offset) + Int($0.storedLength) }).max() else { return [] }
         // Safe: PartFooter.parse checked offset + storedLength <= footer
         // start <= file size for every chunk, so every range read is in
         // the file. A writer lays a group's chunks out one after another
@@ -156,16 +143,6 @@ public final class Part: @unchecked Sendable {
         // read on its own, so the buffer holds their bytes and no more.
         let stored = chunks.reduce(0) { $0 + Int($1.storedLength) }
         let contiguous = hi - lo <= stored + chunks.count * FormatConstants.chunkAlignment
-        if contiguous && direct, let (bytes, base) = try Sys.preadDirect(path, span) {
-            // The buffer holds the file from `base` (at or below lo) to at
-            // least hi: every chunk lies inside it.
-            let buffer = OwnedBuffer(adopting: bytes)
-            return try footer.columns.indices.map { c in
-                let start = Int(chunks[c].offset) - base
-                let bytes = UnsafeRawBufferPointer(rebasing: buffer.mutableBytes[start..<(start + Int(chunks[c].storedLength))])
-                return try chunk(stored: bytes, owner: buffer, rowGroup: g, column: c).decodeAllChecked()
-            }
-        }
         let buffer = OwnedBuffer(count: contiguous ? hi - lo : stored)
         var at: [Int] = []   // where each chunk's bytes start in the buffer
         let fd = try Sys.open(path, flags: O_RDONLY | O_CLOEXEC)
@@ -226,8 +203,6 @@ final class OwnedBuffer: @unchecked Sendable {
         mutableBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
         if count == 0 { return }
     }
-    /// Takes ownership of an allocated buffer (freed with this object).
-    init(adopting bytes: UnsafeMutableRawBufferPointer) { mutableBytes = bytes }
     deinit { mutableBytes.deallocate() }
 }
 

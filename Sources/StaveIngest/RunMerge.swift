@@ -91,17 +91,9 @@ public enum RunMerge {
     /// Writes every row of `inputs` (in input order: a customer's rows keep
     /// it) as the parts of one run into `sink`; returns the parts written.
     /// `progress` gets the rows written so far.
-    ///
-    /// `consumeInputs` (scratch inputs only, never a store's parts): the
-    /// inputs are read with direct I/O (they were written so: SpillSet),
-    /// and each input row group's bytes are freed in its file
-    /// (Sys.punchHoles) once the ranges reach past its last customer,
-    /// since no later range reads it. The disk then holds about the
-    /// spills' size, not the spills plus the new store, at the end of a
-    /// large conversion.
     @discardableResult
     public static func merge(_ inputs: [Part], partRows: Int = defaultPartRows, threads: Int, into sink: PartSink,
-                             consumeInputs: Bool = false, progress: ((Int) -> Void)? = nil) throws -> Int {
+                             progress: ((Int) -> Void)? = nil) throws -> Int {
         let refs = try groups(inputs)
         let plan = ranges(refs, targetRows: partRows)
         // The inputs are read with pread (Part.readRowGroup), not through
@@ -125,7 +117,6 @@ public enum RunMerge {
         // over): growing it would double its memory. The buffer a written
         // part hands back is reused with its capacity.
         var buffer = EventBuffer(capacity: min(partRows + partRows / 8, refs.reduce(0) { $0 + $1.rows }))
-        var pending = consumeInputs ? refs : []
         for range in plan {
             let overlapping = refs.filter { UInt64($0.hi) >= range.lowerBound && UInt64($0.lo) <= range.upperBound }
             // One customer larger than a part: its rows are in input order
@@ -136,43 +127,23 @@ public enum RunMerge {
             while k < overlapping.count {
                 let batch = Array(overlapping[k..<min(overlapping.count, k + 4 * max(1, threads))])
                 k += batch.count
-                let rows = try gather(batch, from: inputs, range: range, threads: threads, direct: consumeInputs)
+                let rows = try gather(batch, from: inputs, range: range, threads: threads)
                 for r in rows { buffer.append(contentsOf: r, rows: 0..<r.count) }
                 if single && buffer.count >= partRows { try flush(&buffer) }
             }
             try flush(&buffer)
-            if consumeInputs { pending = consume(pending, through: range.upperBound, inputs: inputs) }
         }
         try flushes.finish()
         return parts
     }
 
-    /// Frees, in their files, the row groups of `pending` whose customers
-    /// all lie at or below `last` (read for the last time); returns the
-    /// rest.
-    static func consume(_ pending: [GroupRef], through last: UInt64, inputs: [Part]) -> [GroupRef] {
-        var done: [Int: [Range<Int>]] = [:]
-        var rest: [GroupRef] = []
-        rest.reserveCapacity(pending.count)
-        for ref in pending {
-            if UInt64(ref.hi) <= last, let span = inputs[ref.part].byteSpan(ofRowGroup: ref.group) {
-                done[ref.part, default: []].append(span)
-            } else {
-                rest.append(ref)
-            }
-        }
-        for (p, spans) in done { Sys.punchHoles(inputs[p].path, spans) }
-        return rest
-    }
-
     /// The rows of `batch` (decoded on up to `threads` threads) whose
     /// customer lies in `range`, per group, in the batch's order.
-    static func gather(_ batch: [GroupRef], from inputs: [Part], range: ClosedRange<UInt64>, threads: Int,
-                       direct: Bool) throws -> [EventBuffer] {
+    static func gather(_ batch: [GroupRef], from inputs: [Part], range: ClosedRange<UInt64>, threads: Int) throws -> [EventBuffer] {
         try Parallel.map(batch.count, threads: threads) { j in
             let ref = batch[j]
             var out = EventBuffer()
-            out.append(columns: try inputs[ref.part].readRowGroup(ref.group, direct: direct), customers: range)
+            out.append(columns: try inputs[ref.part].readRowGroup(ref.group), customers: range)
             return out
         }
     }
