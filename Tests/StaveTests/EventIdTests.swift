@@ -64,6 +64,43 @@ final class EventIdTests: XCTestCase {
             }
         }
     }
+    /// Buffers of consecutive ids on consecutive lines (what an export
+    /// gives) join the ids seen as one run without the general walk; the
+    /// buffers next to that case (ids back inside an earlier run, a line
+    /// gap and a later duplicate of an id past it, an id in the store, ids
+    /// up to Int64.max) still find every duplicate, with its first line,
+    /// as the reference does.
+    func testConsecutiveBuffersAgainstTheReference() throws {
+        func span(_ a: Int64, _ n: Int) -> [Int64] { (0..<Int64(n)).map { a + $0 } }
+        let top = Int64.max - 999
+        let buffers: [[Int64]] = [span(0, 1_000), span(1_000, 1_000), span(1_500, 1_000), span(5_000, 1_000),
+                                  span(7_000, 1_000), span(9_000, 1_000), span(8_999, 2), span(5_600, 1), span(top, 1_000)]
+        var lines: [[Int]] = [], line = 2
+        for (b, ids) in buffers.enumerated() {
+            lines.append(ids.indices.map { i in line += (b == 3 && i == 400) ? 2 : 1; return line - 1 })
+        }
+        let stored: Set<Int64> = [7_500]
+        let dir = temporaryDirectory(self)
+        let path = try convert(csvLines([EventRow(eventID: 7_500, customerID: 2, trackID: 2, datetime: 1_412_121_600, mobile: 0, zip: 2)]), dir: dir)
+        let check = DuplicateCheck(file: "x.csv", store: StoreEventIds(store: try Store.open(path)))
+        var found: [String] = []
+        for (b, ids) in buffers.enumerated() {
+            for d in try check.check(rows(ids), lines: lines[b]) {
+                let earlier: String
+                switch d.earlier { case .line(let l): earlier = "line \(l)"; case .input: earlier = "input"; case .store: earlier = "store" }
+                found.append("\(d.line) \(d.id) \(earlier)")
+            }
+            if b == 1 {
+                // Two buffers that continue each other: one run.
+                XCTAssertEqual(check.runs.count, 1)
+                XCTAssertEqual(check.runs.first.map { "\($0.id) \($0.line) \($0.count)" }, "0 2 2000")
+            }
+        }
+        let expected = reference(buffers.flatMap { $0 }, lines: lines.flatMap { $0 }, stored: stored)
+        XCTAssertEqual(expected.count, 500 + 1 + 1 + 1)
+        XCTAssertEqual(found, expected.map { "\($0.line) \($0.id) \($0.earlier)" })
+    }
+
     /// Past maxRuns runs the ids seen become a bitmap over their span (an
     /// input in another order than its ids, as a Parquet export in store
     /// order): the same rows are found; a duplicate of an id from an earlier
