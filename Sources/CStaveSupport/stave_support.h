@@ -43,4 +43,25 @@ static inline int stave_m_trim_threshold(void) {
 #endif
 }
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+/* Gives the pipe on fd a buffer of at least `bytes` (Linux: F_SETPIPE_SZ,
+   which Swift's Glibc module does not spell; the values are the kernel's
+   ABI). Returns the pipe's size, or -1 when fd is not a pipe or the kernel
+   refuses (pipe-max-size, the per-user pipe limits): the pipe then stays as
+   it was. Never shrinks a pipe. */
+static inline int stave_widen_pipe(int fd, int bytes) {
+#if defined(__linux__)
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return -1;
+    int now = fcntl(fd, 1032 /* F_GETPIPE_SZ */);
+    if (now >= bytes) return now;
+    return fcntl(fd, 1031 /* F_SETPIPE_SZ */, bytes);
+#else
+    (void)fd; (void)bytes;
+    return -1;
+#endif
+}
+
 #endif

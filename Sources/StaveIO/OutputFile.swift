@@ -91,6 +91,7 @@ public final class OutputFile {
             displayPath = "<stdout>"
             fd = 1
             displayColumns = Sys.terminalColumns(1)
+            Sys.widenPipe(1)
         }
         buffer.reserveCapacity(OutputFile.flushThreshold + 4096)
     }

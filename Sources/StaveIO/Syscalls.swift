@@ -169,6 +169,22 @@ public enum Sys {
 
     public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
+    /// The buffer stave asks for on a pipe it streams through (standard
+    /// input of `convert -` and `append -`, standard output of every
+    /// command): `generate -o - | convert -` moves tens of GB, and with the
+    /// kernel's default of 64 KiB each 1 MiB write became 16 handovers
+    /// between the two processes.
+    public static let pipeBytes = 1 << 20
+
+    /// Widens the pipe on `fd` to `pipeBytes` when it is a pipe (nothing
+    /// otherwise); returns its size, or nil when `fd` is not a pipe or the
+    /// kernel refused (it then stays as it was: only a matter of speed).
+    @discardableResult
+    public static func widenPipe(_ fd: Int32) -> Int? {
+        let n = stave_widen_pipe(fd, Int32(pipeBytes))
+        return n > 0 ? Int(n) : nil
+    }
+
     /// The columns of the terminal on `fd`: $COLUMNS when it is a number
     /// (as shells export it, and so tests can set it), else the terminal's
     /// own size; nil when `fd` is not a terminal and COLUMNS is unset.

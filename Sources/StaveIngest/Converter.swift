@@ -157,6 +157,7 @@ public final class Converter {
         if inputPath != "-", ParquetFile.isParquet(path: inputPath) { return try ingestParquet(into: sink, existing: existing, commit: commit) }
         let fd: Int32 = inputPath == "-" ? 0 : try Sys.openInput(inputPath)
         defer { if fd != 0 { Sys.close(fd) } }
+        Sys.widenPipe(fd)   // standard input or a named pipe; nothing for a file
         // Progress counts raw (compressed) bytes against the file's size.
         let total: Int? = inputPath == "-" ? nil : try? Sys.fileSize(fd, path: inputPath)
         let input = try InputReader(fd: fd, path: displayName)

@@ -1,5 +1,8 @@
 import Foundation
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Helpers for tests of the real `stave` binary: a fresh directory per
 /// test, running the binary there, reading and writing its files.
@@ -245,6 +248,80 @@ final class CLITests: CLITestCase {
         let r = try stave(["convert", "-", "-o", "s.stave"], stdin: sample)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try stave(["export", "s.stave", "--order", "event", "--no-header"]).stdout, sample)
+    }
+
+    /// `generate -o - | convert -`: each end widens the pipe to 1 MiB (where
+    /// pipe-max-size allows it), and the rows pass through unchanged.
+    func testPipesBetweenGenerateAndConvertAreWidened() throws {
+        let allowed = (try? String(contentsOfFile: "/proc/sys/fs/pipe-max-size", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        try XCTSkipIf(allowed < 1 << 20, "pipe-max-size \(allowed)")
+        let generate = ["generate", "--rows", "20000", "--customers", "300", "--seed", "3", "-o", "-", "--quiet"]
+        /// A pipe whose ends this test keeps (Foundation closes a Pipe's
+        /// ends once the child has them), so its size can be read after.
+        func rawPipe() -> (read: Int32, write: Int32) {
+            var fds: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&fds), 0)
+            return (fds[0], fds[1])
+        }
+        func process(_ args: [String], stdin: Int32? = nil, stdout: Int32? = nil) -> Process {
+            let p = Process()
+            p.executableURL = Self.binary
+            p.arguments = args
+            if let stdin { p.standardInput = FileHandle(fileDescriptor: stdin, closeOnDealloc: false) }
+            if let stdout { p.standardOutput = FileHandle(fileDescriptor: stdout, closeOnDealloc: false) }
+            return p
+        }
+        // generate alone, nothing reading: 10,000 rows (about 550 KB) fit in
+        // a widened pipe, so it ends; in the kernel's default 64 KiB it
+        // would wait for a reader.
+        let a = rawPipe()
+        defer { close(a.read) }
+        XCTAssertLessThan(fcntl(a.read, 1032 /* F_GETPIPE_SZ */), 1 << 20)
+        let small = ["generate", "--rows", "10000", "--customers", "300", "--seed", "3", "-o", "-", "--quiet"]
+        let gen = process(small, stdout: a.write)
+        try gen.run()
+        close(a.write)
+        let deadline = Date().addingTimeInterval(30)
+        while gen.isRunning && Date() < deadline { usleep(10_000) }
+        XCTAssertFalse(gen.isRunning, "generate waits on a pipe of \(fcntl(a.read, 1032)) bytes")
+        XCTAssertGreaterThanOrEqual(fcntl(a.read, 1032), 1 << 20)
+        var got = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(a.read, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            got += chunk[0..<n]
+        }
+        gen.waitUntilExit()
+        XCTAssertEqual(gen.terminationStatus, 0)
+        XCTAssertEqual(String(decoding: got, as: UTF8.self), try stave(small).stdout)
+        // generate | convert, 20,000 rows (more than the pipe holds).
+        let link = rawPipe()
+        defer { close(link.read) }
+        let gen2 = process(generate, stdout: link.write)
+        let conv = process(["convert", "-", "-o", dir + "/p.stave", "--quiet"], stdin: link.read)
+        try gen2.run()
+        try conv.run()
+        close(link.write)
+        gen2.waitUntilExit()
+        conv.waitUntilExit()
+        XCTAssertEqual([gen2.terminationStatus, conv.terminationStatus], [0, 0])
+        // convert - widens its standard input itself (a writer that did not).
+        let b = rawPipe()
+        defer { close(b.read) }
+        let c2 = process(["convert", "-", "-o", dir + "/q.stave", "--quiet"], stdin: b.read)
+        try c2.run()
+        XCTAssertEqual(Array(sample.utf8).withUnsafeBytes { Glibc.write(b.write, $0.baseAddress, $0.count) }, sample.utf8.count)
+        close(b.write)
+        c2.waitUntilExit()
+        XCTAssertEqual(c2.terminationStatus, 0)
+        XCTAssertGreaterThanOrEqual(fcntl(b.read, 1032), 1 << 20)
+        XCTAssertEqual(try stave(["export", dir + "/q.stave", "--order", "event", "--no-header"]).stdout, sample)
+        let export = try stave(["export", dir + "/p.stave", "--order", "event", "--no-header"])
+        let direct = try stave(generate)
+        XCTAssertEqual(export.stdout.split(separator: "\n").count, 20_000)
+        XCTAssertEqual(export.stdout, direct.stdout.replacingOccurrences(of: "\r\n", with: "\n"))
     }
 
     // MARK: Exit codes
