@@ -64,4 +64,28 @@ static inline int stave_widen_pipe(int fd, int bytes) {
 #endif
 }
 
+
+#include <errno.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+/* Frees the file's blocks (and page-cache pages) in [offset, offset + length)
+   without changing its size: Linux fallocate(FALLOC_FL_PUNCH_HOLE |
+   FALLOC_FL_KEEP_SIZE). Called through syscall(2): glibc declares
+   fallocate only for _GNU_SOURCE, and Swift's Glibc module spells neither
+   it nor the flags (the values are the kernel's ABI). The range then reads
+   as zeros. Returns 0, or -1 with errno set (EOPNOTSUPP where the file
+   system cannot). */
+static inline int stave_punch_hole(int fd, long long offset, long long length) {
+#if defined(__linux__) && defined(SYS_fallocate)
+    return (int)syscall(SYS_fallocate, fd, 0x02 /* PUNCH_HOLE */ | 0x01 /* KEEP_SIZE */, offset, length);
+#else
+    (void)fd; (void)offset; (void)length;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
 #endif

@@ -185,6 +185,32 @@ public enum Sys {
         return n > 0 ? Int(n) : nil
     }
 
+    /// Frees the blocks and page-cache pages of `ranges` (byte ranges) of
+    /// the file at `path`, whose size stays the same; those bytes then read
+    /// as zeros. For scratch files whose bytes will not be read again: the
+    /// pages come back to the system at once, not when the file is
+    /// removed. Returns false (and leaves the rest as it was) where the
+    /// file cannot be opened for writing or its file system cannot punch
+    /// holes: only a matter of memory and disk space, never of data.
+    @discardableResult
+    public static func punchHoles(_ path: String, _ ranges: [Range<Int>]) -> Bool {
+        let fd = retrying { Glibc.open(path, O_WRONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        for r in ranges where !r.isEmpty && r.lowerBound >= 0 {
+            guard retrying({ stave_punch_hole(fd, Int64(r.lowerBound), Int64(r.count)) }) == 0 else { return false }
+        }
+        return true
+    }
+
+    /// The bytes of the file at `path` that take blocks on disk (st_blocks:
+    /// less than its size where holes were punched), or nil.
+    public static func allocatedBytes(_ path: String) -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int(st.st_blocks) * 512
+    }
+
     /// The columns of the terminal on `fd`: $COLUMNS when it is a number
     /// (as shells export it, and so tests can set it), else the terminal's
     /// own size; nil when `fd` is not a terminal and COLUMNS is unset.

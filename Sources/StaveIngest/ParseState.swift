@@ -318,7 +318,7 @@ struct ParseState {
         defer { layoutSeconds = Sys.monotonicSeconds() - t0 }
         let total = spills.rows
         partsWritten += try RunMerge.merge(try spills.open(), partRows: options.bufferRows, threads: options.threads, into: sink,
-                                           progress: progress.map { p in { p($0, total) } })
+                                           consumesInputs: true, progress: progress.map { p in { p($0, total) } })
     }
 
     /// Waits for the write in flight, if any, and rethrows its error.

@@ -26,6 +26,8 @@ public enum RunMerge {
         let lo: UInt32
         let hi: UInt32
         let rows: Int
+        /// The bytes of the group's chunks in its file.
+        let chunks: [Range<Int>]
     }
 
     /// The input row groups, in input order (part, then group).
@@ -35,7 +37,8 @@ public enum RunMerge {
             for (g, desc) in part.footer.rowGroups.enumerated() where desc.rowCount > 0 {
                 let c = desc.chunks[EventsSchema.customerID]
                 // The footer checked the statistics against the UINT32 domain.
-                out.append(GroupRef(part: p, group: g, lo: UInt32(c.min), hi: UInt32(c.max), rows: desc.rowCount))
+                out.append(GroupRef(part: p, group: g, lo: UInt32(c.min), hi: UInt32(c.max), rows: desc.rowCount,
+                                    chunks: desc.chunks.map { Int($0.offset)..<(Int($0.offset) + Int($0.storedLength)) }))
             }
         }
         return out
@@ -91,9 +94,18 @@ public enum RunMerge {
     /// Writes every row of `inputs` (in input order: a customer's rows keep
     /// it) as the parts of one run into `sink`; returns the parts written.
     /// `progress` gets the rows written so far.
+    ///
+    /// `consumesInputs`: the inputs are scratch files (a conversion's
+    /// spills) that nothing reads after the merge. Each input group is
+    /// then freed from its file (a punched hole) once every range it
+    /// overlaps has been gathered, so that their page-cache pages and
+    /// blocks come back as the run's parts are written: on the 2-core VM
+    /// writing into fresh page-cache pages cost several times more than
+    /// into pages just freed, and the spills' disk space no longer adds
+    /// to the run's. Never for a store's own parts (compaction).
     @discardableResult
     public static func merge(_ inputs: [Part], partRows: Int = defaultPartRows, threads: Int, into sink: PartSink,
-                             progress: ((Int) -> Void)? = nil) throws -> Int {
+                             consumesInputs: Bool = false, progress: ((Int) -> Void)? = nil) throws -> Int {
         let refs = try groups(inputs)
         let plan = ranges(refs, targetRows: partRows)
         // The inputs are read with pread (Part.readRowGroup), not through
@@ -117,7 +129,12 @@ public enum RunMerge {
         // over): growing it would double its memory. The buffer a written
         // part hands back is reused with its capacity.
         var buffer = EventBuffer(capacity: min(partRows + partRows / 8, refs.reduce(0) { $0 + $1.rows }))
-        for range in plan {
+        // With consumesInputs: the groups in order of their largest
+        // customer, and how many of them are freed already.
+        let byLast = consumesInputs ? refs.indices.sorted { refs[$0].hi < refs[$1].hi } : []
+        var freed = 0
+        var spent = Spent()
+        for (r, range) in plan.enumerated() {
             let overlapping = refs.filter { UInt64($0.hi) >= range.lowerBound && UInt64($0.lo) <= range.upperBound }
             // One customer larger than a part: its rows are in input order
             // already sorted (one customer), so they are written a part at a
@@ -131,10 +148,62 @@ public enum RunMerge {
                 for r in rows { buffer.append(contentsOf: r, rows: 0..<r.count) }
                 if single && buffer.count >= partRows { try flush(&buffer) }
             }
+            if consumesInputs {
+                // Ranges ascend: a group that ends below the next range
+                // will not be read again (its rows are in `buffer` or
+                // written).
+                let next = r + 1 < plan.count ? plan[r + 1].lowerBound : UInt64.max
+                var dead = freed
+                while dead < byLast.count && UInt64(refs[byLast[dead]].hi) < next { dead += 1 }
+                release(byLast[freed..<dead].map { refs[$0] }, of: inputs, spent: &spent)
+                freed = dead
+            }
             try flush(&buffer)
         }
         try flushes.finish()
         return parts
+    }
+
+    /// The bytes of each input freed so far, as few ranges as they join
+    /// into: a chunk that starts at the first aligned offset after a range
+    /// (so nothing else can lie between) joins it. Each release punches the
+    /// joined ranges of the files it touched again, so that blocks shared by
+    /// groups freed at different times are freed too (punching a hole
+    /// again costs little: the ranges of a file are about one per month).
+    struct Spent {
+        private var holes: [Int: [Range<Int>]] = [:]
+
+        /// Adds the chunks of `groups`; returns, per file touched, its ranges.
+        mutating func add(_ groups: some Sequence<GroupRef>) -> [Int: [Range<Int>]] {
+            var new: [Int: [Range<Int>]] = [:]
+            for g in groups { new[g.part, default: []] += g.chunks }
+            for (p, chunks) in new {
+                holes[p] = Self.join(holes[p, default: []] + chunks)
+            }
+            return holes.filter { new[$0.key] != nil }
+        }
+
+        /// Byte ranges (not overlapping) sorted and joined.
+        static func join(_ ranges: [Range<Int>]) -> [Range<Int>] {
+            let align = FormatConstants.chunkAlignment
+            var out: [Range<Int>] = []
+            for b in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !b.isEmpty {
+                if let last = out.last, b.lowerBound >= last.upperBound,
+                   b.lowerBound <= (last.upperBound + align - 1) / align * align {
+                    out[out.count - 1] = last.lowerBound..<max(last.upperBound, b.upperBound)
+                } else {
+                    out.append(b)
+                }
+            }
+            return out
+        }
+    }
+
+    /// Punches the spent bytes of `groups` (joined with those freed before)
+    /// out of their files. Where that fails the bytes stay until the file
+    /// is removed, as before.
+    static func release(_ groups: some Sequence<GroupRef>, of inputs: [Part], spent: inout Spent) {
+        for (p, holes) in spent.add(groups) { Sys.punchHoles(inputs[p].path, holes) }
     }
 
     /// The rows of `batch` (decoded on up to `threads` threads) whose

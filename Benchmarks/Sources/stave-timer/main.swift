@@ -76,7 +76,9 @@ do {
 
 @MainActor func measure(_ name: String, _ body: () throws -> Void) rethrows {
     if let only, only != name { return }
+    let first0 = Sys.monotonicSeconds()
     try body()
+    let first = (Sys.monotonicSeconds() - first0) * 1000
     var times: [Double] = []
     for _ in 0..<runs {
         let t0 = Sys.monotonicSeconds()
@@ -85,7 +87,7 @@ do {
     }
     times.sort()
     let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
-    print("{\"query\":\"\(name)\",\"threads\":\(threads),\"runs\":\(runs),\"median_ms\":\(median),\"min_ms\":\(times[0])}")
+    print("{\"query\":\"\(name)\",\"threads\":\(threads),\"runs\":\(runs),\"median_ms\":\(median),\"min_ms\":\(times[0]),\"first_ms\":\(first)}")
 }
 
 func bound(_ s: String) -> Int64 { try! CivilTime.parseBound(s).get() }
@@ -97,6 +99,13 @@ try measure("profile") { _ = try Queries.profile(store, filter: QueryFilter(), t
 // The same profile forced through each path (fused: decode as the walk
 // goes; general: decode everything, then the kernel).
 try measure("profile_fused") { _ = try Queries.profile(store, filter: QueryFilter(), threads: threads, fusedFrom: 0) }
+// What `stave profile --format csv` does inside its process: the walk
+// formats each customer's row as it goes (the text is dropped here).
+try measure("profile_csv") {
+    var bytes = 0
+    try Queries.forEachProfileCSV(store, filter: QueryFilter(), threads: threads, rows: { bytes += $0.count }, profile: { bytes += $0.count })
+    precondition(bytes > 0)
+}
 try measure("profile_general") { _ = try Queries.profile(store, filter: QueryFilter(), threads: threads, fusedFrom: .max) }
 try measure("profile_month") { _ = try Queries.profile(store, filter: month, threads: threads) }
 try measure("stats") { _ = try Queries.stats(store, filter: QueryFilter(), threads: threads) }
