@@ -19,6 +19,10 @@ public enum RunMerge {
     /// Rows of a part of the run (the converter's buffer size by default).
     public static let defaultPartRows = 4_000_000
 
+    /// With `consumesInputs`: a file's spent bytes are punched once they
+    /// add up to this many (see Spent.batch).
+    public static let releaseBytes = 4 << 20
+
     /// One input row group: where it is and its customer statistics.
     struct GroupRef {
         let part: Int
@@ -103,9 +107,12 @@ public enum RunMerge {
     /// writing into fresh page-cache pages cost several times more than
     /// into pages just freed, and the spills' disk space no longer adds
     /// to the run's. Never for a store's own parts (compaction).
+    /// `releaseBytes`: a file's spent bytes are punched in batches of at
+    /// least this many.
     @discardableResult
     public static func merge(_ inputs: [Part], partRows: Int = defaultPartRows, threads: Int, into sink: PartSink,
-                             consumesInputs: Bool = false, progress: ((Int) -> Void)? = nil) throws -> Int {
+                             consumesInputs: Bool = false, releaseBytes: Int = RunMerge.releaseBytes,
+                             progress: ((Int) -> Void)? = nil) throws -> Int {
         let refs = try groups(inputs)
         let plan = ranges(refs, targetRows: partRows)
         // The inputs are read with pread (Part.readRowGroup), not through
@@ -133,7 +140,9 @@ public enum RunMerge {
         // customer, and how many of them are freed already.
         let byLast = consumesInputs ? refs.indices.sorted { refs[$0].hi < refs[$1].hi } : []
         var freed = 0
-        var spent = Spent()
+        var spent = Spent(batch: releaseBytes)
+        let punches = Punches()
+        defer { punches.wait() }
         for (r, range) in plan.enumerated() {
             let overlapping = refs.filter { UInt64($0.hi) >= range.lowerBound && UInt64($0.lo) <= range.upperBound }
             // One customer larger than a part: its rows are in input order
@@ -155,7 +164,7 @@ public enum RunMerge {
                 let next = r + 1 < plan.count ? plan[r + 1].lowerBound : UInt64.max
                 var dead = freed
                 while dead < byLast.count && UInt64(refs[byLast[dead]].hi) < next { dead += 1 }
-                release(byLast[freed..<dead].map { refs[$0] }, of: inputs, spent: &spent)
+                release(byLast[freed..<dead].map { refs[$0] }, of: inputs, spent: &spent, on: punches)
                 freed = dead
             }
             try flush(&buffer)
@@ -166,21 +175,58 @@ public enum RunMerge {
 
     /// The bytes of each input freed so far, as few ranges as they join
     /// into: a chunk that starts at the first aligned offset after a range
-    /// (so nothing else can lie between) joins it. Each release punches the
-    /// joined ranges of the files it touched again, so that blocks shared by
-    /// groups freed at different times are freed too (punching a hole
-    /// again costs little: the ranges of a file are about one per month).
+    /// (so nothing else can lie between) joins it.
     struct Spent {
         private var holes: [Int: [Range<Int>]] = [:]
+        /// Holes are punched out to these boundaries where the bytes beyond
+        /// are spent too, so that a block shared by groups punched at
+        /// different times is freed with the second.
+        static let block = 4096
 
-        /// Adds the chunks of `groups`; returns, per file touched, its ranges.
+        /// Spent chunks not punched yet, and their bytes, per file.
+        private var pending: [Int: [Range<Int>]] = [:]
+        private var pendingBytes: [Int: Int] = [:]
+        /// A file's spent chunks are punched once they add up to this many
+        /// bytes (`releaseBytes` by default): at 1B rows every spill loses
+        /// about 180 KB per range, and punching at each range cost more
+        /// system time than it saved (the commit has the figures).
+        let batch: Int
+
+        init(batch: Int) { self.batch = batch }
+
+        /// Adds the chunks of `groups`; returns, per file whose spent bytes
+        /// not yet punched reach `batch`, the ranges to punch: those chunks
+        /// widened to whole blocks inside the spent range each joined.
         mutating func add(_ groups: some Sequence<GroupRef>) -> [Int: [Range<Int>]] {
-            var new: [Int: [Range<Int>]] = [:]
-            for g in groups { new[g.part, default: []] += g.chunks }
-            for (p, chunks) in new {
-                holes[p] = Self.join(holes[p, default: []] + chunks)
+            var touched: Set<Int> = []
+            for g in groups {
+                pending[g.part, default: []] += g.chunks
+                pendingBytes[g.part, default: 0] += g.chunks.reduce(0) { $0 + $1.count }
+                holes[g.part, default: []] += g.chunks
+                touched.insert(g.part)
             }
-            return holes.filter { new[$0.key] != nil }
+            var out: [Int: [Range<Int>]] = [:]
+            for p in touched {
+                let joined = Self.join(holes[p]!)
+                holes[p] = joined
+                guard pendingBytes[p]! >= batch else { continue }
+                var punch: [Range<Int>] = []
+                for c in pending[p]! where !c.isEmpty {
+                    // The joined range that holds c (they are sorted and disjoint).
+                    var a = 0, b = joined.count
+                    while a < b {
+                        let m = (a + b) / 2
+                        if joined[m].upperBound <= c.lowerBound { a = m + 1 } else { b = m }
+                    }
+                    let h = joined[a]
+                    punch.append(max(h.lowerBound, c.lowerBound / Self.block * Self.block)
+                                 ..< min(h.upperBound, (c.upperBound + Self.block - 1) / Self.block * Self.block))
+                }
+                out[p] = Self.merge(punch)
+                pending[p] = []
+                pendingBytes[p] = 0
+            }
+            return out
         }
 
         /// Byte ranges (not overlapping) sorted and joined.
@@ -197,13 +243,43 @@ public enum RunMerge {
             }
             return out
         }
+
+        /// Ranges sorted, those that overlap or touch made one.
+        static func merge(_ ranges: [Range<Int>]) -> [Range<Int>] {
+            var out: [Range<Int>] = []
+            for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !r.isEmpty {
+                if let last = out.last, r.lowerBound <= last.upperBound {
+                    out[out.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+                } else {
+                    out.append(r)
+                }
+            }
+            return out
+        }
     }
 
-    /// Punches the spent bytes of `groups` (joined with those freed before)
-    /// out of their files. Where that fails the bytes stay until the file
-    /// is removed, as before.
-    static func release(_ groups: some Sequence<GroupRef>, of inputs: [Part], spent: inout Spent) {
-        for (p, holes) in spent.add(groups) { Sys.punchHoles(inputs[p].path, holes) }
+    /// Punches the spent bytes of `groups` out of their files, on `punches`
+    /// (another thread, so that the merge does not wait for the file
+    /// system; at 100M rows the punching took 0.45 s), after the punches of
+    /// the previous release have finished: they had a range's gathering to
+    /// run, and never pile up. So once a range is released, every earlier
+    /// range's spent bytes are punched. Where punching fails the bytes stay
+    /// until the file is removed, as before.
+    static func release(_ groups: some Sequence<GroupRef>, of inputs: [Part], spent: inout Spent, on punches: Punches) {
+        punches.wait()
+        let work = spent.add(groups).map { (inputs[$0.key].path, $0.value) }
+        guard !work.isEmpty else { return }
+        punches.queue.async(group: punches.group) {
+            for (path, holes) in work { Sys.punchHoles(path, holes) }
+        }
+    }
+
+    /// Where `release` punches: one at a time, waited for before the merge
+    /// returns (the spills are removed after it).
+    struct Punches {
+        let queue = DispatchQueue(label: "stave.runmerge.punch")
+        let group = DispatchGroup()
+        func wait() { group.wait() }
     }
 
     /// The rows of `batch` (decoded on up to `threads` threads) whose

@@ -30,9 +30,10 @@ final class RunMergeTests: XCTestCase {
     /// file, so the groups freed are not one prefix of it), laid out as a
     /// run of about 24 ranges, twice: consuming the spills and not. The same parts
     /// (every row once, parts in customer order); while consuming, the
-    /// spills' disk blocks shrink part after part to a small rest, and a
-    /// group freed too early would fail its checksum when read; otherwise
-    /// they stay whole.
+    /// spills' disk blocks shrink part after part to a small rest (when a
+    /// part is written, the ranges before it are punched), and a group
+    /// freed too early would fail its checksum when read; otherwise they
+    /// stay whole.
     func testConsumingMergeFreesSpentGroupsAndWritesTheSameParts() throws {
         let dir = temporaryDirectory(self)
         let probe = dir + "/probe"
@@ -61,14 +62,17 @@ final class RunMergeTests: XCTestCase {
             XCTAssertTrue(inputs.allSatisfy { $0.footer.rowGroups.count >= 6 }, "groups of a few customers each")
             let sink = Collect(d, spills: { inputs.map(\.path) })
             let before = sink.spills().reduce(0) { $0 + (Sys.allocatedBytes($1) ?? 0) }
-            try RunMerge.merge(inputs, partRows: 1_000, threads: 2, into: sink, consumesInputs: consume)
+            try RunMerge.merge(inputs, partRows: 1_000, threads: 2, into: sink, consumesInputs: consume, releaseBytes: 8_192)
             sink.allocated.append(sink.spills().reduce(0) { $0 + (Sys.allocatedBytes($1) ?? 0) })
             XCTAssertGreaterThanOrEqual(sink.parts.count, 20)
             if consume {
                 for k in sink.allocated.indices.dropFirst() {
                     XCTAssertLessThanOrEqual(sink.allocated[k], sink.allocated[k - 1], "part \(k)")
                 }
-                XCTAssertLessThan(sink.allocated[sink.allocated.count / 2], before * 3 / 4, "freed as the run goes")
+                // (A part's blocks are read while the punches of its own
+                // range may still run: the figures vary by a range.)
+                XCTAssertLessThan(sink.allocated[sink.allocated.count / 2], before, "freeing under way half-way")
+                XCTAssertLessThan(sink.allocated[sink.allocated.count * 3 / 4], before * 3 / 4, "freed as the run goes")
                 XCTAssertLessThan(sink.allocated.last!, before / 3, "little left at the end")
             } else {
                 XCTAssertEqual(Set(sink.allocated), [before], "not consumed: the spills stay whole")
