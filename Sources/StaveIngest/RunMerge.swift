@@ -30,8 +30,6 @@ public enum RunMerge {
         let lo: UInt32
         let hi: UInt32
         let rows: Int
-        /// The bytes of the group's chunks in its file.
-        let chunks: [Range<Int>]
     }
 
     /// The input row groups, in input order (part, then group).
@@ -41,8 +39,7 @@ public enum RunMerge {
             for (g, desc) in part.footer.rowGroups.enumerated() where desc.rowCount > 0 {
                 let c = desc.chunks[EventsSchema.customerID]
                 // The footer checked the statistics against the UINT32 domain.
-                out.append(GroupRef(part: p, group: g, lo: UInt32(c.min), hi: UInt32(c.max), rows: desc.rowCount,
-                                    chunks: desc.chunks.map { Int($0.offset)..<(Int($0.offset) + Int($0.storedLength)) }))
+                out.append(GroupRef(part: p, group: g, lo: UInt32(c.min), hi: UInt32(c.max), rows: desc.rowCount))
             }
         }
         return out
@@ -194,15 +191,18 @@ public enum RunMerge {
 
         init(batch: Int) { self.batch = batch }
 
-        /// Adds the chunks of `groups`; returns, per file whose spent bytes
-        /// not yet punched reach `batch`, the ranges to punch: those chunks
-        /// widened to whole blocks inside the spent range each joined.
-        mutating func add(_ groups: some Sequence<GroupRef>) -> [Int: [Range<Int>]] {
+        /// Adds the chunks of `groups` (of `inputs`); returns, per file
+        /// whose spent bytes not yet punched reach `batch`, the ranges to
+        /// punch: those chunks widened to whole blocks inside the spent
+        /// range each joined.
+        mutating func add(_ groups: some Sequence<GroupRef>, of inputs: [Part]) -> [Int: [Range<Int>]] {
             var touched: Set<Int> = []
             for g in groups {
-                pending[g.part, default: []] += g.chunks
-                pendingBytes[g.part, default: 0] += g.chunks.reduce(0) { $0 + $1.count }
-                holes[g.part, default: []] += g.chunks
+                // PartFooter.parse checked offset + storedLength <= footer start.
+                let chunks = inputs[g.part].footer.rowGroups[g.group].chunks.map { Int($0.offset)..<(Int($0.offset) + Int($0.storedLength)) }
+                pending[g.part, default: []] += chunks
+                pendingBytes[g.part, default: 0] += chunks.reduce(0) { $0 + $1.count }
+                holes[g.part, default: []] += chunks
                 touched.insert(g.part)
             }
             var out: [Int: [Range<Int>]] = [:]
@@ -267,7 +267,7 @@ public enum RunMerge {
     /// until the file is removed, as before.
     static func release(_ groups: some Sequence<GroupRef>, of inputs: [Part], spent: inout Spent, on punches: Punches) {
         punches.wait()
-        let work = spent.add(groups).map { (inputs[$0.key].path, $0.value) }
+        let work = spent.add(groups, of: inputs).map { (inputs[$0.key].path, $0.value) }
         guard !work.isEmpty else { return }
         punches.queue.async(group: punches.group) {
             for (path, holes) in work { Sys.punchHoles(path, holes) }
