@@ -100,9 +100,8 @@ public enum RunMerge {
     /// spills) that nothing reads after the merge. Each input group is
     /// then freed from its file (a punched hole) once every range it
     /// overlaps has been gathered, so that their page-cache pages and
-    /// blocks come back as the run's parts are written: on the 2-core VM
-    /// writing into fresh page-cache pages cost several times more than
-    /// into pages just freed, and the spills' disk space no longer adds
+    /// blocks come back as the run's parts are written (which reuse them
+    /// instead of fresh pages), and the spills' disk space no longer adds
     /// to the run's. Never for a store's own parts (compaction).
     /// `releaseBytes`: a file's spent bytes are punched in batches of at
     /// least this many.
@@ -184,9 +183,9 @@ public enum RunMerge {
         private var pending: [Int: [Range<Int>]] = [:]
         private var pendingBytes: [Int: Int] = [:]
         /// A file's spent chunks are punched once they add up to this many
-        /// bytes (`releaseBytes` by default): at 1B rows every spill loses
-        /// about 180 KB per range, and punching at each range cost more
-        /// system time than it saved (the commit has the figures).
+        /// bytes (`releaseBytes` by default): with hundreds of spills each
+        /// loses a little per range, and a punch per file and range costs
+        /// more system time than it saves.
         let batch: Int
 
         init(batch: Int) { self.batch = batch }
@@ -260,7 +259,7 @@ public enum RunMerge {
 
     /// Punches the spent bytes of `groups` out of their files, on `punches`
     /// (another thread, so that the merge does not wait for the file
-    /// system; at 100M rows the punching took 0.45 s), after the punches of
+    /// system), after the punches of
     /// the previous release have finished: they had a range's gathering to
     /// run, and never pile up. So once a range is released, every earlier
     /// range's spent bytes are punched. Where punching fails the bytes stay
