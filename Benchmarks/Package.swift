@@ -22,6 +22,7 @@ let package = Package(
             dependencies: [
                 .product(name: "StaveFormat", package: "stave"),
                 .product(name: "StaveIO", package: "stave"),
+                .product(name: "StaveIngest", package: "stave"),
                 .product(name: "StaveQuery", package: "stave"),
             ],
             path: "Sources/stave-timer"

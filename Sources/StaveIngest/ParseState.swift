@@ -314,6 +314,9 @@ struct ParseState {
         }
         try write(to: spills)
         try finishFlushes()
+        // The buffer the last write handed back (empty, its pages still
+        // resident) is not filled again: the merge has buffers of its own.
+        buffer = EventBuffer()
         let t0 = Sys.monotonicSeconds()
         defer { layoutSeconds = Sys.monotonicSeconds() - t0 }
         let total = spills.rows

@@ -6,6 +6,7 @@
 //   stave-timer STORE [--runs N] [--threads T] [--only NAME]
 import StaveFormat
 import StaveIO
+import StaveIngest
 import StaveQuery
 #if canImport(Glibc)
 import Glibc
@@ -163,4 +164,21 @@ measure("encode_part_1thread") {
     for group in partColumns {
         for column in group { _ = ChunkEncoder.encode(column) }
     }
+}
+// A conversion's layout of one buffer: the first part's rows in event-id
+// order (the order a generated file has them in) ordered by month and
+// customer (PartLayout.order, which sorts its months in parallel), then
+// gathered into row groups on one thread (a conversion gathers its groups
+// on the encoding workers).
+let layoutBuffer: EventBuffer = only == "layout_part_1thread" ? try {
+    var buf = EventBuffer()
+    for g in part.footer.rowGroups.indices { buf.append(columns: try part.decodeRowGroup(g)) }
+    buf.rows.sort { $0.eventID < $1.eventID }
+    return buf
+}() : EventBuffer()
+measure("layout_part_1thread") {
+    let (order, groups) = PartLayout.order(layoutBuffer)
+    var check: Int64 = 0
+    for g in groups { check &+= PartLayout.gather(layoutBuffer, order: order, rows: g).columns[EventsSchema.customerID][0] }
+    precondition(groups.isEmpty || check >= 0)
 }
