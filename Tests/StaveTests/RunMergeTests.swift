@@ -25,6 +25,27 @@ final class RunMergeTests: XCTestCase {
         }
     }
 
+    /// A conversion larger than one buffer: once its last spill is written,
+    /// the parse buffer (handed back by that write, empty but with its
+    /// capacity) is let go before the layout, which has buffers of its own;
+    /// the layout still gets every row.
+    func testFinishingASpilledConversionLetsTheParseBufferGo() throws {
+        let dir = temporaryDirectory(self)
+        let events = randomEvents(count: 5_000, customers: 300, seed: 7)
+        let text = Array(events.map { ParseState.csvText($0) + "\n" }.joined().utf8)
+        var options = ConvertOptions()
+        options.bufferRows = 1_000
+        var state = ParseState(options: options, file: "t.csv", rejects: nil)
+        state.overlapFlushes = true
+        let sink = Collect(dir, spills: { [] })
+        let consumed = try text.withUnsafeBufferPointer { try state.consume($0, atEOF: true, sink: sink) }
+        XCTAssertEqual(consumed, text.count)
+        try state.finish(sink: sink)
+        XCTAssertEqual(state.buffer.rows.capacity, 0, "the parse buffer is let go before the layout")
+        XCTAssertEqual(sink.parts.reduce(0) { $0 + $1[EventsSchema.eventID].count }, events.count)
+        XCTAssertEqual(sink.parts.flatMap { $0[EventsSchema.eventID] }.sorted(), events.map(\.eventID).sorted())
+    }
+
     /// Four spills of two months' events in groups of 1,000 rows (so that
     /// each group holds a narrow customer range; two chains of groups per
     /// file, so the groups freed are not one prefix of it), laid out as a
