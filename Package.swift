@@ -98,14 +98,15 @@ let package = Package(
         // stave.h, the C interface's header (with the Arrow C Data and Stream
         // structures), which StaveC implements.
         .systemLibrary(name: "CStave", path: "Sources/CStave"),
-        // Header-only C helpers (a prefetch hint) for the query kernels.
+        // Header-only C helpers (a prefetch hint) for the query kernels, the
+        // converter's layout and the generator's look-ups.
         .systemLibrary(name: "CStaveSupport", path: "Sources/CStaveSupport"),
         .target(name: "StaveFormat"),
         .target(name: "StaveServeOptions", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "StaveInterop", dependencies: ["StaveFormat", "StaveIO", "CSnappy", "CDeflate"]),
         .target(name: "StaveIO", dependencies: ["StaveFormat", "CZstd", "CZlib", "CStaveSupport"]),
         .target(name: "StaveIngest", dependencies: ["StaveFormat", "StaveIO", "StaveInterop", "CStaveSupport"]),
-        .target(name: "StaveGen", dependencies: ["StaveFormat", "StaveIO"]),
+        .target(name: "StaveGen", dependencies: ["StaveFormat", "StaveIO", "CStaveSupport"]),
         .target(name: "StaveQuery", dependencies: ["StaveFormat", "StaveIO", "CStaveSupport"]),
         .target(name: "StaveReports", dependencies: ["StaveFormat", "StaveIO", "StaveQuery", "StaveInterop"]),
         .target(name: "StaveC", dependencies: ["CStave", "StaveFormat", "StaveIO", "StaveIngest", "StaveInterop", "StaveQuery", "StaveReports"]),

@@ -1,3 +1,4 @@
+import CStaveSupport
 import StaveFormat
 import StaveIO
 
@@ -142,10 +143,7 @@ public final class Generator {
         var ids = [Int32](repeating: 0, count: t)
         for i in 0..<t { ids[i] = Int32(i) }
         for i in stride(from: t - 1, to: 0, by: -1) { ids.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
-        let tables = TrackTables(byCustomer: AliasTable(weights: customers.map(\.weight)),
-                                 zipf: AliasTable(weights: (1...t).map { 1.0 / Double($0) }),
-                                 trackOfRank: ids,
-                                 customers: customers.map { TrackTables.Customer(zip: $0.zip, level: UInt32($0.level)) })
+        let tables = TrackTables(customers: customers, trackOfRank: ids, start: config.start, span: config.span)
         let blockRows = 1 << 16
         var block = Draws(capacity: blockRows)
         var out: [UInt8] = []
@@ -174,16 +172,51 @@ public final class Generator {
 
 /// What tracks.csv's draws are looked up in.
 struct TrackTables: Sendable {
-    /// A customer's home zip and level, side by side: one cache line a look-up.
-    struct Customer {
-        var zip: UInt32
-        var level: UInt32
+    /// Customers by weight, each outcome tagged with its `home`.
+    let byCustomer: TaggedAliasTable
+    /// Popularity ranks by Zipf(1), each outcome tagged with its track id.
+    let zipf: TaggedAliasTable
+    let tracks: Int
+    /// Home zips by customer: a row's listening zip away from home.
+    let zips: [UInt32]
+    /// "YYYY-MM-DD " of each day of the period from `firstDay`, 16 bytes a
+    /// day (the last 5 unused); empty when the period is too long for a
+    /// table, and lines then format their dates with CivilTime.
+    let dayText: [UInt8]
+    let firstDay: Int64
+    /// "00" to "99", two bytes each: hours, minutes and seconds.
+    let pairs: [UInt8]
+
+    /// The most days `dayText` covers (1.6 MB).
+    static let maxTableDays: Int64 = 100_000
+
+    /// A customer's home zip (below 2^24) and level, in one tag.
+    static func home(zip: UInt32, level: Int) -> UInt32 { zip | UInt32(level) << 24 }
+
+    init(customers: [CustomerRecord], trackOfRank: [Int32], start: Int64, span: Int64) {
+        byCustomer = TaggedAliasTable(AliasTable(weights: customers.map(\.weight))) {
+            TrackTables.home(zip: customers[$0].zip, level: customers[$0].level)
+        }
+        zipf = TaggedAliasTable(AliasTable(weights: (1...trackOfRank.count).map { 1.0 / Double($0) })) { UInt32(trackOfRank[$0]) }
+        tracks = trackOfRank.count
+        zips = customers.map(\.zip)
+        let first = CivilTime.day(of: start)
+        firstDay = first
+        let days = CivilTime.day(of: start + max(span, 1) - 1) - first + 1
+        var text: [UInt8] = []
+        if days <= TrackTables.maxTableDays {
+            text = [UInt8](repeating: 0, count: Int(days) * 16)
+            var scratch = [UInt8](repeating: 0, count: 19)
+            for d in 0..<Int(days) {
+                scratch.withUnsafeMutableBufferPointer { CivilTime.format((first + Int64(d)) * CivilTime.secondsPerDay, into: $0.baseAddress!) }
+                text.replaceSubrange(d * 16..<(d * 16 + 11), with: scratch[0..<11])
+            }
+        }
+        dayText = text
+        var pairs = [UInt8](repeating: 0, count: 200)
+        for v in 0..<100 { pairs[2 * v] = UInt8(48 + v / 10); pairs[2 * v + 1] = UInt8(48 + v % 10) }
+        self.pairs = pairs
     }
-    let byCustomer: AliasTable
-    let zipf: AliasTable
-    /// Popularity rank -> track id.
-    let trackOfRank: [Int32]
-    let customers: [Customer]
 }
 
 /// One block of tracks.csv's random draws, before their look-ups.
@@ -220,11 +253,11 @@ struct Draws: @unchecked Sendable {
             let z = tables.zipf.draw(&rng)
             row.trackSlot = Int32(z.slot); row.trackCoin = z.coin
         } else {
-            row.trackSlot = Int32(rng.below(UInt64(tables.trackOfRank.count)))
+            row.trackSlot = Int32(rng.below(UInt64(tables.tracks)))
         }
         row.when = start + Int64(rng.below(UInt64(span)))
         row.mobileCoin = rng.uniform()
-        if rng.uniform() >= GeneratorConfig.homeZipShare { row.zipOf = Int32(rng.below(UInt64(tables.customers.count))) }
+        if rng.uniform() >= GeneratorConfig.homeZipShare { row.zipOf = Int32(rng.below(UInt64(tables.zips.count))) }
         draws.append(row)
     }
 
@@ -237,18 +270,39 @@ struct Draws: @unchecked Sendable {
         var customer = [Int32](repeating: 0, count: n), track = [Int32](repeating: 0, count: n)
         var mobile = [UInt8](repeating: 0, count: n), zip = [UInt32](repeating: 0, count: n), when = [Int64](repeating: 0, count: n)
         let share = GeneratorConfig.mobileShareByLevel
+        // The look-ups 16 rows ahead are prefetched: at millions of
+        // customers or tracks each is a cache miss, more than the loop's
+        // out-of-order window overlaps on its own.
+        let ahead = 16
+        let customerSlots = tables.byCustomer.slots, zipfSlots = tables.zipf.slots
         for k in 0..<n {
+            if k &+ ahead < n {
+                let e = draws[rows.lowerBound + k + ahead]
+                customerSlots.withUnsafeBufferPointer { stave_prefetch($0.baseAddress! + Int(e.customerSlot)) }
+                if e.trackCoin >= 0 { zipfSlots.withUnsafeBufferPointer { stave_prefetch($0.baseAddress! + Int(e.trackSlot)) } }
+            }
             let d = draws[rows.lowerBound + k]
-            let c = tables.byCustomer.resolve(slot: Int(d.customerSlot), coin: d.customerCoin)
-            let home = tables.customers[c]
+            let (c, home) = tables.byCustomer.resolve(slot: Int(d.customerSlot), coin: d.customerCoin)
             customer[k] = Int32(c)
-            track[k] = d.trackCoin < 0 ? d.trackSlot : tables.trackOfRank[tables.zipf.resolve(slot: Int(d.trackSlot), coin: d.trackCoin)]
-            mobile[k] = d.mobileCoin < share[Int(home.level)] ? 1 : 0
-            zip[k] = d.zipOf < 0 ? home.zip : tables.customers[Int(d.zipOf)].zip
+            track[k] = d.trackCoin < 0 ? d.trackSlot : Int32(bitPattern: tables.zipf.resolve(slot: Int(d.trackSlot), coin: d.trackCoin).tag)
+            mobile[k] = d.mobileCoin < share[Int(home >> 24)] ? 1 : 0
+            zip[k] = d.zipOf < 0 ? home & 0xFF_FFFF : tables.zips[Int(d.zipOf)]
             when[k] = d.when
         }
         // A line is at most 20 + 1 + 10 + 1 + 10 + 1 + 21 + 1 + 1 + 1 + 7 + 1 bytes.
         let lineBytes = 80
+        // The event id as decimal text, counted up in place: right-aligned
+        // to byte 40 with '0's to its left (so a carry widens it), `idLen`
+        // digits long; 24 more bytes after it, so that a fixed 24-byte copy
+        // from its first digit stays inside.
+        var idText = [UInt8](repeating: 48, count: 64)
+        var idLen = idText.withUnsafeMutableBufferPointer { t in
+            let len = DecimalText.write(UInt64(firstEventID + rows.lowerBound), to: t.baseAddress! + 40)
+            (t.baseAddress! + 40 - len).update(from: t.baseAddress! + 40, count: len)
+            (t.baseAddress! + 40).update(repeating: 48, count: 24)
+            return len
+        }
+        let useDays = !tables.dayText.isEmpty
         return [UInt8](unsafeUninitializedCapacity: n * lineBytes) { buf, written in
             var q = buf.baseAddress!
             customer.withUnsafeBufferPointer { cu in
@@ -256,19 +310,45 @@ struct Draws: @unchecked Sendable {
             when.withUnsafeBufferPointer { wh in
             mobile.withUnsafeBufferPointer { mo in
             zip.withUnsafeBufferPointer { zi in
+            idText.withUnsafeMutableBufferPointer { idb in
+            tables.dayText.withUnsafeBufferPointer { days in
+            tables.pairs.withUnsafeBufferPointer { pairs in
                 // k < n = every resolved column's count, and rows lies inside
-                // the block: every index is in bounds.
+                // the block: every index is in bounds. A line's fixed-size
+                // copies (24 bytes of id, 16 of date) end before byte 80 of
+                // its room, and the buffer has 80 bytes a line. A row's day
+                // lies in the period, which `days` covers when not empty.
+                let id = idb.baseAddress!, pair = pairs.baseAddress!
                 for k in 0..<n {
-                    let r = rows.lowerBound + k
-                    q += DecimalText.write(UInt64(firstEventID + r), to: q); q[0] = 44; q += 1
+                    q.update(from: id + 40 - idLen, count: 24)
+                    q += idLen; q[0] = 44; q += 1
                     q += DecimalText.write(UInt64(cu[k]), to: q); q[0] = 44; q += 1
                     q += DecimalText.write(UInt64(tr[k]), to: q); q[0] = 44; q[1] = 34; q += 2
-                    CivilTime.format(wh[k], into: q); q += 19
+                    if useDays {
+                        let day = CivilTime.day(of: wh[k])
+                        let sod = Int(wh[k] - day * CivilTime.secondsPerDay)
+                        q.update(from: days.baseAddress! + Int(day - tables.firstDay) * 16, count: 16)
+                        let h = sod / 3600, m = sod / 60 - h * 60, s = sod - sod / 60 * 60
+                        q[11] = pair[2 * h]; q[12] = pair[2 * h + 1]; q[13] = 58
+                        q[14] = pair[2 * m]; q[15] = pair[2 * m + 1]; q[16] = 58
+                        q[17] = pair[2 * s]; q[18] = pair[2 * s + 1]
+                    } else {
+                        CivilTime.format(wh[k], into: q)
+                    }
+                    q += 19
                     q[0] = 34; q[1] = 44; q[2] = 48 &+ mo[k]; q[3] = 44; q[4] = 34; q += 5
                     var z = zi[k]
                     for j in stride(from: 4, through: 0, by: -1) { q[j] = UInt8(truncatingIfNeeded: 48 &+ z % 10); z /= 10 }
                     q[5] = 34; q[6] = 10; q += 7
+                    // The next event id.
+                    var i = 39
+                    while id[i] == 57 { id[i] = 48; i -= 1 }
+                    id[i] += 1
+                    idLen = max(idLen, 40 - i)
                 }
+            }
+            }
+            }
             }
             }
             }

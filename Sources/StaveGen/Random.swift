@@ -105,6 +105,44 @@ public struct AliasTable: Sendable {
     }
 }
 
+/// An alias table whose slots also carry a 32-bit tag for each of their
+/// two outcomes (the slot's own value and its alias): what a caller looks
+/// up by the drawn value comes from the same entry, one cache line or two
+/// adjacent ones, instead of a second miss that waits on the first. The
+/// draws and their outcomes are exactly `AliasTable`'s.
+struct TaggedAliasTable: Sendable {
+    /// 24 bytes: `keep` and `alias` as in `AliasTable.Slot`, then the tags
+    /// of the two outcomes.
+    struct Slot {
+        var keep: Double
+        var alias: Int32
+        var tag: UInt32
+        var aliasTag: UInt32
+    }
+    let slots: [Slot]
+
+    /// `table`'s slots, value v tagged `tag(v)`.
+    init(_ table: AliasTable, tag: (Int) -> UInt32) {
+        slots = table.slots.enumerated().map { i, s in
+            Slot(keep: s.keep, alias: s.alias, tag: tag(i), aliasTag: tag(Int(s.alias)))
+        }
+    }
+
+    /// The random part of a draw, as `AliasTable.draw`.
+    @inline(__always)
+    func draw(_ rng: inout Xoshiro256) -> (slot: Int, coin: Double) {
+        let i = Int(rng.below(UInt64(slots.count)))
+        return (i, rng.uniform())
+    }
+
+    /// The value a draw gives and its tag. - Precondition: `slot` came from `draw`.
+    @inline(__always)
+    func resolve(slot: Int, coin: Double) -> (value: Int, tag: UInt32) {
+        let s = slots[slot]
+        return coin < s.keep ? (slot, s.tag) : (Int(s.alias), s.aliasTag)
+    }
+}
+
 /// The standard normal quantile function (inverse CDF), by Peter Acklam's
 /// rational approximation (relative error below 1.15e-9).
 public enum NormalQuantile {

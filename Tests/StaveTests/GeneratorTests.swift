@@ -66,6 +66,33 @@ final class GeneratorTests: XCTestCase {
         }
     }
 
+    /// Other periods than the default: across a new year and a leap day,
+    /// before 1970 (negative seconds), and one too long for the table of
+    /// day texts (lines then format their dates with CivilTime). Event ids
+    /// from 0 past 10,000 cross four widths.
+    func testTracksAreTheReferenceModelOverOtherPeriods() throws {
+        let day = CivilTime.secondsPerDay
+        let periods: [(start: Int64, span: Int64)] = [
+            (CivilTime.secondsFrom(year: 2015, month: 12, day: 20, hour: 0, minute: 0, second: 0), 80 * day),
+            (CivilTime.secondsFrom(year: 1969, month: 12, day: 25, hour: 13, minute: 0, second: 0), 30 * day + 7),
+            (CivilTime.secondsFrom(year: 1900, month: 1, day: 1, hour: 0, minute: 0, second: 0), (TrackTables.maxTableDays + 50) * day),
+            (CivilTime.secondsFrom(year: 2014, month: 10, day: 1, hour: 23, minute: 59, second: 59), 1),
+        ]
+        for (k, period) in periods.enumerated() {
+            var config = GeneratorConfig(rows: 12_000, customers: 30, seed: UInt64(20 + k))
+            config.tracks = 100
+            config.start = period.start
+            config.span = period.span
+            let g = Generator(config: config)
+            let expected = referenceTracks(g)
+            for threads in [1, 2] {
+                var got: [UInt8] = []
+                try g.writeTracks(threads: threads) { got += $0 }
+                XCTAssertTrue(got == expected, "period \(k) threads \(threads)")
+            }
+        }
+    }
+
     /// The same seed gives the same data across versions: data/'s samples
     /// were written by the first release's generator (seed 1, 20
     /// customers, 200 rows) and must still come out byte for byte.
