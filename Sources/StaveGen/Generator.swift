@@ -40,28 +40,37 @@ public struct GeneratorConfig: Sendable {
     public static let campaignShares = [0.12, 0.58, 0.05, 0.10, 0.15]
 }
 
-/// One generated customer. The name and the address are kept as indexes
-/// into `Names` (a few bytes, not two heap strings a customer: with 10M
-/// customers that was most of `stave generate`'s memory) and spelt out
-/// when asked for.
+/// One generated customer, in 32 bytes: the name and the address are
+/// indexes into `Names` and spelt out when asked for, the sign date a day
+/// number, the small fields single bytes (with 10M customers, two heap
+/// strings a customer and then Int fields made most of `stave
+/// generate`'s memory).
 public struct CustomerRecord: Sendable {
-    public var id: Int
-    var firstName: UInt8, lastName: UInt8
-    var houseNumber: UInt16, adjective: UInt8, noun: UInt8, suffix: UInt8
-    public var gender: Int
+    public var weight: Double
+    var id32: UInt32
+    public var zip: UInt32
+    var signDayNumber: Int32
+    var houseNumber: UInt16
+    var firstName: UInt8, lastName: UInt8, adjective: UInt8, noun: UInt8, suffix: UInt8
+    var gender8: UInt8, status8: UInt8, level8: UInt8, campaign8: UInt8, linked8: UInt8
+
+    public var id: Int { Int(id32) }
+    public var gender: Int { Int(gender8) }
+    public var status: Int { Int(status8) }
+    public var level: Int { Int(level8) }
+    public var campaign: Int { Int(campaign8) }
+    public var linkedWithApps: Int { Int(linked8) }
+    /// The sign date's year, month and day.
+    public var signDate: (year: Int, month: Int, day: Int) {
+        let (y, m, d) = CivilTime.civilFromDays(Int64(signDayNumber))
+        return (Int(y), Int(m), Int(d))
+    }
     public var name: String {
         (gender == 0 ? Names.female[Int(firstName)] : Names.male[Int(firstName)]) + " " + Names.last[Int(lastName)]
     }
     public var address: String {
         "\(houseNumber) \(Names.adjectives[Int(adjective)]) \(Names.nouns[Int(noun)]) \(Names.suffixes[Int(suffix)])"
     }
-    public var zip: UInt32
-    public var signYear: Int, signMonth: Int, signDay: Int
-    public var status: Int
-    public var level: Int
-    public var campaign: Int
-    public var linkedWithApps: Int
-    public var weight: Double
 }
 
 public final class Generator {
@@ -69,7 +78,7 @@ public final class Generator {
     public private(set) var customers: [CustomerRecord] = []
 
     public init(config: GeneratorConfig) {
-        precondition(config.customers > 0 && config.tracks > 0 && config.rows >= 0)
+        precondition(config.customers > 0 && config.customers <= Int(UInt32.max) && config.tracks > 0 && config.rows >= 0)
         self.config = config
         var rng = Xoshiro256(seed: config.seed ^ 0xC057_0000_0000_0001)
         customers.reserveCapacity(config.customers)
@@ -93,16 +102,14 @@ public final class Generator {
             let suffix = UInt8(rng.below(UInt64(Names.suffixes.count)))
             let zip: UInt32 = rng.uniform() < 0.07 ? UInt32(rng.below(10_000)) : UInt32(10_000 + rng.below(90_000))
             let signDay = CivilTime.daysFromCivil(year: 2011, month: 1, day: 1) + Int64(rng.below(3 * 365 + 1))
-            let (y, m, d) = CivilTime.civilFromDays(signDay)
             let status = rng.uniform() < 0.9 ? 1 : 0
             let level = levels.sample(&rng)
             let campaign = campaigns.sample(&rng)
             let linked = rng.uniform() < 0.5 ? 1 : 0
-            let weight = weights[id]
-            customers.append(CustomerRecord(id: id, firstName: first, lastName: last, houseNumber: house, adjective: adjective, noun: noun,
-                                            suffix: suffix, gender: gender, zip: zip,
-                                            signYear: Int(y), signMonth: Int(m), signDay: Int(d), status: status,
-                                            level: level, campaign: campaign, linkedWithApps: linked, weight: weight))
+            customers.append(CustomerRecord(weight: weights[id], id32: UInt32(id), zip: zip, signDayNumber: Int32(signDay),
+                                            houseNumber: house, firstName: first, lastName: last, adjective: adjective, noun: noun,
+                                            suffix: suffix, gender8: UInt8(gender), status8: UInt8(status), level8: UInt8(level),
+                                            campaign8: UInt8(campaign), linked8: UInt8(linked)))
         }
     }
 
@@ -118,9 +125,10 @@ public final class Generator {
             DecimalText.append(UInt64(c.zip), to: &out, width: 5)
             out.append(UInt8(ascii: "\""))
             out += Array(",\"".utf8)
-            DecimalText.append(UInt64(c.signMonth), to: &out, width: 2); out.append(UInt8(ascii: "/"))
-            DecimalText.append(UInt64(c.signDay), to: &out, width: 2); out.append(UInt8(ascii: "/"))
-            DecimalText.append(UInt64(c.signYear), to: &out, width: 4)
+            let sign = c.signDate
+            DecimalText.append(UInt64(sign.month), to: &out, width: 2); out.append(UInt8(ascii: "/"))
+            DecimalText.append(UInt64(sign.day), to: &out, width: 2); out.append(UInt8(ascii: "/"))
+            DecimalText.append(UInt64(sign.year), to: &out, width: 4)
             out += Array("\",\(c.status),\(c.level),\(c.campaign),\(c.linkedWithApps)\r\n".utf8)
             if out.count >= 1 << 16 { try sink(&out); out.removeAll(keepingCapacity: true) }
         }

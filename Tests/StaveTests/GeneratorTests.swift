@@ -105,6 +105,13 @@ final class GeneratorTests: XCTestCase {
         XCTAssertTrue(g.cust == [UInt8](cust))
     }
 
+    /// The generator's memory is its customers and tables: a customer is
+    /// 32 bytes, a tagged alias slot 24 (their comments say why).
+    func testGeneratorRecordsStayCompact() {
+        XCTAssertEqual(MemoryLayout<CustomerRecord>.stride, 32)
+        XCTAssertEqual(MemoryLayout<TaggedAliasTable.Slot>.stride, 24)
+    }
+
     /// An alias table gives each value exactly its share of the weights:
     /// slot i (chosen with 1/n) keeps i with `keep`, else gives `alias`.
     func testAliasTableIsExactlyTheWeights() {
