@@ -247,9 +247,10 @@ def billion(cache, args):
     shutil.rmtree(store, ignore_errors=True)
     rows, customers = args.billion_rows, args.billion_rows // 100
     os.sync()
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss, tempfile.NamedTemporaryFile("r", suffix=".rss") as gen_rss:
         t0 = time.perf_counter()
-        gen = subprocess.Popen([STAVE, "generate", "--rows", str(rows), "--customers", str(customers), "--tracks", "2000000",
+        gen = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", gen_rss.name,
+                                STAVE, "generate", "--rows", str(rows), "--customers", str(customers), "--tracks", "2000000",
                                 "--seed", "42", "-o", "-", "--quiet"], stdout=subprocess.PIPE)
         conv = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, STAVE, "convert", "-", "-o", store, "--quiet"],
                               stdin=gen.stdout, stderr=subprocess.PIPE)
@@ -257,7 +258,8 @@ def billion(cache, args):
         seconds = time.perf_counter() - t0
         if conv.returncode != 0 or gen.returncode != 0:
             sys.exit("1B convert failed: " + conv.stderr.decode()[-2000:])
-        convert = {"seconds": seconds, "rss_mb": int(rss.read().split()[-1]) / 1024}
+        convert = {"seconds": seconds, "rss_mb": int(rss.read().split()[-1]) / 1024,
+                   "generate_rss_mb": int(gen_rss.read().split()[-1]) / 1024}
     print("  1B: convert done", flush=True)
     s = {"rows": rows, "customers": customers, "convert": convert, "store_bytes": h.du(store), "queries": {}}
     for kind, cmd in [("profile", ["profile", store]), ("stats", ["stats", store]),
@@ -416,8 +418,8 @@ def report(res, m, v):
     if "billion" in res:
         bb = res["billion"]
         L.append(f"\n### {bb['rows']:,} events, {bb['customers']:,} customers, 2M tracks: stave alone\n")
-        L.append(f"- `stave generate ... -o - | stave convert - -o STORE`: {bb['convert']['seconds']:.0f} s, convert peak RSS {bb['convert']['rss_mb']:.0f} MB; "
-                 f"store {bb['store_bytes'] / 1e9:.2f} GB\n")
+        L.append(f"- `stave generate ... -o - | stave convert - -o STORE`: {bb['convert']['seconds']:.0f} s, convert peak RSS {bb['convert']['rss_mb']:.0f} MB "
+                 f"(the generator's own peak RSS {bb['convert'].get('generate_rss_mb', 0):.0f} MB); store {bb['store_bytes'] / 1e9:.2f} GB\n")
         L.append("| query | whole process ms | peak RssAnon MB |")
         L.append("|---|---|---|")
         for kind, x in bb["queries"].items():
