@@ -77,12 +77,12 @@ public enum CivilTime {
 
     /// Years whose months `monthTable` holds: every datetime of a listening
     /// log falls in them, the rest take the general path.
-    static let tableYears: ClosedRange<Int> = 1900...2155
+    @usableFromInline static let tableYears: ClosedRange<Int> = 1900...2155
 
     /// Per month of `tableYears` (index (year - 1900) * 12 + month - 1): the
     /// day number of its first day times 32, plus its length in days. One
     /// look-up replaces days_from_civil and the leap-year rules.
-    static let monthTable: [Int32] = {
+    @usableFromInline static let monthTable: [Int32] = {
         var t: [Int32] = []
         t.reserveCapacity(tableYears.count * 12)
         for y in tableYears {
@@ -113,6 +113,17 @@ public enum CivilTime {
         let year = y0 * 1000 + y1 * 100 + y2 * 10 + y3
         let month = mo0 * 10 + mo1, day = d0 * 10 + d1
         let hour = h0 * 10 + h1, minute = mi0 * 10 + mi1, second = s0 * 10 + s1
+        return tableSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+    }
+
+    /// Seconds since the epoch of a date and time given as numbers of at
+    /// most four (year) and two digits, through `monthTable`: nil unless the
+    /// year is one of `tableYears` and every field is in range (then the
+    /// general path decides). Inlinable, for parsers of other modules that
+    /// have taken the digits apart themselves (EventLineParser).
+    /// - Precondition: every argument is in 0...9999.
+    @inlinable @inline(__always)
+    public static func tableSeconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int64? {
         guard tableYears.contains(year), month >= 1, month <= 12 else { return nil }
         let entry = Int64(monthTable[(year - 1900) * 12 + month - 1])
         guard day >= 1, Int64(day) <= entry & 31, hour <= 23, minute <= 59, second <= 59 else { return nil }

@@ -79,45 +79,102 @@ public enum EventLineParser {
     /// `digits,digits,digits,"YYYY-MM-DD HH:MM:SS",0|1,"ddddd"`. Returns nil
     /// on any deviation, valid or not; `parseGeneral` then decides, so the
     /// result (row or error) is always the general parser's (tested).
+    ///
+    /// Eight bytes at a time (SWAR): the 31-byte tail after the ids is
+    /// checked as four words against a template of fixed bytes and digits,
+    /// and each id is read a word at a time (its length from the first byte
+    /// that is not a digit, its value by three multiplications), so that
+    /// the ids' varying lengths cost no branch per digit.
     @inline(__always)
     public static func parseExportShape(_ line: UnsafeBufferPointer<UInt8>) -> EventRow? {
         guard let p = line.baseAddress, line.count >= 37 else { return nil }
-        let n = line.count
+        // The tail `"YYYY-MM-DD HH:MM:SS",m,"ddddd"` is the line's last 31
+        // bytes; the ids lie before it.
+        let tail = line.count - 31
+        // Unaligned 8-byte loads. Invariant: every load starts at most at
+        // `tail` + 23, so it ends inside the line.
+        @inline(__always) func word(_ at: Int) -> UInt64 {
+            UInt64(littleEndian: UnsafeRawPointer(p + at).loadUnaligned(as: UInt64.self))
+        }
+        let wa = word(tail), wb = word(tail + 8), wc = word(tail + 16), wd = word(tail + 23)
+        let fixed = (wa & Template.fixedA ^ Template.bytesA) | (wb & Template.fixedB ^ Template.bytesB)
+            | (wc & Template.fixedC ^ Template.bytesC) | (wd & Template.fixedD ^ Template.bytesD)
+        let xa = Template.digits(wa, fixed: Template.fixedA), xb = Template.digits(wb, fixed: Template.fixedB)
+        let xc = Template.digits(wc, fixed: Template.fixedC), xd = Template.digits(wd, fixed: Template.fixedD)
+        guard fixed | Template.nonDigits(xa) | Template.nonDigits(xb) | Template.nonDigits(xc) | Template.nonDigits(xd) == 0 else {
+            return nil
+        }
+        @inline(__always) func lane(_ x: UInt64, _ k: UInt64) -> Int { Int(truncatingIfNeeded: (x &>> (8 &* k)) & 0xFF) }
+        let mobile = UInt8(truncatingIfNeeded: lane(xc, 6))
+        guard mobile <= 1, let when = CivilTime.tableSeconds(
+            year: lane(xa, 1) &* 1000 &+ lane(xa, 2) &* 100 &+ lane(xa, 3) &* 10 &+ lane(xa, 4),
+            month: lane(xa, 6) &* 10 &+ lane(xa, 7), day: lane(xb, 1) &* 10 &+ lane(xb, 2),
+            hour: lane(xb, 4) &* 10 &+ lane(xb, 5), minute: lane(xb, 7) &* 10 &+ lane(xc, 0),
+            second: lane(xc, 2) &* 10 &+ lane(xc, 3)) else { return nil }
+        let zip = UInt32(truncatingIfNeeded: lane(xd, 2) &* 10_000 &+ lane(xd, 3) &* 1000 &+ lane(xd, 4) &* 100
+                         &+ lane(xd, 5) &* 10 &+ lane(xd, 6))
         var i = 0
-        // A number of at most `digits` digits (19 for event ids, 10 for
-        // UInt32 ids), in a UInt64 that so many digits cannot overflow: no
-        // overflow checks per digit, one range check at the end. More
-        // digits (leading zeros) take the general path.
+        // A number of 1...`digits` digits followed by a comma, a word at a
+        // time. p[tail] is a quote (checked above), so a run of digits
+        // stops before it and every load starts at most at `tail`.
         @inline(__always) func number(_ digits: Int, _ limit: UInt64) -> UInt64? {
             var v: UInt64 = 0
             let start = i
-            let end = min(n, i + digits + 1)
-            while i < end {
-                let d = p[i] &- 48
-                if d > 9 { break }
-                v = v &* 10 &+ UInt64(d)
-                i += 1
+            while true {
+                let x = word(i) &- Template.zeros
+                // Digits before the first byte that is not one (a borrow
+                // from a byte below "0" only reaches the bytes after it).
+                let k = Template.nonDigits(x).trailingZeroBitCount &>> 3
+                guard i - start + k <= digits else { return nil }
+                if k > 0 { v = v &* Template.powersOf10[k] &+ Template.eightDigits(x &<< UInt64(64 - 8 * k)) }
+                i += k
+                if k < 8 { break }
             }
-            guard i > start, i - start <= digits, v <= limit, i < n, p[i] == 44 else { return nil }
+            // At most 19 digits: v < 10^19 < 2^64, no overflow.
+            guard i > start, v <= limit, p[i] == 44 else { return nil }
             i += 1
             return v
         }
         guard let event = number(19, UInt64(Int64.max)), let customer = number(10, UInt64(UInt32.max)),
-              let track = number(10, UInt64(UInt32.max)) else { return nil }
-        // "datetime",m,"zip" is exactly 19 + 2 + 1 + 1 + 1 + 7 = 31 bytes.
-        guard n - i == 31, p[i] == 34, p[i + 20] == 34, p[i + 21] == 44, p[i + 23] == 44,
-              p[i + 24] == 34, p[i + 30] == 34 else { return nil }
-        guard case .success(let when) = CivilTime.parse(p + i + 1, count: 19) else { return nil }
-        let m = p[i + 22] &- 48
-        guard m <= 1 else { return nil }
-        var zip: UInt32 = 0
-        for k in (i + 25)..<(i + 30) {
-            let d = p[k] &- 48
-            guard d <= 9 else { return nil }
-            zip = zip * 10 + UInt32(d)
-        }
+              let track = number(10, UInt64(UInt32.max)), i == tail else { return nil }
         return EventRow(eventID: Int64(event), customerID: UInt32(customer), trackID: UInt32(track),
-                        datetime: when, mobile: m, zip: zip)
+                        datetime: when, mobile: mobile, zip: zip)
+    }
+
+    /// The export shape's tail as four 8-byte words (little-endian: byte k
+    /// of a word is bits 8k..<8k + 8), each a template of fixed bytes and
+    /// digits: `"YYYY-MM`, `-DD HH:M`, `M:SS",m,` and `,"ddddd"` (the last
+    /// two overlap by the comma). `fixed` masks the fixed bytes, `bytes`
+    /// holds their values; every other byte must be a digit.
+    /// `FastPathTests` derives these constants from the templates.
+    @usableFromInline enum Template {
+        @usableFromInline static let fixedA: UInt64 = 0x0000_FF00_0000_00FF, bytesA: UInt64 = 0x0000_2D00_0000_0022
+        @usableFromInline static let fixedB: UInt64 = 0x00FF_0000_FF00_00FF, bytesB: UInt64 = 0x003A_0000_2000_002D
+        @usableFromInline static let fixedC: UInt64 = 0xFF00_FFFF_0000_FF00, bytesC: UInt64 = 0x2C00_2C22_0000_3A00
+        @usableFromInline static let fixedD: UInt64 = 0xFF00_0000_0000_FFFF, bytesD: UInt64 = 0x2200_0000_0000_222C
+        @usableFromInline static let zeros: UInt64 = 0x3030_3030_3030_3030
+        @usableFromInline static let powersOf10: [UInt64] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000]
+
+        /// The word's digit bytes minus "0", its fixed bytes made 0 (so that
+        /// no borrow crosses a byte below "0" that is meant to be there).
+        @inline(__always) @usableFromInline
+        static func digits(_ w: UInt64, fixed: UInt64) -> UInt64 { ((w & ~fixed) | (zeros & fixed)) &- zeros }
+
+        /// The high bit of every byte of `x` (a word minus "0" bytewise) that
+        /// was not a digit: x > 9 sets it after adding 0x76, or x wrapped
+        /// (the byte was below "0"). Exact up to the first such byte.
+        @inline(__always) @usableFromInline
+        static func nonDigits(_ x: UInt64) -> UInt64 { ((x &+ 0x7676_7676_7676_7676) | x) & 0x8080_8080_8080_8080 }
+
+        /// The number whose eight decimal digits (values 0...9) are the
+        /// word's bytes, the first byte the most significant (Lemire's
+        /// eight-digit parse: pairs, then quads, then the whole).
+        @inline(__always) @usableFromInline
+        static func eightDigits(_ x: UInt64) -> UInt64 {
+            let pairs = (x &* (10 << 8 + 1)) &>> 8 & 0x00FF_00FF_00FF_00FF
+            let quads = (pairs &* (100 << 16 + 1)) &>> 16 & 0x0000_FFFF_0000_FFFF
+            return (quads &* (10_000 << 32 + 1)) &>> 32
+        }
     }
 
     /// Any RFC 4180 line, with a precise error for every malformed one:

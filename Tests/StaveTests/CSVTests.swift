@@ -447,4 +447,97 @@ final class FastPathTests: XCTestCase {
             XCTAssertNotNil(Array(line.utf8).withUnsafeBufferPointer { EventLineParser.parseExportShape($0) }, line)
         }
     }
+
+    /// The same row or the same error as the general parser, and the fast
+    /// path answering; `fast` says whether it must.
+    func check(_ line: [UInt8], fast mustAnswer: Bool? = nil, file: StaticString = #filePath, line at: UInt = #line) {
+        line.withUnsafeBufferPointer { buf in
+            let general = EventLineParser.parseGeneral(buf)
+            let fast = EventLineParser.parseExportShape(buf)
+            if let fast { XCTAssertEqual(general, .success(fast), String(decoding: line, as: UTF8.self), file: file, line: at) }
+            if let mustAnswer { XCTAssertEqual(fast != nil, mustAnswer, String(decoding: line, as: UTF8.self), file: file, line: at) }
+            XCTAssertEqual(EventLineParser.parse(buf), general, String(decoding: line, as: UTF8.self), file: file, line: at)
+        }
+    }
+
+    /// The fast path reads ids eight bytes at a time: every id length from 1
+    /// to 21 digits (across the word boundaries at 8 and 16 and the limits
+    /// at 10 and 19 digits), with and without leading zeros, at the largest
+    /// and smallest values of each length.
+    func testIdsOfEveryLength() {
+        var rng = TestRNG(91)
+        let tail = ",\"2014-10-23 03:26:20\",1,\"07003\""
+        func digits(_ count: Int, first: String? = nil) -> String {
+            (0..<count).map { k in k == 0 && first != nil ? first! : String(rng.below(10)) }.joined()
+        }
+        for length in 1...21 {
+            for shape in 0..<4 {
+                let id: String
+                switch shape {
+                case 0: id = digits(length)
+                case 1: id = String(repeating: "9", count: length)
+                case 2: id = length == 1 ? "0" : "1" + String(repeating: "0", count: length - 1)
+                default: id = String(repeating: "0", count: length - 1) + "7"
+                }
+                let fits19 = length <= 18 || (length == 19 && (shape != 1 && id <= "9223372036854775807"))
+                let fits10 = length <= 9 || (length == 10 && id <= "4294967295")
+                check(Array((id + ",5,6" + tail).utf8), fast: fits19)
+                check(Array(("5," + id + ",6" + tail).utf8), fast: fits10)
+                check(Array(("5,6," + id + tail).utf8), fast: fits10)
+                check(Array((id + "," + id + "," + id + tail).utf8), fast: fits19 && fits10)
+            }
+        }
+    }
+
+    /// Every byte of a line of the export shape replaced by each byte that
+    /// borders the tests of the word-at-a-time checks (just below and above
+    /// the digits, the separators, the high bit), and every byte removed.
+    func testEveryByteOfTheShapeReplaced() {
+        let lines = ["1234567890,123456,1234567,\"2014-10-23 03:26:20\",1,\"07003\"",
+                     "7,0,42,\"1999-02-28 23:59:59\",0,\"99999\"",
+                     "12345678,12345678,12345678,\"2000-02-29 00:00:00\",1,\"00000\""]
+        let bytes: [UInt8] = [0x00, 0x0D, 0x20, 0x22, 0x2C, 0x2D, 0x2F, 0x30, 0x31, 0x32, 0x39, 0x3A, 0x54, 0x7F, 0x80, 0xAF, 0xB0, 0xFF]
+        for text in lines {
+            let line = Array(text.utf8)
+            check(line, fast: true)
+            for k in line.indices {
+                for b in bytes {
+                    var changed = line
+                    changed[k] = b
+                    check(changed)
+                }
+                var shorter = line
+                shorter.remove(at: k)
+                check(shorter)
+            }
+        }
+    }
+
+    /// The tail's word templates are the constants the fast path uses.
+    func testTailTemplates() {
+        typealias T = EventLineParser.Template
+        func word(_ template: String) -> (fixed: UInt64, bytes: UInt64) {
+            var fixed: UInt64 = 0, bytes: UInt64 = 0
+            for (k, c) in template.utf8.enumerated() where c != UInt8(ascii: "D") {
+                fixed |= 0xFF << (8 * UInt64(k))
+                bytes |= UInt64(c) << (8 * UInt64(k))
+            }
+            return (fixed, bytes)
+        }
+        // The 31-byte tail `"YYYY-MM-DD HH:MM:SS",m,"ddddd"` at offsets 0, 8, 16 and 23.
+        let tail = Array("\"DDDD-DD-DD DD:DD:DD\",D,\"DDDDD\"".utf8)
+        XCTAssertEqual(tail.count, 31)
+        let words = [0, 8, 16, 23].map { word(String(decoding: tail[$0..<($0 + 8)], as: UTF8.self)) }
+        XCTAssertEqual(words[0].fixed, T.fixedA); XCTAssertEqual(words[0].bytes, T.bytesA)
+        XCTAssertEqual(words[1].fixed, T.fixedB); XCTAssertEqual(words[1].bytes, T.bytesB)
+        XCTAssertEqual(words[2].fixed, T.fixedC); XCTAssertEqual(words[2].bytes, T.bytesC)
+        XCTAssertEqual(words[3].fixed, T.fixedD); XCTAssertEqual(words[3].bytes, T.bytesD)
+        // Eight digits of every value at each decimal magnitude.
+        for v: UInt64 in [0, 1, 9, 10, 99, 12_345_678, 99_999_999, 10_000_000, 7_000_001] {
+            let text = Array(String(v).utf8)
+            var x: UInt64 = 0
+            for (k, c) in text.enumerated() { x |= UInt64(c - 48) << (8 * UInt64(8 - text.count + k)) }
+            XCTAssertEqual(T.eightDigits(x), v)
+        }
+    }
 }

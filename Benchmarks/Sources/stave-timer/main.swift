@@ -65,6 +65,42 @@ if only == "decode_encodings" {
     }
     exit(0)
 }
+// The line parser alone, ns per line on one thread (`--only parse_lines`,
+// the path is a tracks.csv without a header, not a store): the first 64 MB
+// of it read into memory, every line parsed 7 times over.
+if only == "parse_lines" {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { print("stave-timer: cannot open \(path)"); exit(66) }
+    var bytes = [UInt8](repeating: 0, count: 64 << 20)
+    let got = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    bytes.removeSubrange(max(0, got)...)
+    while let last = bytes.last, last != 10 { bytes.removeLast() }
+    var times: [Double] = []
+    var lines = 0, check = 0
+    for _ in 0..<7 {
+        lines = 0
+        let t0 = Sys.monotonicSeconds()
+        bytes.withUnsafeBufferPointer { buf in
+            let base = buf.baseAddress!
+            var start = 0
+            while start < buf.count {
+                var end = start
+                while base[end] != 10 { end += 1 }
+                let stop = end > start && base[end - 1] == 13 ? end - 1 : end
+                if case .success(let r) = EventLineParser.parse(UnsafeBufferPointer(start: base + start, count: stop - start)) {
+                    check &+= Int(r.trackID) &+ Int(r.datetime) &+ Int(r.zip)
+                }
+                lines += 1
+                start = end + 1
+            }
+        }
+        times.append((Sys.monotonicSeconds() - t0) * 1e9 / Double(max(1, lines)))
+    }
+    times.sort()
+    print("{\"query\":\"parse_lines\",\"lines\":\(lines),\"ns_per_line_median\":\(times[3]),\"min\":\(times[0]),\"check\":\(check)}")
+    exit(0)
+}
 Sys.tuneAllocator   // as the CLI's queries do (QueryRunner)
 let store: Store
 do {
