@@ -163,7 +163,12 @@ final class EncodingTests: XCTestCase {
         var rng = TestRNG(3)
         XCTAssertEqual(ChunkEncoder.encode((0..<5000).map { _ in Int64(rng.below(2000)) }).encoding, .forBitpack)
         XCTAssertEqual(ChunkEncoder.encode(Self.ascendingStretches(&rng, rows: 20_000)).encoding, .deltaRuns)
-        XCTAssertEqual(ChunkEncoder.encode(Self.usualWithExceptions(&rng, rows: 20_000)).encoding, .patchedRLE)
+        let usual = Self.usualWithExceptions(&rng, rows: 20_000)
+        XCTAssertEqual(ChunkEncoder.encode(usual).encoding, .patchedRLE)
+        // The plan kept from sizing encodes what a fresh plan does, under
+        // either path of the analysis (a run column sizes without a plan).
+        XCTAssertEqual(ChunkEncoder.encode(usual).payload, ChunkEncoder.encode(usual, forcing: .patchedRLE).payload)
+        XCTAssertEqual(ChunkEncoder.encode(usual, weight: .scanned).payload, ChunkEncoder.encode(usual, forcing: .patchedRLE).payload)
         // Sorted customer ids stay RLE (the kernel reads its runs), even
         // with runs short enough that DELTA_RUNS with steps of 0 or 1 could compete.
         XCTAssertEqual(ChunkEncoder.encode((0..<65_536).map { Int64($0 / 27) }).encoding, .rle)

@@ -78,6 +78,8 @@ public enum ChunkEncoder {
         var sizes: [EncodingID: Int] = [:]
         var lo: Int64 = 0, hi: Int64 = 0
         var deltaRunsWidth: Int? = nil
+        /// PATCHED_RLE's plan, when it was built to size it.
+        var patchedPlan: PatchedRLEChunk.Plan? = nil
         /// Size plus weighted decode cost; the choice is the smallest.
         var scores: [EncodingID: Int] = [:]
     }
@@ -122,8 +124,19 @@ public enum ChunkEncoder {
         func bestScore(_ ids: [EncodingID]? = nil) -> Int {
             sizes.filter { ids?.contains($0.key) ?? true }.map { $0.value + penalty($0.key) }.min() ?? Int.max
         }
+        // A run column sizes it without building the plan (its runs are
+        // what RLE or DELTA keep, and it seldom wins there); any other
+        // column keeps the plan it sized, for the encoding: PATCHED_RLE
+        // wins nearly every listening-zip chunk, which then is not split
+        // twice. Either way the size is exact, so the choice is the same.
         if scan.hasRunLengths, bestScore() > PatchedRLEChunk.sizeLowerBound(count: n, rleSize: rleSize) + penalty(.patchedRLE) {
-            sizes[.patchedRLE] = PatchedRLEChunk.encodedSize(values)
+            if weight.runColumn {
+                sizes[.patchedRLE] = PatchedRLEChunk.encodedSize(values)
+            } else {
+                let plan = PatchedRLEChunk.plan(values)
+                sizes[.patchedRLE] = PatchedRLEChunk.size(of: plan)
+                a.patchedPlan = plan
+            }
         }
         // DICT: a candidate with at most a quarter of the rows distinct, and
         // only while its size (growing with the distinct count) stays below
@@ -174,7 +187,7 @@ public enum ChunkEncoder {
             case .deltaRuns:
                 let w = a.deltaRunsWidth ?? DeltaRunsChunk.chooseWidth(buf, min: a.lo, max: a.hi) ?? 64
                 DeltaRunsChunk.encode(buf, width: w, into: &out)
-            case .patchedRLE: PatchedRLEChunk.encode(PatchedRLEChunk.plan(buf), into: &out)
+            case .patchedRLE: PatchedRLEChunk.encode(a.patchedPlan ?? PatchedRLEChunk.plan(buf), into: &out)
             case .string: preconditionFailure("STRING chunks are encoded by encodeStrings")
             }
             return Result(encoding: choice, payload: out.bytes, min: a.lo, max: a.hi)
