@@ -149,6 +149,33 @@ final class EncodingTests: XCTestCase {
         }
     }
 
+    /// The packer's bytes are the stream formats/STAVE.md describes, built
+    /// here bit by bit: value i in stream bits [i*width, i*width + width),
+    /// least significant first, then zeros to the end of the padding. Counts
+    /// around the 32-value blocks of the width-specialized packers, with a
+    /// reference subtracted.
+    func testBitPackingWritesTheSpecStream() {
+        var rng = TestRNG(33)
+        for width in 0...64 {
+            for count in [1, 31, 32, 33, 63, 64, 65, 95, 96, 97, 160, 161, 1000] {
+                let mask: UInt64 = width == 64 ? ~0 : (1 << UInt64(width)) - 1
+                let reference = Int64(rng.below(1000)) - 500
+                let offsets = (0..<count).map { k in k % 7 == 0 ? mask : rng.next() & mask }   // the widest value too
+                let values = offsets.map { Int64(bitPattern: $0 &+ UInt64(bitPattern: reference)) }
+                var w = ByteWriter()
+                values.withUnsafeBufferPointer { BitPacking.pack($0, reference: reference, width: width, into: &w) }
+                var expected = [UInt8](repeating: 0, count: BitPacking.streamLength(count: count, width: width)!)
+                for (i, v) in offsets.enumerated() {
+                    for b in 0..<width where (v >> UInt64(b)) & 1 == 1 {
+                        let bit = i * width + b
+                        expected[bit / 8] |= 1 << UInt8(bit % 8)
+                    }
+                }
+                XCTAssertEqual(w.bytes, expected, "width \(width) count \(count)")
+            }
+        }
+    }
+
     func testChooserPicksNoLargerThanFOR() {
         for (name, values) in Self.dataSets() {
             let chosen = ChunkEncoder.encode(values)
