@@ -406,7 +406,8 @@ final class ConverterTests: XCTestCase {
 /// The export-shape fast path must agree with the general parser on every
 /// line: same row when it accepts, and it must accept every line of the
 /// exact shape the general parser accepts whose ids have at most 19 (event
-/// id) and 10 digits (longer ones, zero-padded, take the general path).
+/// id) and 10 digits (longer ones, zero-padded, take the general path) and
+/// whose datetime lies in CivilTime's table years (1900-2155).
 final class FastPathTests: XCTestCase {
     func testFastPathAgreesWithGeneralParser() {
         var rng = TestRNG(77)
