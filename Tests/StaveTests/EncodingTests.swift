@@ -149,10 +149,27 @@ final class EncodingTests: XCTestCase {
         }
     }
 
+    /// What the analysis keeps for the encoding (PATCHED_RLE's plan for a
+    /// column that is not a run column, DELTA_RUNS' width) encodes what the
+    /// chosen encoding forced from scratch does, under every weight (a run
+    /// column sizes PATCHED_RLE without a plan), on every column shape.
+    func testChosenEncodingIsTheForcedOne() {
+        var patched: Set<String> = []
+        for (name, values) in Self.columnShapes() {
+            for (label, weight) in [("size", DecodeWeight.size), ("scanned", .scanned), ("runs", .runs)] {
+                let chosen = ChunkEncoder.encode(values, weight: weight)
+                XCTAssertEqual(chosen.payload, ChunkEncoder.encode(values, forcing: chosen.encoding).payload, "\(name), \(label)")
+                if chosen.encoding == .patchedRLE { patched.insert(label) }
+            }
+        }
+        // The kept plan is exercised (the weights without a run column).
+        XCTAssertTrue(patched.contains("size") && patched.contains("scanned"), "\(patched)")
+    }
+
     /// The packer's bytes are the stream formats/STAVE.md describes, built
     /// here bit by bit: value i in stream bits [i*width, i*width + width),
-    /// least significant first, then zeros to the end of the padding. Counts
-    /// around the 32-value blocks of the width-specialized packers, with a
+    /// least significant first, then zeros to the end of the padding. Every
+    /// width, counts around whole 8-byte words and 32-value blocks, with a
     /// reference subtracted.
     func testBitPackingWritesTheSpecStream() {
         var rng = TestRNG(33)
@@ -190,12 +207,7 @@ final class EncodingTests: XCTestCase {
         var rng = TestRNG(3)
         XCTAssertEqual(ChunkEncoder.encode((0..<5000).map { _ in Int64(rng.below(2000)) }).encoding, .forBitpack)
         XCTAssertEqual(ChunkEncoder.encode(Self.ascendingStretches(&rng, rows: 20_000)).encoding, .deltaRuns)
-        let usual = Self.usualWithExceptions(&rng, rows: 20_000)
-        XCTAssertEqual(ChunkEncoder.encode(usual).encoding, .patchedRLE)
-        // The plan kept from sizing encodes what a fresh plan does, under
-        // either path of the analysis (a run column sizes without a plan).
-        XCTAssertEqual(ChunkEncoder.encode(usual).payload, ChunkEncoder.encode(usual, forcing: .patchedRLE).payload)
-        XCTAssertEqual(ChunkEncoder.encode(usual, weight: .scanned).payload, ChunkEncoder.encode(usual, forcing: .patchedRLE).payload)
+        XCTAssertEqual(ChunkEncoder.encode(Self.usualWithExceptions(&rng, rows: 20_000)).encoding, .patchedRLE)
         // Sorted customer ids stay RLE (the kernel reads its runs), even
         // with runs short enough that DELTA_RUNS with steps of 0 or 1 could compete.
         XCTAssertEqual(ChunkEncoder.encode((0..<65_536).map { Int64($0 / 27) }).encoding, .rle)
