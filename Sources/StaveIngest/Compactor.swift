@@ -52,11 +52,19 @@ public enum Compactor {
 
     /// Tiering: runs are in tier 0 below `tierBase` rows, then one tier per
     /// factor of `fanout`. A tier holding `fanout` runs is merged into one
-    /// run of the next tier; beyond `maxRuns` runs, the smallest are merged.
+    /// run of the next tier. Beyond `maxRuns` runs, the smallest runs are
+    /// merged, and with them each next larger run (never the largest) that
+    /// is less than `ladderRatio` times what is merged so far: the runs keep
+    /// to a ladder, each at least `ladderRatio` times the next smaller one,
+    /// and a new batch is merged into the smallest rung. (Merging only the
+    /// two smallest runs let the smaller runs grow to equal sizes, each
+    /// rewritten at nearly every append; CompactionPolicyTests bounds the
+    /// rows rewritten per row appended.)
     /// Returns the runs (indices into `runRows`) to merge, or none.
     public static let fanout = 4
     public static let tierBase = 16_384
-    public static let maxRuns = 6
+    public static let maxRuns = 4
+    public static let ladderRatio = 8
 
     public static func autoPlan(runRows: [Int]) -> [Int] {
         guard runRows.count >= 2 else { return [] }
@@ -70,11 +78,18 @@ public enum Compactor {
         if let full = byTier.keys.sorted().first(where: { byTier[$0]!.count >= fanout }) {
             return byTier[full]!.sorted()
         }
-        if runRows.count > maxRuns {
-            let smallest = runRows.indices.sorted { (runRows[$0], $0) < (runRows[$1], $1) }
-            return Array(smallest.prefix(runRows.count - maxRuns + 1)).sorted()
+        guard runRows.count > maxRuns else { return [] }
+        // Largest first (ties: the earlier run first).
+        let order = runRows.indices.sorted { (runRows[$0], $1) > (runRows[$1], $0) }
+        var first = maxRuns - 1   // order[first...] are merged: down to maxRuns runs
+        var merged = order[first...].reduce(0) { $0 + runRows[$1] }
+        while first > 1 {
+            let above = runRows[order[first - 1]]
+            guard above / ladderRatio < merged else { break }
+            first -= 1
+            merged += above
         }
-        return []
+        return order[first...].sorted()
     }
 
     public enum Mode: Sendable {

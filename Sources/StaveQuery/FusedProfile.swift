@@ -79,8 +79,8 @@ public enum FusedProfile {
     /// The most chains a walk takes. A chain costs the walk one decoded
     /// group per worker (about 5 bytes a row of a group) and one comparison
     /// per customer, and a store has about (runs) x (months) of them: the
-    /// six runs tiering allows over three months are 18 chains, over a year
-    /// 72. The general path's merge (`RunStreams.maxStreams`, 16) compares
+    /// four runs tiering allows over three months are 12 chains, over a year
+    /// 48. The general path's merge (`RunStreams.maxStreams`, 16) compares
     /// every stream for each customer too, but holds every decoded group.
     public static let maxChains = 128
 
