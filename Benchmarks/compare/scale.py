@@ -12,7 +12,9 @@ identical before anything is timed:
      pipe (no CSV on disk), then the queries;
   5. live: appends of 1,000 rows every 100 ms into the 10M store for
      --live-seconds, the profile timed throughout against the compacted
-     store's, and the number of parts.
+     store's (at the end, and paired: a compacted store of every row the
+     loop may append, timed right after each probe), and the number of
+     parts.
 
 Generated data lives in ${STAVE_BENCH_CACHE:-~/.cache/stave-bench}/scale and
 is deleted at the end (--keep-data keeps it). Writes the "scale" section of
@@ -290,23 +292,38 @@ def live(cache, args, base_store, base_csv):
            "--seed", "7", "-o", extra, "--quiet"])
     lines = open(os.path.join(extra, "tracks.csv"), "rb").read().splitlines(keepends=True)
     offset = sum(1 for _ in open(base_csv, "rb"))
-    samples, parts, appends_ms = [], [], []
+
+    def renumbered(batch):
+        out = []
+        for l in batch:
+            f = l.split(b",", 1)
+            out.append(str(int(f[0]) + offset).encode() + b"," + f[1])
+        return b"".join(out)
+
+    # The reference: the base with every row the loop may append, compacted.
+    # Each probe times it right after the live store, so that the machine's
+    # changes of speed during the ten minutes cancel in their ratio.
+    ref = os.path.join(work, "ref.stave")
+    shutil.copytree(base_store, ref)
+    planned = os.path.join(work, "planned.csv")
+    open(planned, "wb").write(renumbered(lines[:len(lines) // 1000 * 1000]))
+    h.run([STAVE, "append", ref, planned, "--no-compact", "--quiet"])
+    h.run([STAVE, "compact", ref, "--quiet"])
+    os.remove(planned)
+    samples, paired, parts, appends_ms = [], [], [], []
     t_end = time.monotonic() + args.live_seconds
     k = 0
     next_probe = time.monotonic()
     piece = os.path.join(work, "piece.csv")
     while time.monotonic() < t_end and (k + 1) * 1000 <= len(lines):
         t0 = time.monotonic()
-        chunk = []
-        for l in lines[k * 1000:(k + 1) * 1000]:
-            f = l.split(b",", 1)
-            chunk.append(str(int(f[0]) + offset).encode() + b"," + f[1])
-        open(piece, "wb").write(b"".join(chunk))
+        open(piece, "wb").write(renumbered(lines[k * 1000:(k + 1) * 1000]))
         t, _ = h.run([STAVE, "append", store, piece, "--quiet"])
         appends_ms.append(t * 1000)
         k += 1
         if time.monotonic() >= next_probe:
             samples.append(timer_ms(store, "profile", runs=3))
+            paired.append(samples[-1] / timer_ms(ref, "profile", runs=3))
             info = json.loads(h.run([STAVE, "inspect", store, "--format", "json"])[1])
             parts.append(len(info["parts"]))
             next_probe = time.monotonic() + 5
@@ -317,7 +334,8 @@ def live(cache, args, base_store, base_csv):
     shutil.rmtree(work, ignore_errors=True)
     return {"seconds": args.live_seconds, "appends": k, "rows_appended": k * 1000, "base_profile_ms": base_ms,
             "profile_ms_median": h.median(samples), "profile_ms_max": max(samples), "profile_ms_final": final_ms,
-            "compacted_profile_ms": compacted_ms, "parts_max": max(parts), "parts_final": parts[-1],
+            "compacted_profile_ms": compacted_ms, "paired_ratio_median": h.median(paired), "paired_ratio_max": max(paired),
+            "parts_max": max(parts), "parts_final": parts[-1],
             "append_ms_median": h.median(appends_ms), "append_ms_max": max(appends_ms)}
 
 
@@ -433,6 +451,9 @@ def report(res, m, v):
             L.append(f"| {k} | {x:.1f} |" if isinstance(x, float) else f"| {k} | {x} |")
         L.append(f"\nProfile during the appends / compacted: median {lv['profile_ms_median'] / lv['compacted_profile_ms']:.2f}x, "
                  f"worst {lv['profile_ms_max'] / lv['compacted_profile_ms']:.2f}x.")
+        if "paired_ratio_median" in lv:
+            L.append(f"Each probe divided by the compacted store of every planned row, timed right after it: "
+                     f"median {lv['paired_ratio_median']:.2f}x, worst {lv['paired_ratio_max']:.2f}x.")
     L.append("\n![Time per event against events](docs/scale.svg)\n")
     L.append("<!-- scale:end -->")
     return "\n".join(L) + "\n"
