@@ -12,8 +12,8 @@ import StaveIO
 /// runs, not of parts. `stave compact` merges every run into one; after each
 /// append and each commit of `follow`, `autoPlan` merges the runs that
 /// tiering picks, so that a live store keeps a bounded number of runs (and
-/// of parts) without any user action, and a row is rewritten a bounded
-/// number of times on average, not at every append (see `autoPlan`).
+/// of parts) without any user action, and the smaller runs are not
+/// rewritten at every append (see `autoPlan`).
 public enum Compactor {
     public struct Summary: Sendable {
         public var partsBefore: Int

@@ -38,6 +38,8 @@ final class CompactionPolicyTests: XCTestCase {
             out.maxRuns = max(out.maxRuns, out.runs.count)
         }
         XCTAssertEqual(out.runs.reduce(0, +), start.reduce(0, +) + out.appended, "no row lost or doubled", file: file, line: line)
+        let shape = batches.count > 1 && Set(batches).count == 1 ? "\(batches.count) batches of \(batches[0])" : "\(batches.count) batches of mixed sizes"
+        print("CompactionPolicyTests: \(shape) onto \(start): \((out.amplification * 10).rounded() / 10) rows rewritten per row appended, at most \(out.maxRuns) runs")
         return out
     }
 
@@ -51,6 +53,18 @@ final class CompactionPolicyTests: XCTestCase {
             XCTAssertLessThanOrEqual(o.maxRuns, Compactor.maxRuns, "start \(start)")
             XCTAssertLessThanOrEqual(o.amplification, 32, "start \(start): rows rewritten per row appended")
             XCTAssertGreaterThan(o.moved, 0)
+        }
+    }
+
+    /// A store fed for longer: the second largest run grows with the rows
+    /// appended and is rewritten whenever the runs below it reach an eighth
+    /// of it, so the ratio grows slowly with the rows appended (the rule
+    /// before the ladder: over a thousand here).
+    func testLongFeedsStayBounded() {
+        for start in [[10_000_000], []] {
+            let o = simulate(start: start, batches: Array(repeating: 1_000, count: 50_000))
+            XCTAssertLessThanOrEqual(o.maxRuns, Compactor.maxRuns, "start \(start)")
+            XCTAssertLessThanOrEqual(o.amplification, 100, "start \(start): rows rewritten per row appended")
         }
     }
 

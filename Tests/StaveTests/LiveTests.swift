@@ -80,6 +80,38 @@ final class LiveTests: XCTestCase {
         XCTAssertEqual(try Compactor.compact(store: many, partRows: 2).merged, 0)
     }
 
+    /// Automatic compaction on a real store (runs derived from the parts'
+    /// customer ranges, as `compact(mode: .auto)` sees them) takes the
+    /// ladder's picks: runs of 70,000 (tier 2), 40,000 (tier 1), 1,000 and
+    /// 1,000 rows stay as they are (four runs, no full tier); an append of
+    /// 2,000 makes five, so the two 1,000-row runs merge, the 2,000-row run
+    /// joins them (less than 8 x 2,000) and the 40,000-row run does not
+    /// (not less than 8 x 4,000). Every answer stays that of one conversion.
+    func testAutomaticCompactionTakesTheLaddersPicks() throws {
+        let sizes = [70_000, 40_000, 1_000, 1_000, 2_000]
+        let rows = randomEvents(count: sizes.reduce(0, +), customers: 3_000, seed: 71)
+        let dir = temporaryDirectory(self)
+        let one = try convert(csvLines(rows), dir: dir, name: "one")
+        let live = try convert(csvLines(Array(rows[0..<sizes[0]])), dir: dir, name: "live")
+        func runRows() throws -> [Int] {
+            let s = try Store.open(live)
+            return Compactor.runs(s.parts).map { $0.reduce(0) { $0 + s.parts[$1].footer.rowCount } }.sorted(by: >)
+        }
+        var at = sizes[0]
+        for (k, n) in sizes.dropFirst().enumerated() {
+            _ = try append(rows[at..<(at + n)], to: live, dir: dir)
+            at += n
+            let c = try Compactor.compact(store: live, mode: .auto)
+            if k < 3 {
+                XCTAssertEqual(c.merged, 0, "append \(k + 1): four runs or fewer, no full tier")
+            }
+        }
+        XCTAssertEqual(try runRows(), [70_000, 40_000, 4_000])
+        XCTAssertEqual(try Store.open(live).rowCount, rows.count)
+        XCTAssertEqual(try answers(live), try answers(one))
+        XCTAssertTrue(Verifier.verify(live).isSound)
+    }
+
     func testFailedAppendLeavesTheStoreAsItWas() throws {
         let dir = temporaryDirectory(self)
         let rows = randomEvents(count: 3000, customers: 50, seed: 41)
